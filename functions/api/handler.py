@@ -1,0 +1,238 @@
+"""The API Lambda: thin routes that parse, call one domain function, and shape the answer."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from api.schemas import (
+    CompleteMediaRequest,
+    CreatedMediaOut,
+    CreateDestinationRequest,
+    CreateMediaRequest,
+    CreateStreamRequest,
+    DestinationOut,
+    EventOut,
+    MediaOut,
+    MeOut,
+    PresignedPartOut,
+    StreamOut,
+    UploadOut,
+    page_out,
+)
+from playout import destinations, media, streams, users
+from playout.errors import PlayoutError
+from playout.settings import get_settings
+
+SETTINGS = get_settings()  # validated at cold start: a misconfigured function fails before serving
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="Playout")
+app = APIGatewayHttpResolver(enable_validation=True)
+
+Id = Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[a-z]{3}_[0-9a-f]{28}$")]
+LimitQuery = Annotated[int, Query(ge=1, le=100)]
+CursorQuery = Annotated[str | None, Query(max_length=1024)]
+
+
+def _error(status: int, code: str, message: str) -> Response[Any]:
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"error": {"code": code, "message": message}}),
+    )
+
+
+@app.exception_handler(PlayoutError)
+def _domain_error(error: PlayoutError) -> Response[Any]:
+    return _error(error.status, error.code, error.message)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(error: RequestValidationError) -> Response[Any]:
+    problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in error.errors()]
+    return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "; ".join(problems) or "invalid request")
+
+
+@app.exception_handler(Exception)
+def _unexpected(error: Exception) -> Response[Any]:
+    logger.exception("unhandled error")
+    return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "something went wrong; try again")
+
+
+@app.not_found
+def _no_route(_error_: Exception) -> Response[Any]:
+    return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+
+def _caller() -> users.Caller:
+    claims = app.current_event.request_context.authorizer.jwt_claim or {}
+    if "sub" not in claims:
+        raise PlayoutError("a signed-in user is required")
+    return users.Caller(
+        user_id=claims["sub"],
+        email=claims.get("email"),
+        username=claims.get("cognito:username") or claims.get("username"),
+    )
+
+
+def _user_id() -> str:
+    return _caller().user_id
+
+
+@app.get("/api/health", tags=["meta"])
+def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@app.get("/api/openapi.json", tags=["meta"], include_in_schema=False)
+def openapi() -> Response[str]:
+    return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Playout", version="1"))
+
+
+@app.get("/api/me", tags=["account"])
+def me() -> MeOut:
+    caller = _caller()
+    profile = users.get_profile(caller)
+    return MeOut(
+        user_id=caller.user_id,
+        email=profile.email,
+        storage_used_bytes=int(profile.storage_used_bytes),
+        storage_quota_bytes=SETTINGS.storage_quota_bytes,
+        active_streams=len(streams.active_streams(caller.user_id)),
+        max_concurrent_streams=SETTINGS.max_concurrent_streams,
+    )
+
+
+# --- media ---
+
+
+@app.post("/api/media", tags=["media"], status_code=HTTPStatus.CREATED)
+def create_media(body: CreateMediaRequest) -> CreatedMediaOut:
+    plan = media.create_upload(_user_id(), body.filename, body.size_bytes, body.content_type)
+    return CreatedMediaOut(
+        media_id=plan.media.media_id,
+        upload=UploadOut(
+            upload_id=plan.upload_id,
+            part_size=plan.part_size,
+            parts=[PresignedPartOut(part_number=p.part_number, url=p.url) for p in plan.parts],
+        ),
+    )
+
+
+@app.post("/api/media/<media_id>/complete", tags=["media"])
+def complete_media(media_id: Id, body: CompleteMediaRequest) -> MediaOut:
+    parts = [(p.part_number, p.etag) for p in body.parts]
+    completed = media.complete_upload(_user_id(), media_id, parts)
+    if completed.status == media.READY:
+        metrics.add_metric(name="MediaUploadedBytes", unit=MetricUnit.Bytes, value=int(completed.size_bytes))
+    return MediaOut.of(completed)
+
+
+@app.get("/api/media", tags=["media"])
+def list_media(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
+    return page_out(media.list_media(_user_id(), limit, cursor), MediaOut.of)
+
+
+@app.get("/api/media/<media_id>", tags=["media"])
+def get_media(media_id: Id) -> MediaOut:
+    return MediaOut.of(media.get_media(_user_id(), media_id))
+
+
+@app.delete("/api/media/<media_id>", tags=["media"], status_code=HTTPStatus.NO_CONTENT)
+def delete_media(media_id: Id) -> Response[None]:
+    user_id = _user_id()
+    media.delete_media(user_id, media_id, in_use=streams.uses(streams.active_streams(user_id), media_id=media_id))
+    return Response(HTTPStatus.NO_CONTENT)
+
+
+# --- destinations ---
+
+
+@app.post("/api/destinations", tags=["destinations"], status_code=HTTPStatus.CREATED)
+def create_destination(body: CreateDestinationRequest) -> DestinationOut:
+    return DestinationOut.of(destinations.create_destination(_user_id(), body.name, body.url, body.stream_key))
+
+
+@app.get("/api/destinations", tags=["destinations"])
+def list_destinations(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
+    return page_out(destinations.list_destinations(_user_id(), limit, cursor), DestinationOut.of)
+
+
+@app.get("/api/destinations/<destination_id>", tags=["destinations"])
+def get_destination(destination_id: Id) -> DestinationOut:
+    return DestinationOut.of(destinations.get_destination(_user_id(), destination_id))
+
+
+@app.delete("/api/destinations/<destination_id>", tags=["destinations"], status_code=HTTPStatus.NO_CONTENT)
+def delete_destination(destination_id: Id) -> Response[None]:
+    user_id = _user_id()
+    in_use = streams.uses(streams.active_streams(user_id), destination_id=destination_id)
+    destinations.delete_destination(user_id, destination_id, in_use=in_use)
+    return Response(HTTPStatus.NO_CONTENT)
+
+
+# --- streams ---
+
+
+@app.post("/api/streams", tags=["streams"], status_code=HTTPStatus.CREATED)
+def create_stream(body: CreateStreamRequest) -> StreamOut:
+    spec = streams.StreamSpec(
+        title=body.title,
+        description=body.description,
+        privacy=body.privacy,
+        media_ids=body.media_ids,
+        destination_ids=body.destination_ids,
+        loop=body.loop,
+        duration_s=body.duration_s,
+    )
+    return StreamOut.of(streams.create_stream(_user_id(), spec))
+
+
+@app.get("/api/streams", tags=["streams"])
+def list_streams(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
+    return page_out(streams.list_streams(_user_id(), limit, cursor), StreamOut.of)
+
+
+@app.get("/api/streams/<stream_id>", tags=["streams"])
+def get_stream(stream_id: Id) -> StreamOut:
+    return StreamOut.of(streams.get_stream(_user_id(), stream_id))
+
+
+@app.delete("/api/streams/<stream_id>", tags=["streams"], status_code=HTTPStatus.NO_CONTENT)
+def delete_stream(stream_id: Id) -> Response[None]:
+    streams.delete_stream(_user_id(), stream_id)
+    return Response(HTTPStatus.NO_CONTENT)
+
+
+@app.post("/api/streams/<stream_id>/start", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
+def start_stream(stream_id: Id) -> StreamOut:
+    stream = streams.start_stream(_user_id(), stream_id)
+    metrics.add_metric(name="StreamStartRequests", unit=MetricUnit.Count, value=1)
+    return StreamOut.of(stream)
+
+
+@app.post("/api/streams/<stream_id>/stop", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
+def stop_stream(stream_id: Id) -> StreamOut:
+    return StreamOut.of(streams.stop_stream(_user_id(), stream_id))
+
+
+@app.get("/api/streams/<stream_id>/events", tags=["streams"])
+def list_events(stream_id: Id, limit: LimitQuery = 50, cursor: CursorQuery = None) -> dict[str, Any]:
+    return page_out(streams.list_events(_user_id(), stream_id, limit, cursor), EventOut.of)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,1 @@
+"""Playout's CDK app: one stack composed of one construct per capability."""

@@ -1,0 +1,273 @@
+"""The web front door: SPA bucket + CloudFront (OAC, security headers, `/api/*` to the HTTP API).
+
+The SPA build (`web/dist`) is deployed only when it exists at synth time: a fresh checkout (and the infra
+tests, which pass their own tiny dist through the `web_dist` context) still synthesizes; `config.json` is
+always deployed because it carries the stack's own outputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Annotations, Aws, Duration, RemovalPolicy
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from infra.constructs.api import Api
+from infra.nag import acknowledge, logical_id
+from playout import resources
+
+NO_CACHE = "no-cache"
+SPA_ENTRY = "index.html"
+RUNTIME_CONFIG = "config.json"
+HASHED_ASSETS_DIR = "assets"
+
+SPA_ROUTER_JS = f"""function handler(event) {{
+  var request = event.request;
+  var lastSegment = request.uri.substring(request.uri.lastIndexOf('/') + 1);
+  if (lastSegment.indexOf('.') === -1) {{
+    request.uri = '/{SPA_ENTRY}';
+  }}
+  return request;
+}}
+"""
+
+
+class Web(Construct):
+    """Private SPA bucket behind a CloudFront distribution that also fronts the API under `/api/*`."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api: Api,
+        media_bucket_name: str,
+        web_dist: Path,
+        access_log_bucket: s3.IBucket,
+        log_retention: logs.RetentionDays,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._log_retention = log_retention
+        self.site_bucket = self._build_site_bucket(access_log_bucket)
+        self.security_headers = self._build_security_headers(media_bucket_name)
+        self.distribution = self._build_distribution(api, access_log_bucket)
+        self._deployment_logs = logs.LogGroup(
+            self, "DeploymentLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+        )
+        self._deploy_site(api, web_dist)
+
+    @property
+    def origin(self) -> str:
+        return f"https://{self.distribution.distribution_domain_name}"
+
+    def _build_site_bucket(self, access_log_bucket: s3.IBucket) -> s3.Bucket:
+        return s3.Bucket(
+            self,
+            "SiteBucket",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=access_log_bucket,
+            server_access_logs_prefix="site/",
+            removal_policy=RemovalPolicy.DESTROY,
+            auto_delete_objects=False,
+        )
+
+    def _build_security_headers(self, media_bucket_name: str) -> cloudfront.ResponseHeadersPolicy:
+        cognito = f"https://cognito-idp.{Aws.REGION}.amazonaws.com"
+        # Presigned URLs (uploads, thumbnails, previews) address the media bucket virtual-host style.
+        media_hosts = (
+            f"https://{media_bucket_name}.s3.amazonaws.com https://{media_bucket_name}.s3.{Aws.REGION}.amazonaws.com"
+        )
+        content_security_policy = "; ".join(
+            [
+                "default-src 'self'",
+                "script-src 'self'",
+                "style-src 'self'",
+                f"img-src 'self' data: blob: {media_hosts}",
+                f"media-src 'self' blob: {media_hosts}",
+                f"connect-src 'self' {cognito} {media_hosts}",
+                "font-src 'self'",
+                "object-src 'none'",
+                "base-uri 'self'",
+                "form-action 'self'",
+                "frame-ancestors 'none'",
+            ]
+        )
+        return cloudfront.ResponseHeadersPolicy(
+            self,
+            "SecurityHeaders",
+            comment="Playout SPA security headers",
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.days(365), include_subdomains=True, preload=False, override=True
+                ),
+                content_security_policy=cloudfront.ResponseHeadersContentSecurityPolicy(
+                    content_security_policy=content_security_policy, override=True
+                ),
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                frame_options=cloudfront.ResponseHeadersFrameOptions(
+                    frame_option=cloudfront.HeadersFrameOption.DENY, override=True
+                ),
+                referrer_policy=cloudfront.ResponseHeadersReferrerPolicy(
+                    referrer_policy=cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override=True
+                ),
+            ),
+        )
+
+    def _build_distribution(self, api: Api, access_log_bucket: s3.IBucket) -> cloudfront.Distribution:
+        api_origin = origins.HttpOrigin(
+            api.api_domain_name, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+        )
+        distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="Playout: SPA and /api",
+            default_root_object=SPA_ENTRY,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=cloudfront.PriceClass.PRICE_CLASS_100,
+            enable_logging=True,
+            log_bucket=access_log_bucket,
+            log_file_prefix="cloudfront/",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.site_bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.security_headers,
+                compress=True,
+                function_associations=[
+                    cloudfront.FunctionAssociation(
+                        function=self._build_spa_router(), event_type=cloudfront.FunctionEventType.VIEWER_REQUEST
+                    )
+                ],
+            ),
+            additional_behaviors={
+                "/api/*": cloudfront.BehaviorOptions(
+                    origin=api_origin,
+                    viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                    allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
+                    cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
+                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                    response_headers_policy=self.security_headers,
+                    compress=True,
+                )
+            },
+            # No distribution-wide error responses (403/404 -> index.html): they would also rewrite the API's
+            # JSON 404s under /api/*. The SPA fallback is the viewer-request function of the default behavior.
+        )
+        acknowledge(
+            distribution,
+            "CFR1",
+            "Creators stream to YouTube from anywhere; there is no market or licensing reason to geo-block the "
+            "control plane.",
+        )
+        acknowledge(
+            distribution,
+            "CFR2",
+            "No WAF web ACL by default (a fixed monthly cost against an app that should cost nothing idle): the "
+            "API requires Cognito JWTs on all but three read-only routes and is throttled at the stage.",
+        )
+        acknowledge(
+            distribution,
+            "CFR4",
+            "Without a custom domain the distribution serves the default *.cloudfront.net certificate, whose "
+            "security policy CloudFront fixes; minimum_protocol_version (TLSv1.2_2021) takes effect as soon "
+            "as a custom domain and ACM certificate are added.",
+        )
+        return distribution
+
+    def _build_spa_router(self) -> cloudfront.Function:
+        """Client-side routes (a last path segment without a dot) are served `index.html`."""
+        return cloudfront.Function(
+            self,
+            "SpaRouter",
+            comment="Serve index.html for client-side routes of the SPA",
+            runtime=cloudfront.FunctionRuntime.JS_2_0,
+            code=cloudfront.FunctionCode.from_inline(SPA_ROUTER_JS),
+        )
+
+    def _deploy_site(self, api: Api, web_dist: Path) -> None:
+        runtime_config = s3deploy.Source.json_data(
+            RUNTIME_CONFIG,
+            {
+                "apiUrl": "/api",
+                "region": Aws.REGION,
+                "userPoolId": api.user_pool.user_pool_id,
+                "userPoolClientId": api.user_pool_client.user_pool_client_id,
+                "cognitoEndpoint": api.cognito_endpoint,
+            },
+        )
+        entry_sources = [runtime_config]
+        hashed_assets = web_dist / HASHED_ASSETS_DIR
+        if (web_dist / SPA_ENTRY).is_file():
+            entry_sources.append(
+                s3deploy.Source.asset(str(web_dist), exclude=[HASHED_ASSETS_DIR, f"{HASHED_ASSETS_DIR}/**"])
+            )
+        else:
+            Annotations.of(self).add_info(f"{web_dist / SPA_ENTRY} not found: only {RUNTIME_CONFIG} is deployed")
+
+        assets_deployment = None
+        if hashed_assets.is_dir():
+            assets_deployment = s3deploy.BucketDeployment(
+                self,
+                "DeployHashedAssets",
+                sources=[s3deploy.Source.asset(str(hashed_assets))],
+                destination_bucket=self.site_bucket,
+                destination_key_prefix=f"{HASHED_ASSETS_DIR}/",
+                cache_control=[s3deploy.CacheControl.from_string(resources.IMMUTABLE_CACHE_CONTROL)],
+                prune=False,  # pages still open reference the previous build's assets
+                log_group=self._deployment_logs,
+                memory_limit=512,
+            )
+        entry_deployment = s3deploy.BucketDeployment(
+            self,
+            "DeployEntryPoints",
+            sources=entry_sources,
+            destination_bucket=self.site_bucket,
+            cache_control=[s3deploy.CacheControl.from_string(NO_CACHE)],
+            prune=False,
+            log_group=self._deployment_logs,
+            memory_limit=512,
+        )
+        if assets_deployment is not None:
+            # index.html must never reference assets that are not uploaded yet.
+            entry_deployment.node.add_dependency(assets_deployment)
+        self._acknowledge_deployment_findings(entry_deployment)
+
+    def _acknowledge_deployment_findings(self, deployment: s3deploy.BucketDeployment) -> None:
+        """The deployments share one CDK-provided singleton handler; its findings are the library's design."""
+        role = deployment.handler_role
+        handler = role.node.scope
+        assert handler is not None
+        acknowledge(
+            handler,
+            "L1",
+            "The BucketDeployment handler is provided and versioned by aws-cdk-lib (runtime chosen by the "
+            "library); it runs only at deploy time.",
+        )
+        acknowledge(
+            role,
+            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's BucketDeployment handler role: the managed policy only allows writing its own logs.",
+        )
+        policy = role.node.try_find_child("DefaultPolicy")
+        assert policy is not None
+        site_objects = f"<{logical_id(self.site_bucket)}.Arn>/*"
+        staging_objects = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
+        for finding in (
+            "Action::s3:GetObject*", "Action::s3:GetBucket*", "Action::s3:List*", "Action::s3:DeleteObject*",
+            "Action::s3:Abort*", f"Resource::{site_objects}", f"Resource::{staging_objects}",
+        ):
+            acknowledge(
+                policy,
+                f"IAM5[{finding}]",
+                "Generated by aws-cdk-lib's BucketDeployment grants: read from the CDK asset staging bucket and "
+                "write/prune the SPA bucket only, at deploy time; both buckets are named, only keys vary.",
+            )

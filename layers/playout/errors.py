@@ -1,0 +1,32 @@
+"""Domain errors; the API maps each to one HTTP status and a stable code."""
+
+from __future__ import annotations
+
+
+class PlayoutError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(PlayoutError):
+    status = 404
+    code = "not_found"
+
+
+class InvalidState(PlayoutError):
+    status = 409
+    code = "invalid_state"
+
+
+class QuotaExceeded(PlayoutError):
+    status = 413
+    code = "quota_exceeded"
+
+
+class InvalidInput(PlayoutError):
+    status = 422
+    code = "invalid_input"

@@ -1,0 +1,135 @@
+"""DynamoDB items (pynamodb), all in one table keyed by the owner's Cognito sub."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import Any
+
+from pynamodb.attributes import (
+    BinaryAttribute,
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.models import Model
+
+from playout.resources import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
+
+PROFILE_SK = "PROFILE"
+MEDIA_PREFIX = "MEDIA#"
+DESTINATION_PREFIX = "DEST#"
+STREAM_PREFIX = "STREAM#"
+EVENT_PREFIX = "EVENT#"
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class _Item(Model):
+    class Meta:
+        table_name = os.environ.get("TABLE_NAME", "playout")
+        region = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+    pk = UnicodeAttribute(hash_key=True, attr_name=TABLE_PARTITION_KEY)
+    sk = UnicodeAttribute(range_key=True, attr_name=TABLE_SORT_KEY)
+    created_at = UTCDateTimeAttribute(default=utcnow)
+
+
+class UserProfile(_Item):
+    email = UnicodeAttribute(null=True)
+    storage_used_bytes = NumberAttribute(default=0)
+
+
+class VideoInfo(MapAttribute[str, Any]):
+    codec = UnicodeAttribute(null=True)
+    width = NumberAttribute(null=True)
+    height = NumberAttribute(null=True)
+    fps = NumberAttribute(null=True)
+
+
+class AudioInfo(MapAttribute[str, Any]):
+    codec = UnicodeAttribute(null=True)
+    sample_rate = NumberAttribute(null=True)
+    channels = NumberAttribute(null=True)
+
+
+class Media(_Item):
+    media_id = UnicodeAttribute()
+    filename = UnicodeAttribute()
+    content_type = UnicodeAttribute()
+    size_bytes = NumberAttribute()
+    status = UnicodeAttribute()
+    object_key = UnicodeAttribute()
+    upload_id = UnicodeAttribute(null=True)
+    counted_bytes = NumberAttribute(default=0)
+    duration_s = NumberAttribute(null=True)
+    video = VideoInfo(null=True)
+    audio = AudioInfo(null=True)
+    stream_ready = BooleanAttribute(null=True)
+    error = UnicodeAttribute(null=True)
+
+
+class Destination(_Item):
+    destination_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    name = UnicodeAttribute()
+    url = UnicodeAttribute()
+    stream_key_ciphertext = BinaryAttribute(legacy_encoding=False)
+
+
+class StreamHealth(MapAttribute[str, Any]):
+    bitrate_kbps = NumberAttribute(null=True)
+    fps = NumberAttribute(null=True)
+    speed = NumberAttribute(null=True)
+    dropped_frames = NumberAttribute(null=True)
+    position_s = NumberAttribute(null=True)
+    item_index = NumberAttribute(null=True)
+    uptime_s = NumberAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+class Stream(_Item):
+    stream_id = UnicodeAttribute()
+    title = UnicodeAttribute()
+    description = UnicodeAttribute(default="")
+    privacy = UnicodeAttribute(default="unlisted")
+    media_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    destination_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    loop = BooleanAttribute(default=False)
+    duration_s = NumberAttribute(null=True)
+    status = UnicodeAttribute()
+    run_id = UnicodeAttribute(null=True)
+    started_at = UTCDateTimeAttribute(null=True)
+    ended_at = UTCDateTimeAttribute(null=True)
+    health = StreamHealth(null=True)
+    error = UnicodeAttribute(null=True)
+
+
+class StreamEvent(_Item):
+    stream_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    message = UnicodeAttribute(default="")
+    run_id = UnicodeAttribute(null=True)
+    expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE)
+
+
+ALL_MODELS: tuple[type[_Item], ...] = (UserProfile, Media, Destination, Stream, StreamEvent)
+
+
+def bind_table(table_name: str, region: str | None = None) -> None:
+    """Point every model at one table (tests and local mode pick the name at run time)."""
+    for model in (_Item, *ALL_MODELS):
+        model.Meta.table_name = table_name
+        if region:
+            model.Meta.region = region
+        model._connection = None

@@ -1,0 +1,48 @@
+"""Definitions of the stateful resources, read by both the CDK constructs and local mode.
+
+Keeping them here is what lets a test prove that local mode runs on the same shapes as AWS.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+TABLE_PARTITION_KEY: Final = "pk"
+TABLE_SORT_KEY: Final = "sk"
+TABLE_TTL_ATTRIBUTE: Final = "expires_at"
+
+# Browsers upload parts straight to S3 with presigned PUTs and must read each part's ETag.
+MEDIA_BUCKET_CORS_METHODS: Final = ("PUT", "GET", "HEAD")
+MEDIA_BUCKET_CORS_EXPOSED_HEADERS: Final = ("ETag",)
+MEDIA_BUCKET_CORS_MAX_AGE_S: Final = 3000
+ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS: Final = 2
+
+# Media objects never change once written: a fresh key is used for any new rendition.
+IMMUTABLE_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
+
+
+def table_key_schema() -> list[dict[str, str]]:
+    return [
+        {"AttributeName": TABLE_PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": TABLE_SORT_KEY, "KeyType": "RANGE"},
+    ]
+
+
+def table_attribute_definitions() -> list[dict[str, str]]:
+    return [
+        {"AttributeName": TABLE_PARTITION_KEY, "AttributeType": "S"},
+        {"AttributeName": TABLE_SORT_KEY, "AttributeType": "S"},
+    ]
+
+
+def media_bucket_cors_rules(allowed_origins: list[str]) -> list[dict[str, Any]]:
+    """CORS rules in the S3 API's shape (boto3 put_bucket_cors); CDK maps the same values."""
+    return [
+        {
+            "AllowedOrigins": list(allowed_origins),
+            "AllowedMethods": list(MEDIA_BUCKET_CORS_METHODS),
+            "AllowedHeaders": ["*"],
+            "ExposeHeaders": list(MEDIA_BUCKET_CORS_EXPOSED_HEADERS),
+            "MaxAgeSeconds": MEDIA_BUCKET_CORS_MAX_AGE_S,
+        }
+    ]

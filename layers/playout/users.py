@@ -1,0 +1,48 @@
+"""The user's profile: storage counter and the email shown in the app."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pynamodb.exceptions import PutError
+
+from playout import aws
+from playout.models import PROFILE_SK, UserProfile, user_pk
+from playout.settings import get_settings
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    email: str | None
+    username: str | None
+
+
+def get_profile(caller: Caller) -> UserProfile:
+    """The profile, created on first sight with the email the sign-in token or Cognito knows."""
+    try:
+        return UserProfile.get(user_pk(caller.user_id), PROFILE_SK)
+    except UserProfile.DoesNotExist:
+        pass
+    profile = UserProfile(user_pk(caller.user_id), PROFILE_SK, email=caller.email or _email_from_pool(caller))
+    try:
+        profile.save(condition=UserProfile.pk.does_not_exist())
+    except PutError:
+        return UserProfile.get(user_pk(caller.user_id), PROFILE_SK, consistent_read=True)
+    return profile
+
+
+def _email_from_pool(caller: Caller) -> str | None:
+    # Access tokens (and moto's ID tokens) carry no email claim: ask the pool once, then it is stored.
+    pool_id = get_settings().user_pool_id
+    if not pool_id or not caller.username:
+        return None
+    user = aws.client("cognito-idp").admin_get_user(UserPoolId=pool_id, Username=caller.username)
+    return next((a["Value"] for a in user["UserAttributes"] if a["Name"] == "email"), None)
+
+
+def storage_used_bytes(user_id: str) -> int:
+    try:
+        return int(UserProfile.get(user_pk(user_id), PROFILE_SK).storage_used_bytes)
+    except UserProfile.DoesNotExist:
+        return 0

@@ -1,0 +1,147 @@
+"""API integration tests: the real handler on generated HTTP API (payload 2.0) events, AWS emulated by moto."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+os.environ.update(
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    TABLE_NAME="playout-test",
+    MEDIA_BUCKET="playout-media-test",
+    KEY_ID="alias/playout-test",
+    STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:playout-test",
+    STORAGE_QUOTA_BYTES=str(100 * 1024**2),
+    MAX_CONCURRENT_STREAMS="2",
+    POWERTOOLS_TRACE_DISABLED="1",
+    POWERTOOLS_METRICS_NAMESPACE="Playout",
+    POWERTOOLS_SERVICE_NAME="playout",
+)
+
+from playout import aws, launcher, resources  # noqa: E402
+from playout.models import bind_table  # noqa: E402
+
+
+@dataclass
+class RecordingLauncher:
+    """Stands in for Step Functions, which moto cannot run: records what would have been launched."""
+
+    started: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def start(self, stream_id: str, user_id: str, run_id: str) -> None:
+        self.started.append((stream_id, user_id, run_id))
+
+
+@dataclass
+class ApiResponse:
+    status: int
+    headers: dict[str, str]
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text) if self.text else None
+
+
+class ApiClient:
+    """Calls the Lambda handler as API Gateway would, signed in as one user."""
+
+    def __init__(self, user_id: str | None, email: str | None = None) -> None:
+        self.user_id = user_id
+        self.email = email
+
+    def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> ApiResponse:
+        from api.handler import lambda_handler
+
+        claims = {"sub": self.user_id, "email": self.email, "cognito:username": self.user_id} if self.user_id else None
+        query_string = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+        event = {
+            "version": "2.0",
+            "routeKey": "ANY /api/{proxy+}",
+            "rawPath": path,
+            "rawQueryString": query_string,
+            "headers": {"content-type": "application/json", "host": "api.test"},
+            "queryStringParameters": query or None,
+            "pathParameters": {"proxy": path.removeprefix("/api/")},
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "api",
+                "domainName": "api.test",
+                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
+                "requestId": str(uuid.uuid4()),
+                "routeKey": "ANY /api/{proxy+}",
+                "stage": "$default",
+                "time": "25/Nov/2026:00:00:00 +0000",
+                "timeEpoch": 0,
+                **({"authorizer": {"jwt": {"claims": claims, "scopes": None}}} if claims else {}),
+            },
+            "body": json.dumps(body) if body is not None else None,
+            "isBase64Encoded": False,
+        }
+        result = lambda_handler(event, _Context())
+        return ApiResponse(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
+
+    def get(self, path: str, **query: str) -> ApiResponse:
+        return self.request("GET", path, query=query or None)
+
+    def post(self, path: str, body: Any = None) -> ApiResponse:
+        return self.request("POST", path, body if body is not None else {})
+
+    def delete(self, path: str) -> ApiResponse:
+        return self.request("DELETE", path)
+
+
+class _Context:
+    function_name = "playout-api"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:playout-api"
+    aws_request_id = "test-request"
+
+
+@pytest.fixture
+def aws_env() -> Iterator[RecordingLauncher]:
+    with mock_aws():
+        aws.reset_clients()
+        bind_table(os.environ["TABLE_NAME"])
+        boto3.client("dynamodb").create_table(
+            TableName=os.environ["TABLE_NAME"],
+            KeySchema=resources.table_key_schema(),
+            AttributeDefinitions=resources.table_attribute_definitions(),
+            BillingMode="PAY_PER_REQUEST",
+        )
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
+        s3.put_bucket_cors(
+            Bucket=os.environ["MEDIA_BUCKET"],
+            CORSConfiguration={"CORSRules": resources.media_bucket_cors_rules(["https://app.test"])},
+        )
+        kms = boto3.client("kms")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName=os.environ["KEY_ID"], TargetKeyId=key_id)
+        recording = RecordingLauncher()
+        previous = launcher.get_launcher()
+        launcher.set_launcher(recording)
+        try:
+            yield recording
+        finally:
+            launcher.set_launcher(previous)
+            aws.reset_clients()
+
+
+@pytest.fixture
+def alice(aws_env: RecordingLauncher) -> ApiClient:
+    return ApiClient("11111111-aaaa-4aaa-8aaa-111111111111", "alice@example.com")
+
+
+@pytest.fixture
+def bob(aws_env: RecordingLauncher) -> ApiClient:
+    return ApiClient("22222222-bbbb-4bbb-8bbb-222222222222", "bob@example.com")
