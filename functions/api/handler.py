@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api.schemas import (
     CompleteMediaRequest,
-    CreatedMediaOut,
     CreateDestinationRequest,
+    CreatedMediaOut,
     CreateMediaRequest,
     CreateStreamRequest,
     DestinationOut,
@@ -59,7 +59,9 @@ def _domain_error(error: PlayoutError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
-    problems = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in error.errors()]
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in error.errors()
+    ]
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "; ".join(problems) or "invalid request")
 
 
@@ -96,7 +98,9 @@ def health() -> dict[str, str]:
 
 @app.get("/api/openapi.json", tags=["meta"], include_in_schema=False)
 def openapi() -> Response[str]:
-    return Response(200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Playout", version="1"))
+    return Response(
+        200, content_types.APPLICATION_JSON, app.get_openapi_json_schema(title="Playout", version="1")
+    )
 
 
 @app.get("/api/me", tags=["account"])
@@ -151,7 +155,9 @@ def get_media(media_id: Id) -> MediaOut:
 @app.delete("/api/media/<media_id>", tags=["media"], status_code=HTTPStatus.NO_CONTENT)
 def delete_media(media_id: Id) -> Response[None]:
     user_id = _user_id()
-    media.delete_media(user_id, media_id, in_use=streams.uses(streams.active_streams(user_id), media_id=media_id))
+    media.delete_media(
+        user_id, media_id, in_use=streams.uses(streams.active_streams(user_id), media_id=media_id)
+    )
     return Response(HTTPStatus.NO_CONTENT)
 
 
@@ -160,7 +166,9 @@ def delete_media(media_id: Id) -> Response[None]:
 
 @app.post("/api/destinations", tags=["destinations"], status_code=HTTPStatus.CREATED)
 def create_destination(body: CreateDestinationRequest) -> DestinationOut:
-    return DestinationOut.of(destinations.create_destination(_user_id(), body.name, body.url, body.stream_key))
+    return DestinationOut.of(
+        destinations.create_destination(_user_id(), body.name, body.url, body.stream_key)
+    )
 
 
 @app.get("/api/destinations", tags=["destinations"])

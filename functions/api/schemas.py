@@ -178,13 +178,14 @@ class StreamOut(BaseModel):
             description=stream.description,
             privacy=stream.privacy,
             status=stream.status,
-            media_ids=list(stream.media_ids),
+            media_ids=[str(m) for m in stream.media_ids],
             loop=stream.loop,
             duration_s=int(stream.duration_s) if stream.duration_s else None,
             started_at=stream.started_at,
             ended_at=stream.ended_at,
             destinations=[
-                StreamDestinationOut(destination_id=d, type="rtmp", status=stream.status) for d in stream.destination_ids
+                StreamDestinationOut(destination_id=str(d), type="rtmp", status=stream.status)
+                for d in stream.destination_ids
             ],
             health=HealthOut(**stream.health.as_dict()) if stream.health else None,
             error=stream.error,
@@ -217,4 +218,7 @@ class ListOut(BaseModel):
 
 
 def page_out(page: Page[Any], convert: Any) -> dict[str, Any]:
-    return {"items": [convert(item).model_dump(mode="json") for item in page.items], "next_cursor": page.next_cursor}
+    return {
+        "items": [convert(item).model_dump(mode="json") for item in page.items],
+        "next_cursor": page.next_cursor,
+    }

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
+from functools import cache
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
 
-_RETRIES = {"max_attempts": 5, "mode": "standard"}
 
-
-@lru_cache(maxsize=None)
+@cache
 def client(service: str, addressing_style: str = "virtual") -> Any:
-    config = Config(retries=_RETRIES, tcp_keepalive=True)
+    config = Config(retries={"max_attempts": 5, "mode": "standard"}, tcp_keepalive=True)
     if service == "s3":
-        config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": addressing_style}))
+        style: Literal["auto", "virtual", "path"] = addressing_style  # type: ignore[assignment]
+        config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 
 

@@ -13,11 +13,15 @@ def _context(user_id: str, item_id: str) -> dict[str, str]:
 
 def encrypt(plaintext: str, user_id: str, item_id: str) -> bytes:
     response = aws.client("kms").encrypt(
-        KeyId=get_settings().key_id, Plaintext=plaintext.encode(), EncryptionContext=_context(user_id, item_id)
+        KeyId=get_settings().key_id,
+        Plaintext=plaintext.encode(),
+        EncryptionContext=_context(user_id, item_id),
     )
     return bytes(response["CiphertextBlob"])
 
 
 def decrypt(ciphertext: bytes, user_id: str, item_id: str) -> str:
-    response = aws.client("kms").decrypt(CiphertextBlob=ciphertext, EncryptionContext=_context(user_id, item_id))
+    response = aws.client("kms").decrypt(
+        CiphertextBlob=ciphertext, EncryptionContext=_context(user_id, item_id)
+    )
     return bytes(response["Plaintext"]).decode()

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
+
+_lock = threading.Lock()
+_last_us = 0
 
 
 def new_id(prefix: str) -> str:
-    # 12 hex digits of milliseconds sort correctly until the year 10889; 16 random hex digits avoid collisions.
-    return f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(8)}"
+    """`<prefix>_` + 14 hex digits of microseconds (monotonic within a process) + 14 random hex digits."""
+    global _last_us
+    with _lock:
+        _last_us = max(time.time_ns() // 1000, _last_us + 1)
+        stamp = _last_us
+    return f"{prefix}_{stamp:014x}{secrets.token_hex(7)}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Protocol
 
@@ -16,14 +17,12 @@ class Launcher(Protocol):
 class StepFunctionsLauncher:
     def start(self, stream_id: str, user_id: str, run_id: str) -> None:
         sfn = aws.client("stepfunctions")
-        try:
+        with contextlib.suppress(sfn.exceptions.ExecutionAlreadyExists):
             sfn.start_execution(
                 stateMachineArn=get_settings().state_machine_arn,
                 name=run_id,  # one execution per run: a retried start cannot launch a second task
                 input=json.dumps({"stream_id": stream_id, "user_id": user_id, "run_id": run_id}),
             )
-        except sfn.exceptions.ExecutionAlreadyExists:
-            pass
 
 
 _launcher: Launcher = StepFunctionsLauncher()

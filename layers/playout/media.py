@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -48,14 +50,16 @@ def part_size_for(size_bytes: int, preferred: int) -> int:
     return math.ceil(size_bytes / MAX_PARTS / mib) * mib
 
 
-def _s3():  # type: ignore[no-untyped-def]
+def _s3() -> Any:
     return aws.client("s3", get_settings().s3_addressing_style)
 
 
 def create_upload(user_id: str, filename: str, size_bytes: int, content_type: str) -> UploadPlan:
     settings = get_settings()
     if storage_used_bytes(user_id) + size_bytes > settings.storage_quota_bytes:
-        raise QuotaExceeded(f"{size_bytes} more bytes would exceed the storage quota of {settings.storage_quota_bytes}")
+        raise QuotaExceeded(
+            f"{size_bytes} more bytes would exceed the storage quota of {settings.storage_quota_bytes}"
+        )
     media_id = new_id("med")
     key = object_key(user_id, media_id)
     upload = _s3().create_multipart_upload(
@@ -85,7 +89,12 @@ def _presign_part(key: str, upload_id: str, part_number: int) -> str:
     settings = get_settings()
     url: str = _s3().generate_presigned_url(
         "upload_part",
-        Params={"Bucket": settings.media_bucket, "Key": key, "UploadId": upload_id, "PartNumber": part_number},
+        Params={
+            "Bucket": settings.media_bucket,
+            "Key": key,
+            "UploadId": upload_id,
+            "PartNumber": part_number,
+        },
         ExpiresIn=settings.presign_expiry_s,
     )
     return url
@@ -121,9 +130,13 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
             MultipartUpload={"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]},
         )
     except s3.exceptions.NoSuchUpload:
-        raise InvalidState(f"the upload of media {media_id} has expired or was aborted; upload it again") from None
+        raise InvalidState(
+            f"the upload of media {media_id} has expired or was aborted; upload it again"
+        ) from None
     except s3.exceptions.ClientError as error:
-        raise InvalidInput(f"S3 refused the parts: {error.response['Error'].get('Message', 'invalid parts')}") from None
+        raise InvalidInput(
+            f"S3 refused the parts: {error.response['Error'].get('Message', 'invalid parts')}"
+        ) from None
     stored = int(s3.head_object(Bucket=settings.media_bucket, Key=media.object_key)["ContentLength"])
     if stored != media.size_bytes:
         _fail(media, f"uploaded {stored} bytes but {media.size_bytes} were declared")
@@ -171,10 +184,10 @@ def delete_media(user_id: str, media_id: str, in_use: bool) -> None:
     settings = get_settings()
     s3 = _s3()
     if media.status == UPLOADING and media.upload_id:
-        try:
-            s3.abort_multipart_upload(Bucket=settings.media_bucket, Key=media.object_key, UploadId=media.upload_id)
-        except s3.exceptions.NoSuchUpload:
-            pass
+        with contextlib.suppress(s3.exceptions.NoSuchUpload):
+            s3.abort_multipart_upload(
+                Bucket=settings.media_bucket, Key=media.object_key, UploadId=media.upload_id
+            )
     s3.delete_object(Bucket=settings.media_bucket, Key=media.object_key)
     with TransactWrite(connection=Connection(region=Media.Meta.region)) as transaction:
         transaction.delete(media, condition=Media.sk.exists())
@@ -183,4 +196,3 @@ def delete_media(user_id: str, media_id: str, in_use: bool) -> None:
                 UserProfile(user_pk(user_id), PROFILE_SK),
                 actions=[UserProfile.storage_used_bytes.add(-int(media.counted_bytes))],
             )
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import (
@@ -32,7 +32,7 @@ def user_pk(user_id: str) -> str:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class _Item(Model):
@@ -128,7 +128,8 @@ ALL_MODELS: tuple[type[_Item], ...] = (UserProfile, Media, Destination, Stream, 
 
 def bind_table(table_name: str, region: str | None = None) -> None:
     """Point every model at one table (tests and local mode pick the name at run time)."""
-    for model in (_Item, *ALL_MODELS):
+    models: tuple[type[_Item], ...] = (_Item, *ALL_MODELS)
+    for model in models:
         model.Meta.table_name = table_name
         if region:
             model.Meta.region = region

@@ -1,4 +1,7 @@
-"""Opaque cursors over one user's partition: only the sort key travels, the partition is always the caller's."""
+"""Opaque cursors over one user's partition.
+
+Only the sort key travels in a cursor: the partition is always the caller's own.
+"""
 
 from __future__ import annotations
 

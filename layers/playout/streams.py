@@ -9,12 +9,13 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 
+from playout.destinations import get_destination
 from playout.errors import InvalidInput, InvalidState, NotFound
 from playout.ids import new_id
 from playout.launcher import get_launcher
 from playout.media import READY, get_media
-from playout.destinations import get_destination
 from playout.models import EVENT_PREFIX, STREAM_PREFIX, Stream, StreamEvent, user_pk, utcnow
 from playout.pagination import Page, query_page
 from playout.settings import get_settings
@@ -70,7 +71,12 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
         status=DRAFT,
     )
     stream.save(condition=Stream.sk.does_not_exist())
-    record_event(user_id, stream_id, "created", f"{len(spec.media_ids)} media to {len(spec.destination_ids)} destinations")
+    record_event(
+        user_id,
+        stream_id,
+        "created",
+        f"{len(spec.media_ids)} media to {len(spec.destination_ids)} destinations",
+    )
     return stream
 
 
@@ -172,24 +178,32 @@ def claim_run(user_id: str, stream_id: str, run_id: str) -> Stream | None:
 
 def mark_live(stream: Stream) -> bool:
     try:
-        stream.update(actions=[Stream.status.set(LIVE)], condition=_this_run(stream.run_id) & (Stream.status == STARTING))
+        stream.update(
+            actions=[Stream.status.set(LIVE)],
+            condition=_this_run(stream.run_id) & (Stream.status == STARTING),
+        )
     except UpdateError:
         return False
-    record_event(_owner(stream), stream.stream_id, "live", "ffmpeg is sending to every destination", stream.run_id)
+    record_event(
+        _owner(stream), stream.stream_id, "live", "ffmpeg is sending to every destination", stream.run_id
+    )
     return True
 
 
 def heartbeat(stream: Stream, health: dict[str, Any]) -> str | None:
-    """Writes health and returns the status as it stands now (one request), or None if the run was replaced."""
+    """Writes health; returns the status as it stands now (same request), or None if the run was replaced."""
     try:
-        stream.update(actions=[Stream.health.set({**health, "updated_at": utcnow()})], condition=_this_run(stream.run_id))
+        stream.update(
+            actions=[Stream.health.set({**health, "updated_at": utcnow()})],
+            condition=_this_run(stream.run_id),
+        )
     except UpdateError:
         return None
     return str(stream.status)
 
 
 def finish(stream: Stream, status: str, error: str | None = None) -> bool:
-    actions = [Stream.status.set(status), Stream.ended_at.set(utcnow())]
+    actions: list[Action] = [Stream.status.set(status), Stream.ended_at.set(utcnow())]
     if error:
         actions.append(Stream.error.set(error))
     try:
@@ -211,7 +225,9 @@ def _event_prefix(stream_id: str) -> str:
     return f"{EVENT_PREFIX}{stream_id}#"
 
 
-def record_event(user_id: str, stream_id: str, kind: str, message: str = "", run_id: str | None = None) -> None:
+def record_event(
+    user_id: str, stream_id: str, kind: str, message: str = "", run_id: str | None = None
+) -> None:
     StreamEvent(
         user_pk(user_id),
         _event_prefix(stream_id) + new_id("evt"),

@@ -1,4 +1,4 @@
-"""API integration tests: the real handler on generated HTTP API (payload 2.0) events, AWS emulated by moto."""
+"""API integration tests: the real handler on generated HTTP API (payload 2.0) events, moto for AWS."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="playout",
 )
 
-from playout import aws, launcher, resources  # noqa: E402
-from playout.models import bind_table  # noqa: E402
+from playout import aws, launcher, resources
+from playout.models import bind_table
 
 
 @dataclass
@@ -59,10 +59,16 @@ class ApiClient:
         self.user_id = user_id
         self.email = email
 
-    def request(self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None) -> ApiResponse:
+    def request(
+        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+    ) -> ApiResponse:
         from api.handler import lambda_handler
 
-        claims = {"sub": self.user_id, "email": self.email, "cognito:username": self.user_id} if self.user_id else None
+        claims = (
+            {"sub": self.user_id, "email": self.email, "cognito:username": self.user_id}
+            if self.user_id
+            else None
+        )
         query_string = "&".join(f"{k}={v}" for k, v in (query or {}).items())
         event = {
             "version": "2.0",

@@ -15,7 +15,9 @@ CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 
 
 def upload(client: ApiClient, data: bytes = CLIP, filename: str = "clip.mp4") -> dict:
-    created = client.post("/api/media", {"filename": filename, "size_bytes": len(data), "content_type": "video/mp4"})
+    created = client.post(
+        "/api/media", {"filename": filename, "size_bytes": len(data), "content_type": "video/mp4"}
+    )
     assert created.status == 201, created.text
     upload = created.json()["upload"]
     parts = []
@@ -42,7 +44,12 @@ def stream(client: ApiClient, **extra: object) -> dict:
     dest = destination(client)
     response = client.post(
         "/api/streams",
-        {"title": "Test", "media_ids": [media["media_id"]], "destination_ids": [dest["destination_id"]], **extra},
+        {
+            "title": "Test",
+            "media_ids": [media["media_id"]],
+            "destination_ids": [dest["destination_id"]],
+            **extra,
+        },
     )
     assert response.status == 201, response.text
     return response.json()
@@ -61,9 +68,12 @@ def test_a_route_that_needs_a_user_refuses_an_anonymous_call(aws_env: RecordingL
 
 def test_openapi_document_lists_every_route(aws_env: RecordingLauncher) -> None:
     document = ApiClient(None).get("/api/openapi.json").json()
-    assert {"/api/me", "/api/media", "/api/media/{media_id}/complete", "/api/streams/{stream_id}/start"} <= set(
-        document["paths"]
-    )
+    assert {
+        "/api/me",
+        "/api/media",
+        "/api/media/{media_id}/complete",
+        "/api/streams/{stream_id}/start",
+    } <= set(document["paths"])
 
 
 def test_me_reports_the_profile_and_limits(alice: ApiClient) -> None:
@@ -80,7 +90,9 @@ def test_me_reports_the_profile_and_limits(alice: ApiClient) -> None:
 
 def test_presigned_parts_are_scoped_to_the_upload_and_expire(alice: ApiClient) -> None:
     size = 40 * 1024**2
-    created = alice.post("/api/media", {"filename": "big.mp4", "size_bytes": size, "content_type": "video/mp4"})
+    created = alice.post(
+        "/api/media", {"filename": "big.mp4", "size_bytes": size, "content_type": "video/mp4"}
+    )
     upload_plan = created.json()["upload"]
     assert upload_plan["part_size"] == 16 * 1024**2
     assert [p["part_number"] for p in upload_plan["parts"]] == [1, 2, 3]
@@ -101,7 +113,9 @@ def test_upload_completes_counts_storage_and_delete_gives_it_back(alice: ApiClie
     assert media["status"] == "ready"
     assert media["size_bytes"] == len(CLIP)
     assert alice.get("/api/me").json()["storage_used_bytes"] == len(CLIP)
-    stored = boto3.client("s3").get_object(Bucket="playout-media-test", Key=f"media/{alice.user_id}/{media['media_id']}/source")
+    stored = boto3.client("s3").get_object(
+        Bucket="playout-media-test", Key=f"media/{alice.user_id}/{media['media_id']}/source"
+    )
     assert hashlib.sha256(stored["Body"].read()).digest() == hashlib.sha256(CLIP).digest()
     assert stored["CacheControl"] == "public, max-age=31536000, immutable"
 
@@ -112,13 +126,17 @@ def test_upload_completes_counts_storage_and_delete_gives_it_back(alice: ApiClie
 
 def test_a_retried_complete_counts_the_bytes_once(alice: ApiClient) -> None:
     media = upload(alice)
-    again = alice.post(f"/api/media/{media['media_id']}/complete", {"parts": [{"part_number": 1, "etag": '"x"'}]})
+    again = alice.post(
+        f"/api/media/{media['media_id']}/complete", {"parts": [{"part_number": 1, "etag": '"x"'}]}
+    )
     assert again.status == 200
     assert alice.get("/api/me").json()["storage_used_bytes"] == len(CLIP)
 
 
 def test_a_wrong_etag_is_refused_and_the_upload_can_still_complete(alice: ApiClient) -> None:
-    created = alice.post("/api/media", {"filename": "a.mp4", "size_bytes": len(CLIP), "content_type": "video/mp4"})
+    created = alice.post(
+        "/api/media", {"filename": "a.mp4", "size_bytes": len(CLIP), "content_type": "video/mp4"}
+    )
     part = created.json()["upload"]["parts"][0]
     etag = requests.put(part["url"], data=CLIP, timeout=10).headers["ETag"]
     media_path = f"/api/media/{created.json()['media_id']}"
@@ -130,7 +148,9 @@ def test_a_wrong_etag_is_refused_and_the_upload_can_still_complete(alice: ApiCli
 
 
 def test_a_file_smaller_than_declared_fails_and_is_not_counted(alice: ApiClient) -> None:
-    created = alice.post("/api/media", {"filename": "a.mp4", "size_bytes": len(CLIP) + 10, "content_type": "video/mp4"})
+    created = alice.post(
+        "/api/media", {"filename": "a.mp4", "size_bytes": len(CLIP) + 10, "content_type": "video/mp4"}
+    )
     part = created.json()["upload"]["parts"][0]
     etag = requests.put(part["url"], data=CLIP, timeout=10).headers["ETag"]
     media = alice.post(
@@ -193,12 +213,16 @@ def test_a_stream_key_is_write_only_and_stored_encrypted(alice: ApiClient) -> No
 
 
 def test_an_ingest_url_must_be_rtmp(alice: ApiClient) -> None:
-    response = alice.post("/api/destinations", {"name": "x", "url": "http://example.com/live", "stream_key": "k"})
+    response = alice.post(
+        "/api/destinations", {"name": "x", "url": "http://example.com/live", "stream_key": "k"}
+    )
     assert response.status == 422
     assert "rtmp://" in response.json()["error"]["message"]
 
 
-def test_start_launches_one_task_however_often_it_is_called(alice: ApiClient, aws_env: RecordingLauncher) -> None:
+def test_start_launches_one_task_however_often_it_is_called(
+    alice: ApiClient, aws_env: RecordingLauncher
+) -> None:
     created = stream(alice)
     assert created["status"] == "draft"
     first = alice.post(f"/api/streams/{created['stream_id']}/start")
@@ -241,7 +265,8 @@ def test_a_stream_needs_ready_media_and_own_destinations(alice: ApiClient, bob: 
     media = upload(alice)
     bobs = destination(bob)
     response = alice.post(
-        "/api/streams", {"title": "t", "media_ids": [media["media_id"]], "destination_ids": [bobs["destination_id"]]}
+        "/api/streams",
+        {"title": "t", "media_ids": [media["media_id"]], "destination_ids": [bobs["destination_id"]]},
     )
     assert response.status == 404
 
