@@ -84,7 +84,7 @@ lint: $(VENV)/.installed
 
 synth: $(VENV)/.installed web/dist/index.html build/layer/.built
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) infra/app.py
-	$(VENV)/bin/cfn-lint cdk.out/*.template.json
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 bench: system-deps $(VENV)/.installed
 	$(PY) -m bench
