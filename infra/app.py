@@ -9,6 +9,7 @@ A nag finding that is not acknowledged (see `infra.nag.acknowledge`) fails the s
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -29,7 +30,6 @@ from cdk_nag import AwsSolutionsChecks  # noqa: E402
 
 from infra.stack import PlayoutStack, StageSettings  # noqa: E402
 
-
 # Feature flags this app relies on (set here, not only in cdk.json, so a plain `python infra/app.py` agrees).
 FEATURE_FLAGS: dict[str, object] = {
     # ecs:RunTask on the task definition's exact ARN instead of `family:*`.
@@ -45,16 +45,36 @@ def build_app(context: dict[str, object] | None = None) -> tuple[App, PlayoutSta
         f"Playout-{settings.stage}",
         settings=settings,
         description=f"Playout ({settings.stage}): stream pre-recorded video to YouTube Live and RTMP(S)",
-        env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")),
+        env=Environment(
+            account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+        ),
     )
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack
 
 
-def main() -> None:
+def unacknowledged_findings(outdir: str) -> list[str]:
+    """Every violation left in the validation report, warnings included (CDK only fails synth on errors)."""
+    report_path = Path(outdir) / "validation-report.json"
+    if not report_path.is_file():
+        return []
+    report = json.loads(report_path.read_text())
+    return [
+        f"{violation['ruleName']} ({violation['severity']}) at {construct['constructPath']}"
+        for plugin in report.get("pluginReports", [])
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]
+
+
+def main() -> int:
     app, _ = build_app()
-    app.synth()
+    assembly = app.synth()
+    findings = unacknowledged_findings(assembly.directory)
+    for finding in findings:
+        print(f"unacknowledged cdk-nag finding: {finding}", file=sys.stderr)
+    return 1 if findings else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

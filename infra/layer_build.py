@@ -12,10 +12,13 @@ The pip step is skipped when the stamp file records the hash of `layers/requirem
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -54,13 +57,23 @@ def _install_dependencies() -> None:
     SITE_DIR.mkdir(parents=True)
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-            "--target", str(SITE_DIR),
-            "--platform", WHEEL_PLATFORM,
-            "--implementation", "cp",
-            "--python-version", LAMBDA_PYTHON_VERSION,
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--target",
+            str(SITE_DIR),
+            "--platform",
+            WHEEL_PLATFORM,
+            "--implementation",
+            "cp",
+            "--python-version",
+            LAMBDA_PYTHON_VERSION,
             "--only-binary=:all:",
-            "-r", str(REQUIREMENTS),
+            "-r",
+            str(REQUIREMENTS),
         ],
         check=True,
     )
@@ -83,25 +96,49 @@ def _prune_site_dir() -> None:
 
 
 def _copy_domain_package() -> None:
+    """Swap in a fresh copy of `layers/playout` (copied aside, then renamed: no reader sees half a tree)."""
     target = SITE_DIR / "playout"
+    fresh = SITE_DIR / ".playout.new"
+    stale = SITE_DIR / ".playout.old"
+    for leftover in (fresh, stale):
+        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.copytree(DOMAIN_PACKAGE, fresh, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(DOMAIN_PACKAGE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        target.rename(stale)
+    fresh.rename(target)
+    shutil.rmtree(stale, ignore_errors=True)
+
+
+@contextmanager
+def _exclusive_build_lock() -> Iterator[None]:
+    """Parallel test workers (pytest-xdist) and a concurrent `make` may build at once: one at a time."""
+    LAYER_DIR.mkdir(parents=True, exist_ok=True)
+    with (LAYER_DIR.parent / ".layer.lock").open("w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
 def build_layer(force: bool = False) -> Path:
     """Build (or refresh) the layer directory and return it (the asset path for `Code.from_asset`)."""
-    fingerprint = _requirements_fingerprint()
-    if force or not _dependencies_are_current(fingerprint):
-        _install_dependencies()
-        STAMP.write_text(fingerprint + "\n")
-    _copy_domain_package()
+    with _exclusive_build_lock():
+        fingerprint = _requirements_fingerprint()
+        if force or not _dependencies_are_current(fingerprint):
+            _install_dependencies()
+            STAMP.write_text(fingerprint + "\n")
+        _copy_domain_package()
     return LAYER_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--force", action="store_true", help="reinstall dependencies even if the stamp matches")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="reinstall dependencies even if the stamp matches"
+    )
     args = parser.parse_args(argv)
     print(f"layer built at {build_layer(force=args.force)}")
     return 0

@@ -62,7 +62,9 @@ class StageSettings:
 
 
 class PlayoutStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
+    ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         Tags.of(self).add("app", "playout")
         Tags.of(self).add("stage", settings.stage)
@@ -111,6 +113,8 @@ class PlayoutStack(Stack):
         Aspects.of(self).add(RequireLogRetention())
 
         CfnOutput(self, "AppUrl", value=web.origin, description="The app (SPA + /api) behind CloudFront")
-        CfnOutput(self, "ApiUrl", value=api.url, description="The HTTP API's own endpoint (CloudFront fronts it)")
+        CfnOutput(
+            self, "ApiUrl", value=api.url, description="The HTTP API's own endpoint (CloudFront fronts it)"
+        )
         CfnOutput(self, "UserPoolId", value=api.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=api.user_pool_client.user_pool_client_id)

@@ -132,10 +132,17 @@ class Api(Construct):
         )
         acknowledge(
             pool,
+            "COG2",
+            "MFA is offered (optional TOTP), not required: creators sign themselves up to manage their own "
+            "video library; requiring MFA is left as a stage decision (Mfa.REQUIRED) rather than imposed.",
+        )
+        acknowledge(
+            pool,
             "COG8",
-            "The Plus feature plan (threat protection) is billed per monthly active user, against a product whose "
-            "promise is to cost nothing idle; a 12-character mixed password policy, verified email, optional "
-            "TOTP MFA and API throttling cover the risk of a creator's own video library.",
+            "The Plus feature plan (threat protection) is billed per monthly active user, against a "
+            "product whose promise is to cost nothing idle; a 12-character mixed password policy, "
+            "verified email, optional TOTP MFA and API throttling cover the risk of a creator's own "
+            "video library.",
         )
         return pool
 
@@ -213,7 +220,9 @@ class Api(Construct):
         data.secrets_key.grant(role, "kms:Encrypt", "kms:Decrypt")
         role.add_to_principal_policy(
             iam.PolicyStatement(
-                sid="ReadUsers", actions=["cognito-idp:AdminGetUser"], resources=[self.user_pool.user_pool_arn]
+                sid="ReadUsers",
+                actions=["cognito-idp:AdminGetUser"],
+                resources=[self.user_pool.user_pool_arn],
             )
         )
         stream_workflow.grant_start_execution(role)
@@ -241,13 +250,15 @@ class Api(Construct):
             policy,
             "IAM5[Resource::*]",
             "Only the X-Ray statement (xray:PutTraceSegments/PutTelemetryRecords) uses '*': X-Ray has no "
-            "resource-level permissions. Every other statement names its table, bucket, key, pool or workflow.",
+            "resource-level permissions. Every other statement names its table, bucket, key, pool or "
+            "workflow.",
         )
         acknowledge(
             policy,
             f"IAM5[Resource::<{logical_id(data.media_bucket)}.Arn>/*]",
-            "Object-level actions (get/put/delete/abort multipart) on the media bucket's objects: object keys "
-            "are created per upload, so they can only be named by a prefix; the bucket is this app's own.",
+            "Object-level actions (get/put/delete/abort multipart) on the media bucket's objects: "
+            "object keys are created per upload, so they can only be named by a prefix; the bucket is "
+            "this app's own.",
         )
 
     def _build_http_api(self) -> apigwv2.HttpApi:
@@ -258,8 +269,12 @@ class Api(Construct):
             jwt_issuer=f"https://cognito-idp.{Aws.REGION}.amazonaws.com/{self.user_pool.user_pool_id}",
             jwt_audience=[self.user_pool_client.user_pool_client_id],
         )
-        api.add_routes(path="/api/{proxy+}", methods=[apigwv2.HttpMethod.ANY], integration=integration,
-                       authorizer=authorizer)
+        api.add_routes(
+            path="/api/{proxy+}",
+            methods=[apigwv2.HttpMethod.ANY],
+            integration=integration,
+            authorizer=authorizer,
+        )
         for path in PUBLIC_ROUTES:
             for route in api.add_routes(path=path, methods=[apigwv2.HttpMethod.GET], integration=integration):
                 acknowledge(
@@ -290,4 +305,3 @@ class Api(Construct):
     @property
     def url(self) -> str:
         return f"https://{self.api_domain_name}/api"
-

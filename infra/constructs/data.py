@@ -27,14 +27,18 @@ def media_bucket_name(stage: str) -> str:
 class DataStore(Construct):
     """DynamoDB table (keys and TTL from `playout.resources`), media bucket and the secrets key."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, stage: str, access_log_bucket: s3.IBucket) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, stage: str, access_log_bucket: s3.IBucket
+    ) -> None:
         super().__init__(scope, construct_id)
         self.table = self._build_table()
         self.media_bucket = self._build_media_bucket(stage, access_log_bucket)
         self.secrets_key = self._build_secrets_key()
 
     def _build_table(self) -> dynamodb.Table:
-        attribute_types = {a["AttributeName"]: a["AttributeType"] for a in resources.table_attribute_definitions()}
+        attribute_types = {
+            a["AttributeName"]: a["AttributeType"] for a in resources.table_attribute_definitions()
+        }
         keys = {k["KeyType"]: k["AttributeName"] for k in resources.table_key_schema()}
         return dynamodb.Table(
             self,
@@ -42,7 +46,9 @@ class DataStore(Construct):
             partition_key=dynamodb.Attribute(
                 name=keys["HASH"], type=_ATTRIBUTE_TYPES[attribute_types[keys["HASH"]]]
             ),
-            sort_key=dynamodb.Attribute(name=keys["RANGE"], type=_ATTRIBUTE_TYPES[attribute_types[keys["RANGE"]]]),
+            sort_key=dynamodb.Attribute(
+                name=keys["RANGE"], type=_ATTRIBUTE_TYPES[attribute_types[keys["RANGE"]]]
+            ),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=resources.TABLE_TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(

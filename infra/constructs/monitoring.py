@@ -24,7 +24,9 @@ class RequireLogRetention:
         if isinstance(node, logs.CfnLogGroup) and node.retention_in_days is None:
             Annotations.of(node).add_error("Log group without RetentionInDays")
         if isinstance(node, lambda_.CfnFunction) and not self._has_explicit_log_group(node):
-            Annotations.of(node).add_error("Lambda function without an explicit log group (retention unknown)")
+            Annotations.of(node).add_error(
+                "Lambda function without an explicit log group (retention unknown)"
+            )
 
     @staticmethod
     def _has_explicit_log_group(function: lambda_.CfnFunction) -> bool:

@@ -26,10 +26,10 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk.aws_ecr_assets import Platform
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
+from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from infra.constructs.data import DataStore
@@ -42,6 +42,8 @@ TASK_FAILED = "States.TaskFailed"
 ECS_API_ERROR = "ECS.AmazonECSException"
 CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
 ACTIVE_STATUSES = ("starting", "live", "stopping")
+# XPath picture for pynamodb's DATETIME_FORMAT '%Y-%m-%dT%H:%M:%S.%f+0000' (milliseconds, then 000).
+_PYNAMODB_UTC_PICTURE = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001]000+0000"
 
 # Everything but what the image needs (build context = repo root): stream_task/ and layers/.
 _IMAGE_CONTEXT_EXCLUDES = [
@@ -66,7 +68,13 @@ class Streaming(Construct):
     """Runs one Fargate task per live stream, driven by a Step Functions STANDARD workflow."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, repo_root: Path, data: DataStore, settings: StreamingSettings
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        repo_root: Path,
+        data: DataStore,
+        settings: StreamingSettings,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -115,7 +123,10 @@ class Streaming(Construct):
     def _build_task_security_group(self) -> ec2.SecurityGroup:
         # Egress only (S3/DynamoDB through gateway endpoints, RTMP(S) ingests and HTTPS on the internet).
         return ec2.SecurityGroup(
-            self, "TaskSecurityGroup", vpc=self.vpc, allow_all_outbound=True,
+            self,
+            "TaskSecurityGroup",
+            vpc=self.vpc,
+            allow_all_outbound=True,
             description="Playout stream tasks: no inbound, outbound to ingests and AWS APIs",
         )
 
@@ -133,7 +144,10 @@ class Streaming(Construct):
             ),
         )
         container_logs = logs.LogGroup(
-            self, "StreamTaskLogs", retention=self._settings.log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "StreamTaskLogs",
+            retention=self._settings.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         task_definition.add_container(
             STREAM_CONTAINER_NAME,
@@ -196,7 +210,7 @@ class Streaming(Construct):
     # -- the workflow ----------------------------------------------------------------------------------------
 
     def _build_state_machine(self, data: DataStore) -> sfn.StateMachine:
-        mark_failed = self._build_mark_failed(data)
+        mark_failed = self._build_stamp_failure_time().next(self._build_mark_failed(data))
         run_on_demand = self._build_run_task("RunOnDemand", capacity_provider="FARGATE")
         _add_retry_policy(run_on_demand, TASK_FAILED, ECS_API_ERROR)
         run_on_demand.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.error")
@@ -214,17 +228,20 @@ class Streaming(Construct):
             "StreamWorkflow",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(run_on_spot),
-            comment="Runs one stream task until it ends; retries crashes, falls back from Spot, records failure",
+            comment="One stream task until it ends: retries crashes, falls back from Spot, records failure",
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=False),
+            logs=sfn.LogOptions(
+                destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=False
+            ),
         )
         workflow_policy = state_machine.role.node.try_find_child("DefaultPolicy")
         assert workflow_policy is not None
         acknowledge(
             workflow_policy,
             "IAM5[Resource::*]",
-            "'*' only where AWS offers no narrower resource: ecs:StopTask/DescribeTasks (task ARNs exist only "
-            "at run time), X-Ray tracing and CloudWatch Logs delivery for the state machine's log group.",
+            "'*' only where AWS offers no narrower resource: ecs:StopTask/DescribeTasks (task ARNs exist "
+            "only at run time), X-Ray tracing and CloudWatch Logs delivery for the state machine's "
+            "log group.",
         )
         return state_machine
 
@@ -250,14 +267,35 @@ class Streaming(Construct):
                 tasks.ContainerOverride(
                     container_definition=container,
                     environment=[
-                        tasks.TaskEnvironmentVariable(name="STREAM_ID", value=sfn.JsonPath.string_at("$.stream_id")),
-                        tasks.TaskEnvironmentVariable(name="USER_ID", value=sfn.JsonPath.string_at("$.user_id")),
-                        tasks.TaskEnvironmentVariable(name="RUN_ID", value=sfn.JsonPath.string_at("$.run_id")),
+                        tasks.TaskEnvironmentVariable(
+                            name="STREAM_ID", value=sfn.JsonPath.string_at("$.stream_id")
+                        ),
+                        tasks.TaskEnvironmentVariable(
+                            name="USER_ID", value=sfn.JsonPath.string_at("$.user_id")
+                        ),
+                        tasks.TaskEnvironmentVariable(
+                            name="RUN_ID", value=sfn.JsonPath.string_at("$.run_id")
+                        ),
                     ],
                 )
             ],
             task_timeout=sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_S)),
             result_path=sfn.JsonPath.DISCARD,
+        )
+
+    def _build_stamp_failure_time(self) -> sfn.Pass:
+        """Add `ended_at` in the exact format pynamodb's UTCDateTimeAttribute reads back (`...ffffff+0000`).
+
+        `$$.State.EnteredTime` is ISO 8601 with `Z` (and Java drops a zero fraction), which the API's model
+        would fail to parse; one JSONata Pass state formats the current time instead.
+        """
+        return sfn.Pass.jsonata(
+            self,
+            "StampFailureTime",
+            outputs=(
+                "{% $merge([$states.input, "
+                f"{{'ended_at': $fromMillis($millis(), '{_PYNAMODB_UTC_PICTURE}')}}]) %}}"
+            ),
         )
 
     def _build_mark_failed(self, data: DataStore) -> sfn.IChainable:
@@ -277,25 +315,27 @@ class Streaming(Construct):
                 ),
             },
             update_expression="SET #status = :failed, #error = :error, ended_at = :ended_at",
-            condition_expression=(
-                f"run_id = :run_id AND #status IN ({', '.join(status_values)})"
-            ),
+            condition_expression=(f"run_id = :run_id AND #status IN ({', '.join(status_values)})"),
             expression_attribute_names={"#status": "status", "#error": "error"},
             expression_attribute_values={
                 ":failed": tasks.DynamoAttributeValue.from_string("failed"),
                 ":error": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.error.Cause")),
-                ":ended_at": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
+                ":ended_at": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.ended_at")),
                 ":run_id": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.run_id")),
                 **status_values,
             },
             result_path=sfn.JsonPath.DISCARD,
         )
         mark_failed.add_catch(
-            sfn.Succeed(self, "AlreadySettled", comment="The run was superseded or already ended: nothing to do"),
+            sfn.Succeed(
+                self, "AlreadySettled", comment="The run was superseded or already ended: nothing to do"
+            ),
             errors=[CONDITIONAL_CHECK_FAILED],
             result_path=sfn.JsonPath.DISCARD,
         )
-        return mark_failed.next(sfn.Fail(self, "StreamFailed", error="StreamFailed", cause_path="$.error.Cause"))
+        return mark_failed.next(
+            sfn.Fail(self, "StreamFailed", error="StreamFailed", cause_path="$.error.Cause")
+        )
 
 
 def _add_retry_policy(state: sfn.TaskStateBase, *errors: str) -> None:
