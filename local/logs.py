@@ -11,7 +11,7 @@ import json
 import logging
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -30,14 +30,16 @@ class Tee(io.TextIOBase):
     def write(self, text: str) -> int:
         with self._lock:
             for target in self._targets:
-                target.write(text)
-                target.flush()
+                if not target.closed:
+                    target.write(text)
+                    target.flush()
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             for target in self._targets:
-                target.flush()
+                if not target.closed:
+                    target.flush()
 
     def isatty(self) -> bool:
         return False
@@ -60,7 +62,7 @@ class LogSink:
 
     def event(self, message: str, **fields: Any) -> None:
         record = {
-            "timestamp": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "service": "playout-local",
             "message": message,
             **fields,
@@ -68,9 +70,9 @@ class LogSink:
         self.line(json.dumps(record, default=str))
 
     def capture_process_output(self) -> None:
-        """Route Python's stdout/stderr and the logging module through the sink (Powertools writes to stdout)."""
-        sys.stdout = self.stream  # type: ignore[assignment]
-        sys.stderr = self.stream  # type: ignore[assignment]
+        """Route stdout/stderr and the logging module through the sink (Powertools writes to stdout)."""
+        sys.stdout = self.stream
+        sys.stderr = self.stream
         root = logging.getLogger()
         for handler in list(root.handlers):
             root.removeHandler(handler)

@@ -1,0 +1,208 @@
+"""Local mode's lifecycle: moto, resources, the API handler's environment, the launcher and the gateway."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from local import resources as local_resources
+from local.launcher import LocalLauncher
+from local.logs import LogSink
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+WEB_DIR: Final = REPO_ROOT / "web"
+HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 8080
+DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+# Variables a developer may set to tune the stream task locally (its own settings), passed through as-is.
+TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG")
+
+
+@dataclass
+class LocalMode:
+    port: int = DEFAULT_PORT
+    log_file: str | None = None
+    web_dist: Path = WEB_DIR / "dist"
+    build_web: bool = True
+    log: LogSink = field(init=False)
+    url: str = field(init=False, default="")
+    resources: local_resources.LocalResources | None = field(init=False, default=None)
+    launcher: LocalLauncher | None = field(init=False, default=None)
+    _moto: ThreadedMotoServer | None = field(init=False, default=None)
+    _server: BaseWSGIServer | None = field(init=False, default=None)
+    _server_thread: threading.Thread | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self.log = LogSink(self.log_file)
+
+    def start(self) -> str:
+        self.log.capture_process_output()
+        if self.build_web:
+            ensure_web_build(self.web_dist, self.log)
+
+        # The gateway's socket first: the bucket's CORS rule needs the app's origin (PORT=0: a free port).
+        app = _LateApp()
+        self._server = make_server(HOST, self.port, app, threaded=True)
+        self.port = self._server.server_port
+        self.url = f"http://{HOST}:{self.port}"
+        self._server_thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
+        self._server_thread.start()  # answers 503 until the gateway is in place
+
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
+        self._moto.start()
+        moto_host, moto_port = self._moto.get_host_and_port()
+        endpoint_url = f"http://{moto_host}:{moto_port}"
+        _point_aws_at(endpoint_url)
+
+        self.resources = res = local_resources.create_all(endpoint_url, origin=self.url)
+        self.log.event(
+            "resources created",
+            endpoint_url=endpoint_url,
+            table=res.table_name,
+            bucket=res.media_bucket,
+            user_pool_id=res.user_pool_id,
+        )
+
+        lambda_env = {
+            "TABLE_NAME": res.table_name,
+            "MEDIA_BUCKET": res.media_bucket,
+            "KEY_ID": res.key_id,
+            "USER_POOL_ID": res.user_pool_id,
+            "S3_ADDRESSING_STYLE": "path",
+            "POWERTOOLS_TRACE_DISABLED": "1",
+            "POWERTOOLS_METRICS_NAMESPACE": "Playout",
+            "POWERTOOLS_SERVICE_NAME": "playout",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+        }
+        os.environ.update(lambda_env)
+        _reset_domain_caches(res)
+
+        from playout import launcher as playout_launcher
+
+        self.launcher = LocalLauncher(task_env=self._task_env(res), log=self.log, cwd=REPO_ROOT)
+        playout_launcher.set_launcher(self.launcher)
+
+        import boto3
+
+        from api.handler import lambda_handler  # after the environment: its settings validate at import
+        from local.gateway import Gateway
+
+        cognito = boto3.client("cognito-idp", endpoint_url=endpoint_url, region_name=res.region)
+        app.target = Gateway(
+            resources=res,
+            handler=lambda_handler,
+            web_dist=self.web_dist,
+            origin=self.url,
+            cognito=cognito,
+            log=self.log,
+        )
+        self.log.event("local mode ready", url=self.url)
+        return self.url
+
+    def _task_env(self, res: local_resources.LocalResources) -> dict[str, str]:
+        python_path = [str(REPO_ROOT / "layers"), str(REPO_ROOT)]
+        if os.environ.get("PYTHONPATH"):
+            python_path.append(os.environ["PYTHONPATH"])
+        env = {
+            # the task definition's environment (infra/constructs/streaming.py) ...
+            "TABLE_NAME": res.table_name,
+            "MEDIA_BUCKET": res.media_bucket,
+            "POWERTOOLS_SERVICE_NAME": "playout-stream",
+            # ... what the container image and the task role provide in AWS ...
+            "AWS_ENDPOINT_URL": res.endpoint_url,
+            "AWS_DEFAULT_REGION": res.region,
+            "AWS_REGION": res.region,
+            "S3_ADDRESSING_STYLE": "path",
+            "PYTHONUNBUFFERED": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONPATH": os.pathsep.join(python_path),
+            "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", "/tmp"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            **DUMMY_CREDENTIALS,
+        }
+        for name, value in os.environ.items():
+            if name.startswith(TASK_ENV_PASSTHROUGH_PREFIXES):
+                env[name] = value
+        return env
+
+    def stop(self) -> None:
+        """Stops everything start() started, newest first; safe to call more than once."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._server_thread is not None:
+                self._server_thread.join(timeout=10)
+            self._server = None
+        if self.launcher is not None:
+            self.launcher.stop_all()
+            self.launcher = None
+        if self._moto is not None:
+            self._moto.stop()
+            self._moto = None
+        self.log.event("local mode stopped")
+        self.log.close()
+
+
+class _LateApp:
+    """A WSGI app whose target is set once the resources exist (the socket is bound before)."""
+
+    target: Any = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self.target is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain"), ("Retry-After", "1")])
+            return [b"starting"]
+        return self.target(environ, start_response)
+
+
+def _point_aws_at(endpoint_url: str) -> None:
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint_url,
+        AWS_DEFAULT_REGION=local_resources.REGION,
+        AWS_REGION=local_resources.REGION,
+        **DUMMY_CREDENTIALS,
+    )
+
+
+def _reset_domain_caches(res: local_resources.LocalResources) -> None:
+    from playout import aws
+    from playout.models import bind_table
+    from playout.settings import get_settings
+
+    aws.reset_clients()
+    get_settings.cache_clear()
+    bind_table(res.table_name, res.region)
+
+
+def ensure_web_build(web_dist: Path, log: LogSink) -> None:
+    """Builds web/dist when it is missing (`npm ci` first when node_modules is missing too)."""
+    if (web_dist / "index.html").is_file():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        log.event(
+            "web build missing and npm not found: only /api and /config.json will answer",
+            web_dist=str(web_dist),
+        )
+        return
+    web_dir = web_dist.parent
+    steps = [] if (web_dir / "node_modules").is_dir() else [[npm, "ci", "--no-audit", "--no-fund"]]
+    steps.append([npm, "run", "build"])
+    for step in steps:
+        log.event("building the web app", command=" ".join(step[1:]))
+        result = subprocess.run(step, cwd=web_dir, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            log.line(result.stdout[-4000:] + result.stderr[-4000:])
+            log.event("web build failed", command=" ".join(step[1:]), exit_code=result.returncode)
+            return

@@ -1,0 +1,50 @@
+"""`python -m stream_task`: one run of a stream, configured by the environment (see settings.py)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from types import FrameType
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from stream_task.redact import RedactingFormatter, Redactor
+from stream_task.runner import StreamRun
+from stream_task.settings import TaskSettings
+
+EXIT_CRASHED = 1
+EXIT_MISCONFIGURED = 2
+
+
+def main() -> int:
+    redactor = Redactor()
+    logger = Logger(
+        service=os.environ.get("POWERTOOLS_SERVICE_NAME", "stream_task"),
+        logger_formatter=RedactingFormatter(redactor),
+    )
+    try:
+        settings = TaskSettings()  # type: ignore[call-arg]  # values come from the environment
+    except ValidationError as error:
+        logger.error(
+            "invalid environment", extra={"errors": error.errors(include_url=False, include_input=False)}
+        )
+        return EXIT_MISCONFIGURED
+    logger.append_keys(stream_id=settings.stream_id, run_id=settings.run_id)
+    task = StreamRun(settings, logger, redactor)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        task.interrupt()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        return task.run()
+    except Exception:
+        logger.exception("stream task crashed")
+        return EXIT_CRASHED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

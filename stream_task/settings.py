@@ -1,0 +1,35 @@
+"""The task's environment, validated once at start: ids of the run (nothing secret) and the tuning knobs.
+
+Each knob also answers to a `STREAM_TASK_` prefix (e.g. STREAM_TASK_STOP_GRACE_S), which local mode passes
+through to the task process."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _knob(name: str, **kwargs: Any) -> Any:
+    return Field(validation_alias=AliasChoices(name, f"STREAM_TASK_{name}", name.lower()), **kwargs)
+
+
+class TaskSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    stream_id: str = Field(min_length=1)
+    user_id: str = Field(min_length=1)
+    run_id: str = Field(min_length=1)
+    table_name: str = Field(min_length=3)
+    media_bucket: str = Field(min_length=3)
+    scratch_dir: Path = _knob("SCRATCH_DIR", default_factory=lambda: Path(tempfile.gettempdir()))
+    heartbeat_interval_s: float = _knob("HEARTBEAT_INTERVAL_S", default=2.0, gt=0)
+    stale_progress_timeout_s: float = _knob("STALE_PROGRESS_TIMEOUT_S", default=20.0, gt=0)
+    stop_grace_s: float = _knob("STOP_GRACE_S", default=5.0, ge=0)
+    ffmpeg_path: str = _knob("FFMPEG_PATH", default="ffmpeg")
+    ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
+    # "auto" picks path-style addressing for a custom endpoint (local mode) and virtual hosts on AWS.
+    s3_addressing_style: str = _knob("S3_ADDRESSING_STYLE", default="auto", pattern="^(virtual|path|auto)$")

@@ -1,0 +1,455 @@
+"""End-to-end: local mode as a process (moto, gateway, real stream tasks and ffmpeg), an nginx-rtmp sink
+that records what it receives, and API clients signed in through the local Cognito proxy.
+
+Everything expensive is session-scoped and started once; tests/conftest.py keeps all e2e tests on one
+pytest-xdist worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import requests
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FIGURES_FILE = REPO_ROOT / "build" / "e2e-figures.json"
+RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "Correct-Horse-9-battery!"
+CLIP_SECONDS = 20
+LOCAL_START_TIMEOUT_S = 120
+PASSED_ENV = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "TERM",
+)  # includes building web/dist when it is missing
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _require(*tools: str) -> None:
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        pytest.fail(f"e2e needs {', '.join(missing)} (make system-deps installs them)", pytrace=False)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on {port} after {timeout_s} s")
+
+
+def _stop(
+    process: subprocess.Popen[bytes], signum: int = signal.SIGTERM, timeout_s: float = 30
+) -> int | None:
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
+# --- figures ---
+
+
+@pytest.fixture(scope="session")
+def figures() -> Iterator[dict[str, Any]]:
+    """Measured e2e figures: printed and written to build/e2e-figures.json (readable without `-s`)."""
+    values: dict[str, Any] = {}
+    yield values
+    if values:
+        FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+        FIGURES_FILE.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
+        print(f"\ne2e figures ({FIGURES_FILE}): {json.dumps(values, sort_keys=True)}")
+
+
+def record_figure(figures: dict[str, Any], name: str, value: float) -> None:
+    figures[name] = round(value, 3)
+    print(f"e2e figure {name} = {value:.3f}")
+
+
+# --- the RTMP ingest ---
+
+
+@dataclass(frozen=True)
+class RtmpSink:
+    url: str
+    record_dir: Path
+
+    def recording(self, stream_key: str) -> Path:
+        return self.record_dir / f"{stream_key}.flv"
+
+
+@pytest.fixture(scope="session")
+def rtmp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtmpSink]:
+    _require("nginx")
+    if not RTMP_MODULE.is_file():
+        pytest.fail(f"{RTMP_MODULE} is missing (apt-get install libnginx-mod-rtmp)", pytrace=False)
+    root = tmp_path_factory.mktemp("rtmp")
+    for directory in (root / "temp", root / "logs"):
+        directory.mkdir()
+    # nginx started as root writes its recordings as `nobody`, who cannot enter pytest's 0700 temp dirs.
+    record_dir = Path(tempfile.mkdtemp(prefix="playout-e2e-rtmp-"))
+    record_dir.chmod(0o777)
+    port = free_port()
+    config = root / "nginx.conf"
+    config.write_text(
+        f"""load_module {RTMP_MODULE};
+daemon off;
+master_process on;
+worker_processes 1;
+pid {root}/nginx.pid;
+error_log {root}/logs/error.log warn;
+events {{ worker_connections 64; }}
+rtmp {{
+    server {{
+        listen 127.0.0.1:{port};
+        chunk_size 4096;
+        application live {{
+            live on;
+            record all;
+            record_path {record_dir};
+            record_unique off;
+        }}
+    }}
+}}
+"""
+    )
+    process = subprocess.Popen(
+        ["nginx", "-p", str(root), "-c", str(config), "-e", str(root / "logs" / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process, 15)
+        yield RtmpSink(url=f"rtmp://127.0.0.1:{port}/live", record_dir=record_dir)
+    finally:
+        _stop(process, signal.SIGQUIT, timeout_s=10)  # graceful: recordings are closed properly
+        shutil.rmtree(record_dir, ignore_errors=True)
+
+
+# --- local mode ---
+
+
+@dataclass
+class LocalModeProcess:
+    url: str
+    log_file: Path
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture(scope="session")
+def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModeProcess]:
+    _require("ffmpeg", "ffprobe")
+    root = tmp_path_factory.mktemp("local")
+    port = free_port()
+    log_file = root / "local.log"
+    # A clean environment: other suites in this worker set AWS and API variables (quota, table) at import.
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    env |= {
+        "PORT": str(port),
+        "LOG_FILE": str(log_file),
+        "PYTHONPATH": os.pathsep.join(
+            [str(REPO_ROOT / "layers"), str(REPO_ROOT / "functions"), str(REPO_ROOT)]
+        ),
+        "PYTHONUNBUFFERED": "1",
+    }
+    console = (root / "console.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local"], cwd=REPO_ROOT, env=env, stdout=console, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + LOCAL_START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"local mode exited with {process.returncode}: see {root / 'console.log'}")
+            try:
+                if requests.get(f"{url}/api/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"local mode did not answer /api/health within {LOCAL_START_TIMEOUT_S} s")
+            time.sleep(0.2)
+        yield LocalModeProcess(url=url, log_file=log_file, process=process)
+    finally:
+        code = _stop(process, signal.SIGTERM, timeout_s=40)
+        console.close()
+        assert code == 0, f"local mode exited with {code} on SIGTERM: see {root / 'console.log'}"
+
+
+@pytest.fixture(scope="session")
+def runtime_config(local_mode: LocalModeProcess) -> dict[str, str]:
+    response = requests.get(f"{local_mode.url}/config.json", timeout=5)
+    response.raise_for_status()
+    return dict(response.json())
+
+
+# --- users and API clients ---
+
+
+@dataclass
+class ResponseLog:
+    """Every API response of the run, to prove that no secret ever came back."""
+
+    entries: list[tuple[str, str, int, str]] = field(default_factory=list)
+
+    def add(self, response: requests.Response) -> None:
+        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
+        self.entries.append(
+            (
+                response.request.method or "",
+                response.url,
+                response.status_code,
+                headers + "\n\n" + response.text,
+            )
+        )
+
+    def containing(self, secret: str) -> list[str]:
+        return [f"{method} {url} -> {status}" for method, url, status, text in self.entries if secret in text]
+
+
+@pytest.fixture(scope="session")
+def response_log() -> ResponseLog:
+    return ResponseLog()
+
+
+@dataclass
+class User:
+    email: str
+    id_token: str
+    user_id: str
+
+
+class ApiClient:
+    def __init__(self, base_url: str, user: User | None, log: ResponseLog) -> None:
+        self.base_url = base_url
+        self.user = user
+        self._log = log
+        self._session = requests.Session()
+        if user is not None:
+            self._session.headers["Authorization"] = f"Bearer {user.id_token}"
+
+    def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        response = self._session.request(
+            method, f"{self.base_url}{path}", json=body, timeout=kwargs.pop("timeout", 30), **kwargs
+        )
+        self._log.add(response)
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        return self.request("POST", path, body if body is not None else {}, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
+    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> Any:
+        response = self.request(method, path, body)
+        assert response.status_code == status, f"{method} {path}: {response.status_code} {response.text}"
+        return response.json() if response.content else None
+
+
+def cognito_client(local_mode: LocalModeProcess, region: str) -> Any:
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=f"{local_mode.url}/cognito/",
+        region_name=region,
+        aws_access_key_id="unused",
+        aws_secret_access_key="unused",
+    )
+
+
+def sign_up_and_in(local_mode: LocalModeProcess, config: dict[str, str], email: str) -> User:
+    cognito = cognito_client(local_mode, config["region"])
+    signed_up = cognito.sign_up(
+        ClientId=config["userPoolClientId"],
+        Username=email,
+        Password=PASSWORD,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    assert signed_up["UserConfirmed"] is True, "local mode confirms sign-ups at once"
+    tokens = cognito.initiate_auth(
+        ClientId=config["userPoolClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
+    )["AuthenticationResult"]
+    user = User(email=email, id_token=tokens["IdToken"], user_id=signed_up["UserSub"])
+    # What the SPA does right after sign-in (and what creates the profile with the user's email).
+    me = requests.get(
+        f"{local_mode.url}/api/me", headers={"Authorization": f"Bearer {user.id_token}"}, timeout=30
+    ).json()
+    assert me["user_id"] == user.user_id, me
+    assert me["email"] == email, me
+    return user
+
+
+@pytest.fixture(scope="session")
+def make_client(
+    local_mode: LocalModeProcess, response_log: ResponseLog
+) -> Callable[[User | None], ApiClient]:
+    return lambda user: ApiClient(local_mode.url, user, response_log)
+
+
+@pytest.fixture(scope="session")
+def alice(local_mode: LocalModeProcess, runtime_config: dict[str, str]) -> User:
+    return sign_up_and_in(local_mode, runtime_config, f"alice-{secrets.token_hex(4)}@example.com")
+
+
+@pytest.fixture(scope="session")
+def bob(local_mode: LocalModeProcess, runtime_config: dict[str, str]) -> User:
+    return sign_up_and_in(local_mode, runtime_config, f"bob-{secrets.token_hex(4)}@example.com")
+
+
+@pytest.fixture(scope="session")
+def alice_api(alice: User, make_client: Callable[[User | None], ApiClient]) -> ApiClient:
+    return make_client(alice)
+
+
+@pytest.fixture(scope="session")
+def bob_api(bob: User, make_client: Callable[[User | None], ApiClient]) -> ApiClient:
+    return make_client(bob)
+
+
+# --- media ---
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 s of 640x360 H.264 (30 fps, a keyframe every 2 s, yuv420p) + AAC 48 kHz stereo: stream-ready."""
+    _require("ffmpeg")
+    path = tmp_path_factory.mktemp("media") / "clip.mp4"
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
+            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+            "-t", str(CLIP_SECONDS),
+            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-level", "4.0",
+            "-pix_fmt", "yuv420p", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-b:v", "1200k",
+            "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k",
+            "-movflags", "+faststart", str(path),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return path
+
+
+def probe(path: Path) -> dict[str, Any]:
+    result = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return dict(json.loads(result.stdout))
+
+
+def upload_media(api: ApiClient, path: Path, origin: str) -> dict[str, Any]:
+    """The browser's upload: create, PUT each presigned part straight to S3 (moto), complete with ETags."""
+    data = path.read_bytes()
+    created = api.ok(
+        "POST",
+        "/api/media",
+        {"filename": path.name, "size_bytes": len(data), "content_type": "video/mp4"},
+        201,
+    )
+    upload = created["upload"]
+    part_size = int(upload["part_size"])
+    parts = []
+    for part in upload["parts"]:
+        number = int(part["part_number"])
+        chunk = data[(number - 1) * part_size : number * part_size]
+        response = requests.put(part["url"], data=chunk, headers={"Origin": origin}, timeout=60)
+        assert response.status_code == 200, response.text
+        assert response.headers.get("Access-Control-Allow-Origin") in (origin, "*")
+        assert "etag" in response.headers.get("Access-Control-Expose-Headers", "").lower()
+        parts.append({"part_number": number, "etag": response.headers["ETag"]})
+    return dict(api.ok("POST", f"/api/media/{created['media_id']}/complete", {"parts": parts}))
+
+
+@pytest.fixture(scope="session")
+def alice_media(alice_api: ApiClient, clip: Path, local_mode: LocalModeProcess) -> dict[str, Any]:
+    media = upload_media(alice_api, clip, local_mode.url)
+    assert media["status"] == "ready", media
+    return media
+
+
+# --- streams ---
+
+
+@pytest.fixture(scope="session")
+def stream_keys() -> list[str]:
+    """Every stream key the run used (secrets that must never come back out)."""
+    return []
+
+
+def new_stream_key(stream_keys: list[str]) -> str:
+    key = f"sk-e2e-{secrets.token_hex(8)}"
+    stream_keys.append(key)
+    return key
+
+
+def wait_for_status(
+    api: ApiClient, stream_id: str, wanted: set[str], timeout_s: float, interval_s: float = 0.2
+) -> tuple[dict[str, Any], float]:
+    """Polls the stream until its status is one of `wanted`; returns it and the monotonic time seen."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[str] = []
+    while True:
+        stream = api.ok("GET", f"/api/streams/{stream_id}")
+        now = time.monotonic()
+        if not seen or seen[-1] != stream["status"]:
+            seen.append(stream["status"])
+        if stream["status"] in wanted:
+            return stream, now
+        if stream["status"] == "failed" or now > deadline:
+            events = api.ok("GET", f"/api/streams/{stream_id}/events")
+            raise AssertionError(
+                f"stream {stream_id} went {' -> '.join(seen)}, not {wanted}: {stream.get('error')}; events: "
+                + json.dumps([(e.get("type"), e.get("message")) for e in events["items"]])
+            )
+        time.sleep(interval_s)

@@ -1,0 +1,211 @@
+"""A real run: upload a clip, stream it to an RTMP ingest, stop a looping stream, and keep users apart.
+
+The tests share one local mode and one ingest; their order is the story (the leak check comes last).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import (
+    CLIP_SECONDS,
+    ApiClient,
+    LocalModeProcess,
+    ResponseLog,
+    RtmpSink,
+    new_stream_key,
+    probe,
+    record_figure,
+    wait_for_status,
+)
+
+START_TO_LIVE_TIMEOUT_S = 30
+STOP_TO_ENDED_LIMIT_S = 5.0
+
+
+def _create_destination(api: ApiClient, sink: RtmpSink, key: str, name: str) -> dict[str, Any]:
+    destination = api.ok(
+        "POST", "/api/destinations", {"type": "rtmp", "name": name, "url": sink.url, "stream_key": key}, 201
+    )
+    assert "stream_key" not in destination
+    return dict(destination)
+
+
+def _create_stream(
+    api: ApiClient, title: str, media_id: str, destination_id: str, loop: bool
+) -> dict[str, Any]:
+    body = {"title": title, "media_ids": [media_id], "destination_ids": [destination_id], "loop": loop}
+    stream = api.ok("POST", "/api/streams", body, 201)
+    assert stream["status"] == "draft"
+    return dict(stream)
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{entry.name}: {cmdline[:200]}")
+    return found
+
+
+def test_uploaded_clip_is_ready(alice_media: dict[str, Any], clip: Path) -> None:
+    assert alice_media["status"] == "ready"
+    assert alice_media["size_bytes"] == clip.stat().st_size
+
+
+def test_me_counts_the_upload(alice_api: ApiClient, alice_media: dict[str, Any]) -> None:
+    me = alice_api.ok("GET", "/api/me")
+    assert me["storage_used_bytes"] == alice_media["size_bytes"]
+    assert me["email"].startswith("alice-")
+
+
+def test_stream_plays_the_clip_to_the_ingest(
+    alice_api: ApiClient,
+    alice_media: dict[str, Any],
+    rtmp_sink: RtmpSink,
+    stream_keys: list[str],
+    figures: dict[str, Any],
+) -> None:
+    key = new_stream_key(stream_keys)
+    destination = _create_destination(alice_api, rtmp_sink, key, "e2e sink")
+    stream = _create_stream(
+        alice_api, "e2e once", alice_media["media_id"], destination["destination_id"], False
+    )
+    stream_id = stream["stream_id"]
+
+    started = time.monotonic()
+    assert alice_api.post(f"/api/streams/{stream_id}/start").status_code == 202
+    _, live_at = wait_for_status(alice_api, stream_id, {"live"}, START_TO_LIVE_TIMEOUT_S)
+    record_figure(figures, "start_to_live_s", live_at - started)
+
+    ended, _ = wait_for_status(alice_api, stream_id, {"ended"}, CLIP_SECONDS + 40, interval_s=0.5)
+    assert ended["error"] in (None, "")
+
+    recording = rtmp_sink.recording(key)
+    deadline = time.monotonic() + 10
+    while not recording.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    info = probe(recording)
+    codecs = {s["codec_type"]: s["codec_name"] for s in info["streams"]}
+    assert codecs == {"video": "h264", "audio": "aac"}, codecs
+    duration = float(info["format"]["duration"])
+    record_figure(figures, "recording_duration_s", duration)
+    assert abs(duration - CLIP_SECONDS) <= 1.0, f"recorded {duration:.2f} s of a {CLIP_SECONDS} s clip"
+
+    kinds = [e["type"] for e in alice_api.ok("GET", f"/api/streams/{stream_id}/events")["items"]]
+    assert {"starting", "live", "ended"} <= set(kinds), kinds
+
+
+def test_looping_stream_stops_promptly(
+    alice_api: ApiClient,
+    alice_media: dict[str, Any],
+    rtmp_sink: RtmpSink,
+    stream_keys: list[str],
+    figures: dict[str, Any],
+) -> None:
+    key = new_stream_key(stream_keys)
+    destination = _create_destination(alice_api, rtmp_sink, key, "e2e loop sink")
+    stream = _create_stream(
+        alice_api, "e2e loop", alice_media["media_id"], destination["destination_id"], True
+    )
+    stream_id = stream["stream_id"]
+
+    assert alice_api.post(f"/api/streams/{stream_id}/start").status_code == 202
+    wait_for_status(alice_api, stream_id, {"live"}, START_TO_LIVE_TIMEOUT_S)
+    time.sleep(3)  # on air for a moment: ffmpeg is pushing
+    assert _processes_mentioning(key), "the looping stream's ffmpeg should be running"
+
+    stop_called = time.monotonic()
+    assert alice_api.post(f"/api/streams/{stream_id}/stop").status_code == 202
+    _, ended_at = wait_for_status(alice_api, stream_id, {"ended"}, STOP_TO_ENDED_LIMIT_S + 10, interval_s=0.1)
+    stop_to_ended = ended_at - stop_called
+    record_figure(figures, "stop_to_ended_s", stop_to_ended)
+    assert stop_to_ended <= STOP_TO_ENDED_LIMIT_S
+
+    deadline = time.monotonic() + 5
+    while _processes_mentioning(key) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _processes_mentioning(key), "no process may keep pushing to the ingest after the stop"
+    # stopping an ended stream is idempotent
+    assert alice_api.post(f"/api/streams/{stream_id}/stop").status_code in (202, 409)
+
+
+def test_other_users_get_404_on_every_verb(
+    alice_api: ApiClient,
+    bob_api: ApiClient,
+    alice_media: dict[str, Any],
+    rtmp_sink: RtmpSink,
+    stream_keys: list[str],
+) -> None:
+    destination = _create_destination(alice_api, rtmp_sink, new_stream_key(stream_keys), "private sink")
+    stream = _create_stream(
+        alice_api, "private", alice_media["media_id"], destination["destination_id"], False
+    )
+    media_id, destination_id, stream_id = (
+        alice_media["media_id"],
+        destination["destination_id"],
+        stream["stream_id"],
+    )
+    attempts = [
+        ("GET", f"/api/media/{media_id}", None),
+        ("DELETE", f"/api/media/{media_id}", None),
+        ("POST", f"/api/media/{media_id}/complete", {"parts": [{"part_number": 1, "etag": '"x"'}]}),
+        ("GET", f"/api/destinations/{destination_id}", None),
+        ("DELETE", f"/api/destinations/{destination_id}", None),
+        ("GET", f"/api/streams/{stream_id}", None),
+        ("DELETE", f"/api/streams/{stream_id}", None),
+        ("POST", f"/api/streams/{stream_id}/start", {}),
+        ("POST", f"/api/streams/{stream_id}/stop", {}),
+        ("GET", f"/api/streams/{stream_id}/events", None),
+        (
+            "POST",
+            "/api/streams",
+            {"title": "theft", "media_ids": [media_id], "destination_ids": [destination_id]},
+        ),
+    ]
+    for method, path, body in attempts:
+        response = bob_api.request(method, path, body)
+        assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text}"
+        assert response.json()["error"]["code"] == "not_found"
+
+    # ... and nothing of Alice's was touched; Bob's lists are empty.
+    assert alice_api.ok("GET", f"/api/media/{media_id}")["status"] == "ready"
+    assert alice_api.ok("GET", f"/api/destinations/{destination_id}")["destination_id"] == destination_id
+    assert alice_api.ok("GET", f"/api/streams/{stream_id}")["status"] == "draft"
+    for listing in ("/api/media", "/api/destinations", "/api/streams"):
+        assert bob_api.ok("GET", listing)["items"] == []
+
+
+def test_unauthenticated_calls_are_refused(alice_api: ApiClient, local_mode: LocalModeProcess) -> None:
+    import requests
+
+    for headers in ({}, {"Authorization": "Bearer not-a-jwt"}, {"Authorization": "Basic abc"}):
+        response = requests.get(f"{local_mode.url}/api/me", headers=headers, timeout=10)
+        assert response.status_code == 401
+        assert response.json() == {"message": "Unauthorized"}
+    assert requests.get(f"{local_mode.url}/api/health", timeout=10).json() == {"status": "ok"}
+
+
+def test_stream_keys_never_leak(
+    stream_keys: list[str], response_log: ResponseLog, local_mode: LocalModeProcess
+) -> None:
+    if not stream_keys:
+        pytest.skip("no stream ran in this session")
+    log_lines = local_mode.log_file.read_text(errors="replace").splitlines()
+    assert len(log_lines) > 10, "local mode should have logged the run"
+    assert len(response_log.entries) > 10
+    for key in stream_keys:
+        assert response_log.containing(key) == [], f"stream key {key} came back in API responses"
+        leaking = [line[:200] for line in log_lines if key in line]
+        assert leaking == [], f"stream key {key} appears in the local mode log: {leaking[:3]}"

@@ -1,0 +1,48 @@
+"""The task's environment contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stream_task.settings import TaskSettings
+
+RUN = {
+    "STREAM_ID": "str_1",
+    "USER_ID": "u",
+    "RUN_ID": "run_1",
+    "TABLE_NAME": "table",
+    "MEDIA_BUCKET": "bucket",
+}
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in RUN.items():
+        monkeypatch.setenv(name, value)
+    settings = TaskSettings()  # type: ignore[call-arg]
+    assert (settings.stream_id, settings.user_id, settings.run_id) == ("str_1", "u", "run_1")
+    assert (settings.heartbeat_interval_s, settings.stale_progress_timeout_s, settings.stop_grace_s) == (
+        2,
+        20,
+        5,
+    )
+    assert (settings.ffmpeg_path, settings.s3_addressing_style) == ("ffmpeg", "auto")
+    assert settings.scratch_dir.is_dir()
+
+
+def test_knobs_answer_to_their_name_and_to_the_stream_task_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in RUN.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("STOP_GRACE_S", "1.5")
+    monkeypatch.setenv("STREAM_TASK_HEARTBEAT_INTERVAL_S", "0.5")
+    monkeypatch.setenv("FFMPEG_PATH", "/opt/ffmpeg")
+    monkeypatch.setenv("SCRATCH_DIR", "/scratch")
+    settings = TaskSettings()  # type: ignore[call-arg]
+    assert (settings.stop_grace_s, settings.heartbeat_interval_s) == (1.5, 0.5)
+    assert (settings.ffmpeg_path, settings.scratch_dir) == ("/opt/ffmpeg", Path("/scratch"))
+
+
+def test_keyword_arguments_by_field_name() -> None:
+    settings = TaskSettings(**{k.lower(): v for k, v in RUN.items()}, heartbeat_interval_s=0.2)  # type: ignore[arg-type]
+    assert settings.heartbeat_interval_s == 0.2
