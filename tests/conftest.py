@@ -3,6 +3,7 @@ one pytest-xdist worker, so `-n 2 --dist loadgroup` never builds them twice."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -15,3 +16,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         suite = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[0]
         if suite in _GROUPED_SUITES:
             item.add_marker(pytest.mark.xdist_group(name=suite))
+
+
+_SESSION_STARTED = time.time()
+_FIGURES = Path(__file__).resolve().parents[1] / "build" / "e2e-figures.json"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # The e2e worker writes its measurements to a file: xdist does not show a worker's stdout.
+    if _FIGURES.exists() and _FIGURES.stat().st_mtime >= _SESSION_STARTED:
+        terminalreporter.write_sep("-", "e2e figures")
+        terminalreporter.write_line(_FIGURES.read_text().strip())

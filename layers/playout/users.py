@@ -21,10 +21,18 @@ class Caller:
 def get_profile(caller: Caller) -> UserProfile:
     """The profile, created on first sight with the email the sign-in token or Cognito knows."""
     try:
-        return UserProfile.get(user_pk(caller.user_id), PROFILE_SK)
+        profile = UserProfile.get(user_pk(caller.user_id), PROFILE_SK)
     except UserProfile.DoesNotExist:
-        pass
-    profile = UserProfile(user_pk(caller.user_id), PROFILE_SK, email=caller.email or _email_from_pool(caller))
+        profile = None
+    if profile is not None and profile.email:
+        return profile
+    email = caller.email or _email_from_pool(caller)
+    if profile is not None:
+        # Created without an email by the storage counter (an upload completed before the first /me).
+        if email:
+            profile.update(actions=[UserProfile.email.set(email)])
+        return profile
+    profile = UserProfile(user_pk(caller.user_id), PROFILE_SK, email=email)
     try:
         profile.save(condition=UserProfile.pk.does_not_exist())
     except PutError:

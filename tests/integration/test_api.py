@@ -88,6 +88,12 @@ def test_me_reports_the_profile_and_limits(alice: ApiClient) -> None:
     }
 
 
+def test_me_knows_the_email_when_an_upload_came_first(alice: ApiClient) -> None:
+    upload(alice)
+    me = alice.get("/api/me").json()
+    assert (me["email"], me["storage_used_bytes"]) == ("alice@example.com", len(CLIP))
+
+
 def test_presigned_parts_are_scoped_to_the_upload_and_expire(alice: ApiClient) -> None:
     size = 40 * 1024**2
     created = alice.post(
