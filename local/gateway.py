@@ -170,7 +170,7 @@ class Gateway:
                 self._log.event("unauthorized", path=request.path, reason=str(error))
                 return _json(401, {"message": "Unauthorized"}, extra={"www-authenticate": "Bearer"})
             authorizer = {"jwt": {"claims": authorization.claims, "scopes": authorization.scopes}}
-        event = self.build_event(
+        event = http_api_event(
             request, route_key=f"GET {request.path}" if public else PROXY_ROUTE_KEY, authorizer=authorizer
         )
         context = LambdaContext(aws_request_id=str(uuid.uuid4()))
@@ -183,65 +183,6 @@ class Gateway:
         response = _response_from_lambda(result)
         response.headers["apigw-requestid"] = event["requestContext"]["requestId"]
         return response
-
-    def build_event(
-        self, request: Request, *, route_key: str, authorizer: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        headers: dict[str, str] = {}
-        for name, value in request.headers.items():
-            key = name.lower()
-            if key == "cookie":
-                continue
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        remote = request.remote_addr or "127.0.0.1"
-        headers.setdefault("x-forwarded-for", remote)
-        headers.setdefault("x-forwarded-proto", request.scheme)
-        headers.setdefault("x-forwarded-port", str(request.host.rpartition(":")[2] or "80"))
-        query = {name: ",".join(values) for name, values in request.args.lists()}
-        raw_query = request.query_string.decode("latin-1")
-        body_bytes = request.get_data(cache=False)
-        body, is_base64 = _event_body(body_bytes)
-        now = datetime.now(UTC)
-        request_id = base64.b32encode(uuid.uuid4().bytes)[:16].decode()
-        cookies = [f"{name}={value}" for name, value in request.cookies.items(multi=True)]
-        request_context: dict[str, Any] = {
-            "accountId": ACCOUNT_ID,
-            "apiId": "local",
-            "domainName": request.host,
-            "domainPrefix": request.host.split(".")[0],
-            "http": {
-                "method": request.method,
-                "path": request.path,
-                "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
-                "sourceIp": remote,
-                "userAgent": request.headers.get("User-Agent", ""),
-            },
-            "requestId": request_id,
-            "routeKey": route_key,
-            "stage": "$default",
-            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-            "timeEpoch": int(now.timestamp() * 1000),
-        }
-        if authorizer is not None:
-            request_context["authorizer"] = authorizer
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": request.path,
-            "rawQueryString": raw_query,
-            "headers": headers,
-            "requestContext": request_context,
-            "isBase64Encoded": is_base64,
-        }
-        if cookies:
-            event["cookies"] = cookies
-        if query:
-            event["queryStringParameters"] = query
-        if route_key == PROXY_ROUTE_KEY:
-            event["pathParameters"] = {"proxy": request.path.removeprefix("/api/")}
-        if body is not None:
-            event["body"] = body
-        return event
 
     # --- /cognito/: the user pool's public JSON API ---
 
@@ -304,6 +245,65 @@ class Gateway:
             IMMUTABLE_CACHE_CONTROL if relative.startswith(HASHED_ASSETS_PREFIX) else NO_CACHE
         )
         return response
+
+
+def http_api_event(request: Request, *, route_key: str, authorizer: dict[str, Any] | None) -> dict[str, Any]:
+    """The API Gateway HTTP API payload-2.0 event for a request, as the Lambda integration sends it."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        if key == "cookie":
+            continue
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    remote = request.remote_addr or "127.0.0.1"
+    headers.setdefault("x-forwarded-for", remote)
+    headers.setdefault("x-forwarded-proto", request.scheme)
+    headers.setdefault("x-forwarded-port", str(request.host.rpartition(":")[2] or "80"))
+    query = {name: ",".join(values) for name, values in request.args.lists()}
+    raw_query = request.query_string.decode("latin-1")
+    body_bytes = request.get_data(cache=False)
+    body, is_base64 = _event_body(body_bytes)
+    now = datetime.now(UTC)
+    request_id = base64.b32encode(uuid.uuid4().bytes)[:16].decode()
+    cookies = [f"{name}={value}" for name, value in request.cookies.items(multi=True)]
+    request_context: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": "local",
+        "domainName": request.host,
+        "domainPrefix": request.host.split(".")[0],
+        "http": {
+            "method": request.method,
+            "path": request.path,
+            "protocol": request.environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
+            "sourceIp": remote,
+            "userAgent": request.headers.get("User-Agent", ""),
+        },
+        "requestId": request_id,
+        "routeKey": route_key,
+        "stage": "$default",
+        "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "timeEpoch": int(now.timestamp() * 1000),
+    }
+    if authorizer is not None:
+        request_context["authorizer"] = authorizer
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": request.path,
+        "rawQueryString": raw_query,
+        "headers": headers,
+        "requestContext": request_context,
+        "isBase64Encoded": is_base64,
+    }
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if route_key == PROXY_ROUTE_KEY:
+        event["pathParameters"] = {"proxy": request.path.removeprefix("/api/")}
+    if body is not None:
+        event["body"] = body
+    return event
 
 
 def _event_body(data: bytes) -> tuple[str | None, bool]:

@@ -24,20 +24,16 @@ ABORT_INCOMPLETE_UPLOADS_RULE_ID: Final = "abort-incomplete-multipart-uploads"
 # The user pool as infra/constructs/api.py declares it (email is the sign-in name, verified automatically).
 USER_POOL_USERNAME_ATTRIBUTES: Final = ("email",)
 USER_POOL_AUTO_VERIFIED_ATTRIBUTES: Final = ("email",)
-USER_POOL_PASSWORD_POLICY: Final = {
-    "MinimumLength": 12,
-    "RequireUppercase": True,
-    "RequireLowercase": True,
-    "RequireNumbers": True,
-    "RequireSymbols": True,
-    "TemporaryPasswordValidityDays": 3,
-}
 USER_POOL_CLIENT_AUTH_FLOWS: Final = (
     "ALLOW_USER_PASSWORD_AUTH",
     "ALLOW_USER_SRP_AUTH",
     "ALLOW_REFRESH_TOKEN_AUTH",
 )
-TOKEN_VALIDITY: Final = {"AccessToken": 60, "IdToken": 60, "RefreshToken": 30}
+TOKEN_VALIDITY: Final = {
+    "AccessToken": resources.ACCESS_TOKEN_VALIDITY_MINUTES,
+    "IdToken": resources.ID_TOKEN_VALIDITY_MINUTES,
+    "RefreshToken": resources.REFRESH_TOKEN_VALIDITY_DAYS,
+}
 TOKEN_VALIDITY_UNITS: Final = {"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "days"}
 
 
@@ -99,7 +95,7 @@ def user_pool_spec(name: str = USER_POOL_NAME) -> dict[str, Any]:
         "UsernameAttributes": list(USER_POOL_USERNAME_ATTRIBUTES),
         "AutoVerifiedAttributes": list(USER_POOL_AUTO_VERIFIED_ATTRIBUTES),
         "Schema": [{"Name": "email", "AttributeDataType": "String", "Required": True, "Mutable": True}],
-        "Policies": {"PasswordPolicy": dict(USER_POOL_PASSWORD_POLICY)},
+        "Policies": {"PasswordPolicy": resources.user_pool_password_policy()},
         "MfaConfiguration": "OPTIONAL",
         "AccountRecoverySetting": {"RecoveryMechanisms": [{"Priority": 1, "Name": "verified_email"}]},
         "AdminCreateUserConfig": {"AllowAdminCreateUserOnly": False},

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from infra.constructs.data import DataStore
 from infra.nag import acknowledge, logical_id
+from playout import resources
 
 # Must match infra/layer_build.py (the layer holds cp312 arm64 wheels).
 API_RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -107,6 +108,7 @@ class Api(Construct):
         return f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
 
     def _build_user_pool(self) -> cognito.UserPool:
+        password = resources.user_pool_password_policy()
         pool = cognito.UserPool(
             self,
             "UserPool",
@@ -117,12 +119,12 @@ class Api(Construct):
                 email=cognito.StandardAttribute(required=True, mutable=True)
             ),
             password_policy=cognito.PasswordPolicy(
-                min_length=12,
-                require_lowercase=True,
-                require_uppercase=True,
-                require_digits=True,
-                require_symbols=True,
-                temp_password_validity=Duration.days(3),
+                min_length=password["MinimumLength"],
+                require_lowercase=password["RequireLowercase"],
+                require_uppercase=password["RequireUppercase"],
+                require_digits=password["RequireNumbers"],
+                require_symbols=password["RequireSymbols"],
+                temp_password_validity=Duration.days(password["TemporaryPasswordValidityDays"]),
             ),
             mfa=cognito.Mfa.OPTIONAL,
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
@@ -152,9 +154,9 @@ class Api(Construct):
             generate_secret=False,
             auth_flows=cognito.AuthFlow(user_password=True, user_srp=True),
             prevent_user_existence_errors=True,
-            access_token_validity=Duration.hours(1),
-            id_token_validity=Duration.hours(1),
-            refresh_token_validity=Duration.days(30),
+            access_token_validity=Duration.minutes(resources.ACCESS_TOKEN_VALIDITY_MINUTES),
+            id_token_validity=Duration.minutes(resources.ID_TOKEN_VALIDITY_MINUTES),
+            refresh_token_validity=Duration.days(resources.REFRESH_TOKEN_VALIDITY_DAYS),
             enable_token_revocation=True,
         )
 

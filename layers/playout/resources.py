@@ -46,3 +46,21 @@ def media_bucket_cors_rules(allowed_origins: list[str]) -> list[dict[str, Any]]:
             "MaxAgeSeconds": MEDIA_BUCKET_CORS_MAX_AGE_S,
         }
     ]
+
+
+# The Cognito user pool and its web client (email is the sign-in name, verified automatically).
+ACCESS_TOKEN_VALIDITY_MINUTES: Final = 60
+ID_TOKEN_VALIDITY_MINUTES: Final = 60
+REFRESH_TOKEN_VALIDITY_DAYS: Final = 30
+
+
+def user_pool_password_policy() -> dict[str, Any]:
+    """In the Cognito API's shape (create_user_pool's PasswordPolicy); CDK maps the same values."""
+    return {
+        "MinimumLength": 12,
+        "RequireUppercase": True,
+        "RequireLowercase": True,
+        "RequireNumbers": True,
+        "RequireSymbols": True,
+        "TemporaryPasswordValidityDays": 3,
+    }

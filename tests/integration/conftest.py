@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from werkzeug.test import EnvironBuilder
 
 os.environ.update(
     AWS_DEFAULT_REGION="us-east-1",
@@ -28,6 +28,7 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="playout",
 )
 
+from local.gateway import PROXY_ROUTE_KEY, http_api_event
 from playout import aws, launcher, resources
 from playout.models import bind_table
 
@@ -69,30 +70,16 @@ class ApiClient:
             if self.user_id
             else None
         )
-        query_string = "&".join(f"{k}={v}" for k, v in (query or {}).items())
-        event = {
-            "version": "2.0",
-            "routeKey": "ANY /api/{proxy+}",
-            "rawPath": path,
-            "rawQueryString": query_string,
-            "headers": {"content-type": "application/json", "host": "api.test"},
-            "queryStringParameters": query or None,
-            "pathParameters": {"proxy": path.removeprefix("/api/")},
-            "requestContext": {
-                "accountId": "123456789012",
-                "apiId": "api",
-                "domainName": "api.test",
-                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-                "requestId": str(uuid.uuid4()),
-                "routeKey": "ANY /api/{proxy+}",
-                "stage": "$default",
-                "time": "25/Nov/2026:00:00:00 +0000",
-                "timeEpoch": 0,
-                **({"authorizer": {"jwt": {"claims": claims, "scopes": None}}} if claims else {}),
-            },
-            "body": json.dumps(body) if body is not None else None,
-            "isBase64Encoded": False,
-        }
+        request = EnvironBuilder(
+            method=method,
+            base_url="https://api.test",
+            path=path,
+            query_string=query,
+            data=json.dumps(body) if body is not None else None,
+            content_type="application/json",
+        ).get_request()
+        authorizer = {"jwt": {"claims": claims, "scopes": None}} if claims else None
+        event = http_api_event(request, route_key=PROXY_ROUTE_KEY, authorizer=authorizer)
         result = lambda_handler(event, _Context())
         return ApiResponse(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
 
