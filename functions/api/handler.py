@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -37,6 +38,8 @@ SETTINGS = get_settings()  # validated at cold start: a misconfigured function f
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="Playout")
+# Most requests record no business metric; Powertools would warn about each of them.
+warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 app = APIGatewayHttpResolver(enable_validation=True)
 
 Id = Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[a-z]{3}_[0-9a-f]{28}$")]
