@@ -1,15 +1,12 @@
 """Local mode runs on the same resource shapes as the AWS stack.
 
 The resources `local.resources.create_all` makes in moto are read back and compared with the shared
-definitions of `playout.resources` and with the CloudFormation template of a fresh synth of `infra/app.py`.
+definitions of `playout.resources` and with the template of the session's one synth (tests/infra/conftest.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,18 +60,6 @@ def local_state() -> dict[str, Any]:
         }
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """A fresh synth (~6 s): a `cdk.out` left behind may be older than the code."""
-    outdir = tmp_path_factory.mktemp("cdk") / "cdk.out"
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-    result = subprocess.run(
-        [sys.executable, "infra/app.py"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
-    )
-    assert (outdir / STACK_TEMPLATE).is_file(), f"synth failed ({result.returncode}): {result.stderr[-3000:]}"
-    return dict(json.loads((outdir / STACK_TEMPLATE).read_text()))
 
 
 def _one(template: dict[str, Any], kind: str, has: str | None = None) -> dict[str, Any]:
