@@ -6,6 +6,7 @@ The tests share one local mode and one ingest; their order is the story (the lea
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -138,7 +139,68 @@ def test_looping_stream_stops_promptly(
         time.sleep(0.1)
     assert not _processes_mentioning(key), "no process may keep pushing to the ingest after the stop"
     # stopping an ended stream is idempotent
-    assert alice_api.post(f"/api/streams/{stream_id}/stop").status_code in (202, 409)
+    assert alice_api.post(f"/api/streams/{stream_id}/stop").status_code == 202
+
+
+def _stream_task_pids(stream_id: str) -> list[int]:
+    """The local launcher's stream_task processes for one stream (found by their environment contract)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _event_types(api: ApiClient, stream_id: str) -> list[str]:
+    """The stream's timeline, oldest first."""
+    return [
+        e["type"] for e in reversed(api.ok("GET", f"/api/streams/{stream_id}/events", status=200)["items"])
+    ]
+
+
+def test_a_stopped_container_is_replaced_and_the_stream_resumes(
+    alice_api: ApiClient,
+    alice_media: dict[str, Any],
+    rtmp_sink: RtmpSink,
+    stream_keys: list[str],
+    figures: dict[str, Any],
+) -> None:
+    """SIGTERM to the task, as when Fargate reclaims a Spot task: the workflow's retry starts another task,
+    which resumes the same run; the stream stays live and a stop still ends it."""
+    key = new_stream_key(stream_keys)
+    destination = _create_destination(alice_api, rtmp_sink, key, "e2e spot sink")
+    stream_id = _create_stream(
+        alice_api, "e2e spot", alice_media["media_id"], destination["destination_id"], True
+    )["stream_id"]
+    assert alice_api.post(f"/api/streams/{stream_id}/start").status_code == 202
+    wait_for_status(alice_api, stream_id, {"live"}, START_TO_LIVE_TIMEOUT_S)
+    time.sleep(3)  # play a few seconds, so there is a position to resume from
+    [first_task] = _stream_task_pids(stream_id)
+
+    interrupted = time.monotonic()
+    os.kill(first_task, signal.SIGTERM)
+    deadline = interrupted + START_TO_LIVE_TIMEOUT_S
+    while "restarted" not in _event_types(alice_api, stream_id) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    record_figure(figures, "interrupt_to_resumed_s", time.monotonic() - interrupted)
+    kinds = _event_types(alice_api, stream_id)
+    assert kinds[-2:] == ["interrupted", "restarted"], kinds
+    stream = alice_api.ok("GET", f"/api/streams/{stream_id}")
+    assert stream["status"] == "live"
+    [second_task] = _stream_task_pids(stream_id)
+    assert second_task != first_task
+    assert _processes_mentioning(key), "the new task's ffmpeg should be pushing to the ingest"
+
+    assert alice_api.post(f"/api/streams/{stream_id}/stop").status_code == 202
+    wait_for_status(alice_api, stream_id, {"ended"}, STOP_TO_ENDED_LIMIT_S + 10, interval_s=0.1)
+    assert _event_types(alice_api, stream_id)[-1] == "ended"
 
 
 def test_other_users_get_404_on_every_verb(
