@@ -319,7 +319,14 @@ class Streaming(Construct):
             expression_attribute_names={"#status": "status", "#error": "error"},
             expression_attribute_values={
                 ":failed": tasks.DynamoAttributeValue.from_string("failed"),
-                ":error": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.error.Cause")),
+                # A readable reason for the app; the raw cause (the ECS task description) stays in the
+                # execution history.
+                ":error": tasks.DynamoAttributeValue.from_string(
+                    sfn.JsonPath.format(
+                        "the stream task stopped unexpectedly and retries were exhausted ({})",
+                        sfn.JsonPath.string_at("$.error.Error"),
+                    )
+                ),
                 ":ended_at": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.ended_at")),
                 ":run_id": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.run_id")),
                 **status_values,

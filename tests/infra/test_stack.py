@@ -317,6 +317,11 @@ def test_workflow_catch_marks_the_run_failed_conditionally(resources_by_type: Re
     assert "#error = :error" in parameters["UpdateExpression"]
     assert parameters["ExpressionAttributeValues"][":failed"] == {"S": "failed"}
     assert parameters["ExpressionAttributeValues"][":ended_at"] == {"S.$": "$.ended_at"}
+    # The app shows a sentence, not the ECS task description the raw cause holds.
+    assert parameters["ExpressionAttributeValues"][":error"] == {
+        "S.$": "States.Format('the stream task stopped unexpectedly and retries were exhausted ({})', "
+        "$.error.Error)"
+    }
     assert parameters["ConditionExpression"].startswith("run_id = :run_id AND #status IN (")
     for status in ("starting", "live", "stopping"):
         assert parameters["ExpressionAttributeValues"][f":{status}"] == {"S": status}
