@@ -36,10 +36,10 @@ $(VENV)/.system-deps: Makefile
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	  else \
 	    echo "missing Debian packages:$$missing. Run:"; \
-	    echo "  sudo apt-get update && sudo apt-get install -y --no-install-recommends $(APT_PACKAGES)"; \
+	    echo "  sudo apt-get update && sudo apt-get install -y $(APT_PACKAGES)"; \
 	    exit 1; \
 	  fi; \
 	fi
