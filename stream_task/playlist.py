@@ -30,7 +30,8 @@ class Probe:
         return self.outpoint_s if self.outpoint_s is not None else self.duration_s
 
 
-def _seconds(value: Any) -> float | None:
+def positive_seconds(value: Any) -> float | None:
+    """A duration or position read from ffprobe or DynamoDB; None unless a positive number."""
     try:
         seconds = float(value)
     except (TypeError, ValueError):
@@ -43,9 +44,11 @@ def parse_probe(document: dict[str, Any]) -> Probe:
     streams = document.get("streams") or []
 
     def first(kind: str) -> float | None:
-        return next((_seconds(s.get("duration")) for s in streams if s.get("codec_type") == kind), None)
+        durations = (s.get("duration") for s in streams if s.get("codec_type") == kind)
+        return next((positive_seconds(d) for d in durations), None)
 
-    return Probe(_seconds((document.get("format") or {}).get("duration")), first("video"), first("audio"))
+    container_s = positive_seconds((document.get("format") or {}).get("duration"))
+    return Probe(container_s, first("video"), first("audio"))
 
 
 def probe(ffprobe: str, path: Path, timeout_s: float = 60) -> Probe | None:

@@ -34,7 +34,7 @@ from playout.streams import (
     record_event,
 )
 from stream_task.command import PlayItem, build_argv, ffconcat
-from stream_task.playlist import probe
+from stream_task.playlist import positive_seconds, probe
 from stream_task.progress import Item, Progress, Timeline, health
 from stream_task.redact import Redactor
 from stream_task.settings import TaskSettings
@@ -206,7 +206,7 @@ class StreamRun:
                     raise SetupFailed(f"media {media_id} could not be downloaded: {error}") from None
                 probed = probe(s.ffprobe_path, path)
                 outpoint = probed.outpoint_s if probed else None
-                played = (probed.played_s if probed else None) or _positive(media.duration_s)
+                played = (probed.played_s if probed else None) or positive_seconds(media.duration_s)
                 bitrate = path.stat().st_size * 8 / played / 1000 if played else None
                 files[media_id] = (PlayItem(path, outpoint), Item(played, bitrate))
             play, item = files[media_id]
@@ -240,7 +240,7 @@ class StreamRun:
         """A run claimed while already live is resumed where the interrupted task left it."""
         if stream.status != LIVE or stream.health is None:
             return None
-        return _positive(stream.health.position_s)
+        return positive_seconds(stream.health.position_s)
 
     @staticmethod
     def _remaining_duration(stream: Stream) -> float | None:
@@ -293,11 +293,3 @@ def _resumed(
         return plays[index:] + plays[:index], replace(timeline, start_s=starts[index])
     first = replace(plays[index], inpoint_s=offset_s or None)
     return [first, *plays[index + 1 :]], replace(timeline, start_s=starts[index] + offset_s)
-
-
-def _positive(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None

@@ -46,6 +46,23 @@ def _create_stream(
     return dict(stream)
 
 
+def _new_stream(
+    api: ApiClient, sink: RtmpSink, stream_keys: list[str], media_id: str, title: str, loop: bool
+) -> tuple[str, str]:
+    """A draft stream of one media to a new destination on the sink: (stream_id, its stream key)."""
+    key = new_stream_key(stream_keys)
+    destination = _create_destination(api, sink, key, f"{title} sink")
+    return _create_stream(api, title, media_id, destination["destination_id"], loop)["stream_id"], key
+
+
+def _start_until_live(api: ApiClient, stream_id: str) -> float:
+    """Starts the stream and waits for `live`; returns the seconds that took."""
+    started = time.monotonic()
+    assert api.post(f"/api/streams/{stream_id}/start").status_code == 202
+    _, live_at = wait_for_status(api, stream_id, {"live"}, START_TO_LIVE_TIMEOUT_S)
+    return live_at - started
+
+
 def _processes_mentioning(text: str) -> list[str]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -78,17 +95,10 @@ def test_stream_plays_the_clip_to_the_ingest(
     stream_keys: list[str],
     figures: dict[str, Any],
 ) -> None:
-    key = new_stream_key(stream_keys)
-    destination = _create_destination(alice_api, rtmp_sink, key, "e2e sink")
-    stream = _create_stream(
-        alice_api, "e2e once", alice_media["media_id"], destination["destination_id"], False
+    stream_id, key = _new_stream(
+        alice_api, rtmp_sink, stream_keys, alice_media["media_id"], "e2e once", False
     )
-    stream_id = stream["stream_id"]
-
-    started = time.monotonic()
-    assert alice_api.post(f"/api/streams/{stream_id}/start").status_code == 202
-    _, live_at = wait_for_status(alice_api, stream_id, {"live"}, START_TO_LIVE_TIMEOUT_S)
-    record_figure(figures, "start_to_live_s", live_at - started)
+    record_figure(figures, "start_to_live_s", _start_until_live(alice_api, stream_id))
 
     ended, _ = wait_for_status(alice_api, stream_id, {"ended"}, CLIP_SECONDS + 40, interval_s=0.5)
     assert ended["error"] in (None, "")
@@ -115,15 +125,8 @@ def test_looping_stream_stops_promptly(
     stream_keys: list[str],
     figures: dict[str, Any],
 ) -> None:
-    key = new_stream_key(stream_keys)
-    destination = _create_destination(alice_api, rtmp_sink, key, "e2e loop sink")
-    stream = _create_stream(
-        alice_api, "e2e loop", alice_media["media_id"], destination["destination_id"], True
-    )
-    stream_id = stream["stream_id"]
-
-    assert alice_api.post(f"/api/streams/{stream_id}/start").status_code == 202
-    wait_for_status(alice_api, stream_id, {"live"}, START_TO_LIVE_TIMEOUT_S)
+    stream_id, key = _new_stream(alice_api, rtmp_sink, stream_keys, alice_media["media_id"], "e2e loop", True)
+    _start_until_live(alice_api, stream_id)
     time.sleep(3)  # on air for a moment: ffmpeg is pushing
     assert _processes_mentioning(key), "the looping stream's ffmpeg should be running"
 
@@ -174,13 +177,8 @@ def test_a_stopped_container_is_replaced_and_the_stream_resumes(
 ) -> None:
     """SIGTERM to the task, as when Fargate reclaims a Spot task: the workflow's retry starts another task,
     which resumes the same run; the stream stays live and a stop still ends it."""
-    key = new_stream_key(stream_keys)
-    destination = _create_destination(alice_api, rtmp_sink, key, "e2e spot sink")
-    stream_id = _create_stream(
-        alice_api, "e2e spot", alice_media["media_id"], destination["destination_id"], True
-    )["stream_id"]
-    assert alice_api.post(f"/api/streams/{stream_id}/start").status_code == 202
-    wait_for_status(alice_api, stream_id, {"live"}, START_TO_LIVE_TIMEOUT_S)
+    stream_id, key = _new_stream(alice_api, rtmp_sink, stream_keys, alice_media["media_id"], "e2e spot", True)
+    _start_until_live(alice_api, stream_id)
     time.sleep(3)  # play a few seconds, so there is a position to resume from
     [first_task] = _stream_task_pids(stream_id)
 
