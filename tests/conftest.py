@@ -11,6 +11,8 @@ import pytest
 _GROUPED_SUITES = ("infra", "e2e")
 
 
+# tryfirst: xdist reads the group markers in its own collection hook, which must see them.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         suite = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[0]
