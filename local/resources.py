@@ -19,7 +19,6 @@ TABLE_NAME: Final = "playout-local"
 MEDIA_BUCKET: Final = "playout-local-media"
 USER_POOL_NAME: Final = "playout-local"
 USER_POOL_CLIENT_NAME: Final = "web"
-ABORT_INCOMPLETE_UPLOADS_RULE_ID: Final = "abort-incomplete-multipart-uploads"
 
 # The user pool as infra/constructs/api.py declares it (email is the sign-in name, verified automatically).
 USER_POOL_USERNAME_ATTRIBUTES: Final = ("email",)
@@ -76,19 +75,6 @@ def table_spec(table_name: str) -> dict[str, Any]:
     }
 
 
-def lifecycle_rules() -> list[dict[str, Any]]:
-    return [
-        {
-            "ID": ABORT_INCOMPLETE_UPLOADS_RULE_ID,
-            "Status": "Enabled",
-            "Filter": {"Prefix": ""},
-            "AbortIncompleteMultipartUpload": {
-                "DaysAfterInitiation": resources.ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS
-            },
-        }
-    ]
-
-
 def user_pool_spec(name: str = USER_POOL_NAME) -> dict[str, Any]:
     return {
         "PoolName": name,
@@ -141,7 +127,7 @@ def create_all(endpoint_url: str, origin: str, region: str = REGION) -> LocalRes
         Bucket=MEDIA_BUCKET, CORSConfiguration={"CORSRules": resources.media_bucket_cors_rules([origin])}
     )
     s3.put_bucket_lifecycle_configuration(
-        Bucket=MEDIA_BUCKET, LifecycleConfiguration={"Rules": lifecycle_rules()}
+        Bucket=MEDIA_BUCKET, LifecycleConfiguration={"Rules": resources.media_bucket_lifecycle_rules()}
     )
 
     kms = _client("kms", endpoint_url, region)

@@ -72,11 +72,12 @@ class DataStore(Construct):
             server_access_logs_prefix="media/",
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    id="abort-incomplete-multipart-uploads",
+                    id=rule["ID"],
                     abort_incomplete_multipart_upload_after=Duration.days(
-                        resources.ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS
+                        rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
                     ),
                 )
+                for rule in resources.media_bucket_lifecycle_rules()
             ],
             removal_policy=RemovalPolicy.RETAIN,
         )

@@ -16,6 +16,7 @@ MEDIA_BUCKET_CORS_METHODS: Final = ("PUT", "GET", "HEAD")
 MEDIA_BUCKET_CORS_EXPOSED_HEADERS: Final = ("ETag",)
 MEDIA_BUCKET_CORS_MAX_AGE_S: Final = 3000
 ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS: Final = 2
+ABORT_INCOMPLETE_UPLOADS_RULE_ID: Final = "abort-incomplete-multipart-uploads"
 
 # Media objects never change once written: a fresh key is used for any new rendition.
 IMMUTABLE_CACHE_CONTROL: Final = "public, max-age=31536000, immutable"
@@ -44,6 +45,18 @@ def media_bucket_cors_rules(allowed_origins: list[str]) -> list[dict[str, Any]]:
             "AllowedHeaders": ["*"],
             "ExposeHeaders": list(MEDIA_BUCKET_CORS_EXPOSED_HEADERS),
             "MaxAgeSeconds": MEDIA_BUCKET_CORS_MAX_AGE_S,
+        }
+    ]
+
+
+def media_bucket_lifecycle_rules() -> list[dict[str, Any]]:
+    """Lifecycle rules in the S3 API's shape (put_bucket_lifecycle_configuration); CDK maps the same."""
+    return [
+        {
+            "ID": ABORT_INCOMPLETE_UPLOADS_RULE_ID,
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS},
         }
     ]
 

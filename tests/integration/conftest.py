@@ -29,6 +29,7 @@ os.environ.update(
 )
 
 from local.gateway import PROXY_ROUTE_KEY, http_api_event
+from local.resources import table_spec
 from playout import aws, launcher, resources
 from playout.models import bind_table
 
@@ -105,12 +106,7 @@ def aws_env() -> Iterator[RecordingLauncher]:
     with mock_aws():
         aws.reset_clients()
         bind_table(os.environ["TABLE_NAME"])
-        boto3.client("dynamodb").create_table(
-            TableName=os.environ["TABLE_NAME"],
-            KeySchema=resources.table_key_schema(),
-            AttributeDefinitions=resources.table_attribute_definitions(),
-            BillingMode="PAY_PER_REQUEST",
-        )
+        boto3.client("dynamodb").create_table(**table_spec(os.environ["TABLE_NAME"]))
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=os.environ["MEDIA_BUCKET"])
         s3.put_bucket_cors(
