@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 from local.auth import JwtAuthorizer, Unauthorized
 from local.logs import LogSink
 from local.resources import LocalResources
-from playout.resources import IMMUTABLE_CACHE_CONTROL
+from playout.resources import IMMUTABLE_CACHE_CONTROL, spa_content_security_policy
 
 # infra/constructs/api.py: GET on these paths has no authorizer; everything else under /api/ has one.
 PUBLIC_ROUTES: Final = ("/api/health", "/api/openapi.json", "/api/youtube/callback")
@@ -344,22 +344,7 @@ def _json(
 
 def _with_security_headers(response: Response, media_origin: str) -> Response:
     """The SPA's security headers (infra/constructs/web.py), with the moto endpoint as the media host."""
-    csp = "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self'",
-            "style-src 'self'",
-            f"img-src 'self' data: blob: {media_origin}",
-            f"media-src 'self' blob: {media_origin}",
-            f"connect-src 'self' {media_origin}",
-            "font-src 'self'",
-            "object-src 'none'",
-            "base-uri 'self'",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-        ]
-    )
-    response.headers.setdefault("Content-Security-Policy", csp)
+    response.headers.setdefault("Content-Security-Policy", spa_content_security_policy(media_origin))
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")

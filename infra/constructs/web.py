@@ -83,21 +83,7 @@ class Web(Construct):
         cognito = f"https://cognito-idp.{Aws.REGION}.amazonaws.com"
         # Presigned URLs (uploads, thumbnails, previews) address the media bucket virtual-host style.
         media_hosts = f"https://{media_bucket_name}.s3.amazonaws.com https://{media_bucket_name}.s3.{Aws.REGION}.amazonaws.com"
-        content_security_policy = "; ".join(
-            [
-                "default-src 'self'",
-                "script-src 'self'",
-                "style-src 'self'",
-                f"img-src 'self' data: blob: {media_hosts}",
-                f"media-src 'self' blob: {media_hosts}",
-                f"connect-src 'self' {cognito} {media_hosts}",
-                "font-src 'self'",
-                "object-src 'none'",
-                "base-uri 'self'",
-                "form-action 'self'",
-                "frame-ancestors 'none'",
-            ]
-        )
+        content_security_policy = resources.spa_content_security_policy(media_hosts, cognito)
         return cloudfront.ResponseHeadersPolicy(
             self,
             "SecurityHeaders",

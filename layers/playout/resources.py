@@ -49,6 +49,27 @@ def media_bucket_cors_rules(allowed_origins: list[str]) -> list[dict[str, Any]]:
     ]
 
 
+def spa_content_security_policy(media_hosts: str, identity_hosts: str = "") -> str:
+    """The SPA's CSP: its origin, the media bucket (presigned uploads, previews) and Cognito if elsewhere.
+
+    CloudFront's response headers policy and local mode's gateway both send this one."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            f"img-src 'self' data: blob: {media_hosts}",
+            f"media-src 'self' blob: {media_hosts}",
+            " ".join(filter(None, ["connect-src 'self'", identity_hosts, media_hosts])),
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
 def media_bucket_lifecycle_rules() -> list[dict[str, Any]]:
     """Lifecycle rules in the S3 API's shape (put_bucket_lifecycle_configuration); CDK maps the same."""
     return [
