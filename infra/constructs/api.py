@@ -20,12 +20,15 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.data import DataStore
+from infra.layer_build import LAMBDA_PYTHON_VERSION, WHEEL_PLATFORM
 from infra.nag import acknowledge, logical_id
 from playout import resources
 
-# Must match infra/layer_build.py (the layer holds cp312 arm64 wheels).
 API_RUNTIME = lambda_.Runtime.PYTHON_3_12
 API_ARCHITECTURE = lambda_.Architecture.ARM_64
+# The layer holds wheels built for one Python and one platform: a runtime bumped alone fails synth here.
+if API_RUNTIME.name != f"python{LAMBDA_PYTHON_VERSION}" or not WHEEL_PLATFORM.endswith("aarch64"):
+    raise RuntimeError("API_RUNTIME/API_ARCHITECTURE and infra/layer_build.py disagree")
 API_HANDLER = "api.handler.lambda_handler"
 
 PUBLIC_ROUTES = ("/api/health", "/api/openapi.json", "/api/youtube/callback")
