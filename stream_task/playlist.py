@@ -1,76 +1,151 @@
-"""Probing downloaded media with ffprobe: the durations the playlist needs (outpoints, positions)."""
+"""The playlist as played: which item comes next, pass after pass, where a resumed run starts, and where
+a stream with a length limit stops.
+
+A position is a `Cursor` (pass, slot in that pass, seconds into the item): it survives a new task, since
+each pass's order is a pure function of the run's seed and the pass number. Shuffled passes never play
+the same media twice in a row, across pass boundaries too."""
 
 from __future__ import annotations
 
-import json
-import subprocess
+import random
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-# Audio longer than the video by less than this is not worth an outpoint (container rounding).
-_OUTLAST_EPSILON_S = 0.001
 
 
 @dataclass(frozen=True)
-class Probe:
-    duration_s: float | None
-    video_s: float | None
-    audio_s: float | None
+class Item:
+    """A playlist entry's media as the reader plays it: `duration_s` is its picture's length."""
+
+    media_id: str
+    duration_s: float
+    has_audio: bool = True
+
+
+@dataclass(frozen=True)
+class Cursor:
+    pass_index: int = 0
+    slot: int = 0
+    offset_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One thing to play: `item` from `start_s` for `duration_s` (less than the item when the stream's
+    length limit ends inside it)."""
+
+    cursor: Cursor
+    item_index: int
+    item: Item
+    start_s: float
+    duration_s: float
 
     @property
-    def outpoint_s(self) -> float | None:
-        """The video's end when the audio outlasts it, else None (play the whole file)."""
-        if self.video_s is None or self.audio_s is None:
-            return None
-        return self.video_s if self.audio_s - self.video_s > _OUTLAST_EPSILON_S else None
+    def ends_item(self) -> bool:
+        return self.start_s + self.duration_s >= self.item.duration_s - 1e-6
+
+
+class PlayOrder:
+    """`passes` None plays until stopped; `limit_s` bounds the total played from `entries`' start."""
+
+    def __init__(
+        self,
+        items: Sequence[Item],
+        *,
+        passes: int | None = 1,
+        shuffle: bool = False,
+        seed: str = "",
+    ) -> None:
+        if not items:
+            raise ValueError("a playlist needs at least one item")
+        if passes is not None and passes < 1:
+            raise ValueError("passes must be at least 1")
+        self.items = tuple(items)
+        self.passes = passes
+        self.shuffle = shuffle
+        self.seed = seed
 
     @property
-    def played_s(self) -> float | None:
-        return self.outpoint_s if self.outpoint_s is not None else self.duration_s
+    def pass_s(self) -> float:
+        return sum(item.duration_s for item in self.items)
+
+    def order(self, pass_index: int) -> list[int]:
+        """The item indices of one pass, in play order."""
+        indices = list(range(len(self.items)))
+        if not self.shuffle or len(indices) < 2:
+            return indices
+        rng = random.Random(f"{self.seed}:{pass_index}")  # noqa: S311 - an order, not a secret
+        rng.shuffle(indices)
+        _separate_repeats(indices, self._media)
+        if pass_index > 0:
+            previous_last = self._raw_last(pass_index - 1)
+            if self._media(indices[0]) == self._media(previous_last):
+                # Swap the first with the first other media, never touching the last: the next pass
+                # computes this pass's last without this fix.
+                for j in range(1, len(indices) - 1):
+                    if self._media(indices[j]) != self._media(previous_last) and (
+                        j + 1 >= len(indices) or self._media(indices[j + 1]) != self._media(indices[0])
+                    ):
+                        indices[0], indices[j] = indices[j], indices[0]
+                        break
+        return indices
+
+    def _raw_last(self, pass_index: int) -> int:
+        indices = list(range(len(self.items)))
+        random.Random(f"{self.seed}:{pass_index}").shuffle(indices)  # noqa: S311
+        _separate_repeats(indices, self._media)
+        return indices[-1]
+
+    def _media(self, index: int) -> str:
+        return self.items[index].media_id
+
+    def entries(self, start: Cursor = Cursor(), limit_s: float | None = None) -> Iterator[Entry]:
+        """What to play from `start` on, in order; `limit_s` seconds at most."""
+        remaining = limit_s
+        pass_index, slot, offset = start.pass_index, start.slot, max(0.0, start.offset_s)
+        while self.passes is None or pass_index < self.passes:
+            order = self.order(pass_index)
+            while slot < len(order):
+                index = order[slot]
+                item = self.items[index]
+                length = max(0.0, item.duration_s - offset)
+                if remaining is not None:
+                    length = min(length, remaining)
+                if length > 0:
+                    yield Entry(Cursor(pass_index, slot, offset), index, item, offset, length)
+                if remaining is not None:
+                    remaining -= length
+                    if remaining <= 0:
+                        return
+                slot, offset = slot + 1, 0.0
+            pass_index, slot = pass_index + 1, 0
+
+    def advance(self, cursor: Cursor, seconds: float) -> Cursor:
+        """The cursor `seconds` of play after `cursor` (to resume where a run got to)."""
+        pass_index, slot, offset = cursor.pass_index, cursor.slot, cursor.offset_s + max(0.0, seconds)
+        if self.pass_s > 0 and self.passes is None:
+            whole = int(offset // self.pass_s) if slot == 0 else 0
+            pass_index, offset = pass_index + whole, offset - whole * self.pass_s
+        while True:
+            order = self.order(pass_index)
+            if slot >= len(order):
+                pass_index, slot = pass_index + 1, 0
+                continue
+            length = self.items[order[slot]].duration_s
+            if offset < length:
+                return Cursor(pass_index, slot, offset)
+            offset -= length
+            slot += 1
 
 
-def positive_seconds(value: Any) -> float | None:
-    """A duration or position read from ffprobe or DynamoDB; None unless a positive number."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        return None
-    return seconds if seconds > 0 else None
-
-
-def parse_probe(document: dict[str, Any]) -> Probe:
-    """Reads `ffprobe -show_entries stream=codec_type,duration:format=duration -of json` output."""
-    streams = document.get("streams") or []
-
-    def first(kind: str) -> float | None:
-        durations = (s.get("duration") for s in streams if s.get("codec_type") == kind)
-        return next((positive_seconds(d) for d in durations), None)
-
-    container_s = positive_seconds((document.get("format") or {}).get("duration"))
-    return Probe(container_s, first("video"), first("audio"))
-
-
-def probe(ffprobe: str, path: Path, timeout_s: float = 60) -> Probe | None:
-    """None when ffprobe is missing or fails: the playlist then plays whole files."""
-    try:
-        result = subprocess.run(
-            [
-                ffprobe,
-                "-v",
-                "error",
-                "-show_entries",
-                "stream=codec_type,duration:format=duration",
-                "-of",
-                "json",
-                str(path),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            check=True,
-            stdin=subprocess.DEVNULL,
-        )
-        return parse_probe(json.loads(result.stdout))
-    except (OSError, subprocess.SubprocessError, ValueError):
-        return None
+def _separate_repeats(indices: list[int], media: object) -> None:
+    """Moves apart equal neighbours (the same media listed twice) where another order allows it."""
+    key = media if callable(media) else (lambda i: i)
+    for i in range(1, len(indices)):
+        if key(indices[i]) != key(indices[i - 1]):
+            continue
+        for j in range(i + 1, len(indices)):
+            if key(indices[j]) != key(indices[i - 1]) and (
+                i + 1 >= len(indices) or key(indices[j]) != key(indices[i + 1]) or j == i + 1
+            ):
+                indices[i], indices[j] = indices[j], indices[i]
+                break

@@ -1,13 +1,10 @@
 """Parses ffmpeg's `-progress pipe:1` output (blocks of key=value lines, each closed by `progress=...`)
-into typed snapshots, and turns a snapshot into the stream's health."""
+into typed snapshots."""
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
 from dataclasses import dataclass
-from typing import Any
 
 _BITRATE = re.compile(r"^\s*([0-9.]+)\s*kbits/s\s*$")
 _SPEED = re.compile(r"^\s*([0-9.]+)\s*x\s*$")
@@ -101,72 +98,3 @@ class ProgressParser:
             speed=_match_float(_SPEED, fields.get("speed", "")),
             ended=value.strip() == "end",
         )
-
-
-@dataclass(frozen=True)
-class Item:
-    """A playlist entry as played: its duration (None if unknown) and its average bitrate."""
-
-    duration_s: float | None = None
-    bitrate_kbps: float | None = None
-
-
-@dataclass(frozen=True)
-class Timeline:
-    """Where output time falls in the playlist: ffmpeg's out_time counts from the start of this process,
-    which began at `start_s` into the playlist and wraps around it when the stream loops."""
-
-    items: tuple[Item, ...]
-    loop: bool = False
-    start_s: float = 0.0
-
-    @property
-    def total_s(self) -> float | None:
-        durations = [item.duration_s for item in self.items]
-        if not durations or any(d is None or d <= 0 for d in durations):
-            return None
-        return float(sum(d for d in durations if d is not None))
-
-    def starts(self) -> list[float] | None:
-        """Where each item starts in the playlist, when every duration is known."""
-        if self.total_s is None:
-            return None
-        return [0.0, *itertools.accumulate(item.duration_s or 0.0 for item in self.items)][:-1]
-
-    def seek(self, position_s: float) -> tuple[int, float] | None:
-        """(item, seconds into it) at a playlist position; None when durations are unknown."""
-        starts, total = self.starts(), self.total_s
-        if starts is None or total is None:
-            return None
-        position = position_s % total if self.loop else min(position_s, total)
-        index = max(0, bisect.bisect_right(starts, position) - 1)
-        return index, position - starts[index]
-
-    def locate(self, out_time_s: float) -> tuple[float, int | None]:
-        """(position in the playlist in seconds, index of the item playing there)."""
-        position = self.start_s + out_time_s
-        total = self.total_s
-        if total is None:
-            return position, 0 if len(self.items) == 1 else None
-        if self.loop:
-            position %= total
-        ends = list(itertools.accumulate(item.duration_s or 0.0 for item in self.items))
-        return position, min(bisect.bisect_right(ends, position), len(ends) - 1)
-
-
-def health(progress: Progress | None, timeline: Timeline, uptime_s: float) -> dict[str, Any]:
-    """The health map the API shows (None values are left out: DynamoDB stores no nulls in it).
-
-    With `-f tee` ffmpeg knows no output size, so it reports bitrate=N/A; as the stream is copied, the
-    playing item's average bitrate is what goes out, and stands in for it."""
-    values: dict[str, Any] = {"uptime_s": round(uptime_s, 1)}
-    if progress is not None:
-        values |= {"fps": progress.fps, "speed": progress.speed, "dropped_frames": progress.drop_frames}
-        bitrate = progress.bitrate_kbps
-        if progress.out_time_s is not None:
-            position, index = timeline.locate(progress.out_time_s)
-            values |= {"position_s": round(position, 3), "item_index": index}
-            if bitrate is None and index is not None:
-                bitrate = timeline.items[index].bitrate_kbps
-        values["bitrate_kbps"] = None if bitrate is None else round(bitrate, 1)
-    return {key: value for key, value in values.items() if value is not None}

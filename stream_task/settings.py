@@ -26,9 +26,11 @@ class TaskSettings(BaseSettings):
     table_name: str = Field(min_length=3)
     media_bucket: str = Field(min_length=3)
     scratch_dir: Path = _knob("SCRATCH_DIR", default_factory=lambda: Path(tempfile.gettempdir()))
-    heartbeat_interval_s: float = _knob("HEARTBEAT_INTERVAL_S", default=2.0, gt=0)
-    stale_progress_timeout_s: float = _knob("STALE_PROGRESS_TIMEOUT_S", default=20.0, gt=0)
+    heartbeat_interval_s: float = _knob("HEARTBEAT_INTERVAL_S", default=5.0, gt=0)
+    stale_progress_timeout_s: float = _knob("STALE_PROGRESS_TIMEOUT_S", default=10.0, gt=0)
     stop_grace_s: float = _knob("STOP_GRACE_S", default=5.0, ge=0)
+    # How long an ingest that refuses or drops the connection is retried before that destination fails.
+    destination_retry_window_s: float = _knob("DESTINATION_RETRY_WINDOW_S", default=600.0, gt=0)
     ffmpeg_path: str = _knob("FFMPEG_PATH", default="ffmpeg")
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
     # "auto" picks path-style addressing for a custom endpoint (local mode) and virtual hosts on AWS.

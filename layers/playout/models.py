@@ -94,6 +94,10 @@ class StreamHealth(MapAttribute[str, Any]):
     dropped_frames = NumberAttribute(null=True)
     position_s = NumberAttribute(null=True)
     item_index = NumberAttribute(null=True)
+    pass_index = NumberAttribute(null=True)
+    slot = NumberAttribute(null=True)
+    item_offset_s = NumberAttribute(null=True)
+    bytes_sent = NumberAttribute(null=True)
     uptime_s = NumberAttribute(null=True)
     updated_at = UTCDateTimeAttribute(null=True)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stream_task.command import PlayItem, build_argv, escape_tee, ffconcat, tee_spec
-from stream_task.playlist import Probe, parse_probe, probe
+from stream_task.probe import Probe, parse_probe, probe
 
 LIST = Path("/scratch/list.ffconcat")
 URL = "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl"
@@ -99,7 +99,7 @@ def test_no_outpoint_when_the_tracks_end_together_or_lengths_are_unknown() -> No
         {"streams": [{"codec_type": "video"}, {"codec_type": "audio"}], "format": {"duration": "5"}}
     )
     assert (mkv.outpoint_s, mkv.played_s) == (None, 5.0)
-    assert parse_probe({}) == Probe(None, None, None)
+    assert parse_probe({}) == Probe(None, None, None, has_video=False, has_audio=False)
 
 
 def test_a_missing_or_failing_ffprobe_gives_no_probe(tmp_path: Path) -> None:

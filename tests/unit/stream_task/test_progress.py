@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stream_task.progress import Item, Progress, ProgressParser, Timeline, health
+from stream_task.progress import Progress, ProgressParser
 
 # ffmpeg 5.1, `-progress pipe:1 -stats_period 1 -re -f concat ... -c copy -f tee ...` (tee: no size, so N/A)
 FIRST_BLOCK = """frame=1
@@ -115,65 +115,3 @@ def test_the_clock_is_used_when_microseconds_are_missing() -> None:
 
 def test_lines_that_are_not_key_value_are_ignored() -> None:
     assert parse("\n  \ngarbage\nframe=3\nprogress=continue\n") == [Progress(frame=3)]
-
-
-def test_position_without_durations_is_the_output_time_plus_the_start() -> None:
-    timeline = Timeline((Item(None), Item(None)), start_s=5.0)
-    assert timeline.locate(2.5) == (7.5, None)
-
-
-def test_a_single_item_of_unknown_length_is_item_zero() -> None:
-    assert Timeline((Item(None),)).locate(42.0) == (42.0, 0)
-
-
-def test_position_and_item_in_a_looping_playlist() -> None:
-    timeline = Timeline((Item(10.0), Item(5.0)), loop=True)
-    assert timeline.locate(3.0) == (3.0, 0)
-    assert timeline.locate(10.0) == (10.0, 1)
-    assert timeline.locate(14.0) == (14.0, 1)
-    assert timeline.locate(16.0) == pytest.approx((1.0, 0))
-    assert timeline.locate(15 * 100 + 12.0) == pytest.approx((12.0, 1))
-
-
-def test_a_resumed_run_counts_from_where_it_started() -> None:
-    timeline = Timeline((Item(10.0), Item(5.0)), loop=True, start_s=12.0)
-    assert timeline.locate(4.0) == pytest.approx((1.0, 0))
-
-
-def test_a_playlist_that_does_not_loop_stays_on_its_last_item() -> None:
-    assert Timeline((Item(10.0), Item(5.0))).locate(15.5) == (15.5, 1)
-
-
-def test_health_of_a_tee_output_takes_the_items_bitrate() -> None:
-    (block,) = parse(LAST_BLOCK)
-    timeline = Timeline((Item(10.0, 931.54),))
-    assert health(block, timeline, uptime_s=4.26) == {
-        "uptime_s": 4.3,
-        "fps": 30.54,
-        "speed": 1.01,
-        "dropped_frames": 0,
-        "position_s": 3.033,
-        "item_index": 0,
-        "bitrate_kbps": 931.5,
-    }
-
-
-def test_health_prefers_the_bitrate_ffmpeg_measured() -> None:
-    (block,) = parse(FILE_BLOCK)
-    assert health(block, Timeline((Item(20.0, 100.0),)), 1.0)["bitrate_kbps"] == 931.5
-
-
-def test_health_leaves_out_what_is_unknown() -> None:
-    (block,) = parse(NEGATIVE_BLOCK)
-    assert health(block, Timeline((Item(None),)), 0.0) == {"uptime_s": 0.0, "fps": 0.0, "dropped_frames": 0}
-    assert health(None, Timeline(()), 1.0) == {"uptime_s": 1.0}
-
-
-def test_seek_finds_the_item_and_the_offset_in_it() -> None:
-    timeline = Timeline((Item(10.0), Item(5.0), Item(2.0)))
-    assert timeline.starts() == [0.0, 10.0, 15.0]
-    assert timeline.seek(0.0) == (0, 0.0)
-    assert timeline.seek(12.5) == (1, 2.5)
-    assert timeline.seek(99.0) == (2, 2.0)  # past the end of a single pass: its very end
-    assert Timeline((Item(10.0), Item(5.0)), loop=True).seek(31.0) == (0, 1.0)
-    assert Timeline((Item(10.0), Item(None))).seek(3.0) is None

@@ -23,10 +23,11 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = TaskSettings()  # type: ignore[call-arg]
     assert (settings.stream_id, settings.user_id, settings.run_id) == ("str_1", "u", "run_1")
     assert (settings.heartbeat_interval_s, settings.stale_progress_timeout_s, settings.stop_grace_s) == (
-        2,
-        20,
+        5,
+        10,
         5,
     )
+    assert settings.destination_retry_window_s == 600
     assert (settings.ffmpeg_path, settings.s3_addressing_style) == ("ffmpeg", "auto")
     assert settings.scratch_dir.is_dir()
 

@@ -1,0 +1,307 @@
+"""The playout engine: reads the playlist one entry at a time, splices the readers into one timeline,
+paces it in real time and hands every tag to every output.
+
+Wanted state apart from actual state: `request_stop` only records the wish; the loop acts on it. A reader
+that fails or stalls is replaced at the position it reached while the tags read ahead keep the outputs
+fed, so a restart usually leaves no gap on air; restarts are capped per window. Outputs are restarted
+together (a planned handover) at an item boundary every `handover_after_s`, which keeps every ingest
+connection far from FLV's 24.8-day timestamp wrap and gives each part its own session."""
+
+from __future__ import annotations
+
+import enum
+import queue
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from stream_task.flv import Tag
+from stream_task.outputs import Output, OutputState
+from stream_task.playlist import Cursor, Entry
+from stream_task.process import Log
+from stream_task.reader import ItemReader, Part, ReaderEnd
+from stream_task.splice import Splicer
+
+
+class Ending(enum.Enum):
+    FINISHED = "finished"  # the playlist (or the length limit) ran out
+    STOPPED = "stopped"  # asked to stop
+    FAILED = "failed"  # restarts exhausted, or every destination failed for good
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    lead_ms: float = 1000.0  # how far ahead of real time tags go out: the ingest's cushion
+    read_ahead_ms: float = 4000.0  # how far ahead readers are read: what a reader restart can hide
+    stale_s: float = 10.0  # a reader that gives no tag this long (while wanted) is replaced
+    restart_delays_s: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0)
+    max_restarts: int = 8  # within restart_window_s; then the stream fails
+    restart_window_s: float = 600.0
+    handover_after_s: float | None = 12 * 3600.0
+    tick_s: float = 0.02
+
+
+@dataclass(frozen=True)
+class Played:
+    """Where the air stands: the entry on air, seconds into its item, and the output time."""
+
+    entry: Entry
+    item_offset_s: float
+    output_s: float
+
+    @property
+    def cursor(self) -> Cursor:
+        c = self.entry.cursor
+        return Cursor(c.pass_index, c.slot, self.item_offset_s)
+
+
+@dataclass
+class EngineResult:
+    ending: Ending
+    reason: str | None = None
+    played: Played | None = None
+    restarts: int = 0
+
+
+@dataclass
+class _Aired:
+    tag: Tag
+    entry: Entry
+    item_offset_s: float
+
+
+@dataclass
+class _Reading:
+    entry: Entry
+    reader: ItemReader
+    part_start_s: float
+    first_video_ms: int | None = None
+    last_tag_at: float = 0.0
+    last_item_offset_s: float = 0.0
+    last_keyframe_offset_s: float | None = None
+    restarts: list[float] = field(default_factory=list)
+
+
+class EngineEvents:
+    """What the engine tells the run (the runner turns these into events, health and status)."""
+
+    def on_air(self) -> None: ...
+    def on_entry(self, entry: Entry) -> None: ...
+    def on_restart(self, entry: Entry, reason: str, gap_s: float) -> None: ...
+    def on_handover(self, entry: Entry) -> None: ...
+    def on_tick(self, played: Played | None) -> None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        entries: Iterator[Entry],
+        *,
+        source: Callable[[Entry], str],
+        outputs: Sequence[Output],
+        ffmpeg: str,
+        redact: Callable[[str], str],
+        logger: Log,
+        events: EngineEvents | None = None,
+        limits: EngineLimits = EngineLimits(),
+        clock: Callable[[], float] = time.monotonic,
+        not_before: float | None = None,
+    ) -> None:
+        self._entries = entries
+        self._source = source
+        self.outputs = list(outputs)
+        self._ffmpeg = ffmpeg
+        self._redact = redact
+        self._log = logger
+        self._events = events or EngineEvents()
+        self.limits = limits
+        self._clock = clock
+        self._not_before = not_before
+        self._stop_reason: str | None = None
+        self.splicer = Splicer()
+        self._air: deque[_Aired] = deque()
+        self._reading: _Reading | None = None
+        self._exhausted = False
+        self._t0: float | None = None
+        self._played: Played | None = None
+        self._restart_times: deque[float] = deque()
+        self.restarts = 0
+        self._handover_due: float | None = None
+        self._on_air = False
+
+    # --- wanted state ---
+
+    def request_stop(self, reason: str) -> None:
+        """Safe from a signal handler: only records the wish."""
+        if self._stop_reason is None:
+            self._stop_reason = reason
+
+    @property
+    def stop_reason(self) -> str | None:
+        return self._stop_reason
+
+    @property
+    def played(self) -> Played | None:
+        return self._played
+
+    # --- the loop ---
+
+    def run(self) -> EngineResult:
+        try:
+            return self._loop()
+        finally:
+            if self._reading is not None:
+                self._reading.reader.close()
+                self._reading = None
+
+    def _loop(self) -> EngineResult:
+        limits = self.limits
+        while True:
+            if self._stop_reason is not None:
+                return self._result(Ending.STOPPED, self._stop_reason)
+            failure = self._fill()
+            if failure is not None:
+                return self._result(Ending.FAILED, failure)
+            self._release()
+            self._events.on_tick(self._played)
+            if self.outputs and all(o.state is OutputState.FAILED for o in self.outputs):
+                reasons = "; ".join(f"{o.destination_id}: {o.reason}" for o in self.outputs)
+                return self._result(Ending.FAILED, f"every destination failed: {reasons}")
+            if self._exhausted and self._reading is None and not self._air:
+                return self._result(Ending.FINISHED, None)
+            time.sleep(limits.tick_s)
+
+    def _result(self, ending: Ending, reason: str | None) -> EngineResult:
+        return EngineResult(ending, reason, self._played, self.restarts)
+
+    # --- reading ahead ---
+
+    def _ahead_ms(self) -> float:
+        if not self._air:
+            return 0.0
+        return self._air[-1].tag.timestamp_ms - self._elapsed_ms()
+
+    def _elapsed_ms(self) -> float:
+        if self._t0 is None:
+            return 0.0
+        return (self._clock() - self._t0) * 1000.0
+
+    def _fill(self) -> str | None:
+        """Reads tags until `read_ahead_ms` are waiting; opens, replaces and retires readers."""
+        deadline = time.monotonic() + 0.05
+        while self._ahead_ms() < self.limits.read_ahead_ms and time.monotonic() < deadline:
+            reading = self._reading
+            if reading is None:
+                if self._exhausted:
+                    return None
+                entry = next(self._entries, None)
+                if entry is None:
+                    self._exhausted = True
+                    return None
+                self._open(entry, entry.start_s)
+                continue
+            try:
+                got = reading.reader.tags.get(timeout=0.01)
+            except queue.Empty:
+                if self._clock() - reading.last_tag_at > self.limits.stale_s:
+                    return self._restart(reading, f"no data from the reader for {self.limits.stale_s:.0f} s")
+                return None
+            if isinstance(got, ReaderEnd):
+                if got.ok:
+                    self._reading = None
+                    continue
+                return self._restart(reading, got.error or f"the reader exited with code {got.returncode}")
+            self._take(reading, got)
+        return None
+
+    def _open(self, entry: Entry, start_s: float, restarts: list[float] | None = None) -> None:
+        boundary = start_s == entry.start_s and entry.start_s == 0.0
+        if boundary and self._handover_wanted():
+            self._handover_due = None
+            for output in self.outputs:
+                output.handover()
+            self._events.on_handover(entry)
+        remaining = entry.duration_s - (start_s - entry.start_s)
+        part = Part(self._source(entry), start_s, max(remaining, 0.001), entry.item.has_audio)
+        reader = ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log)
+        self._reading = _Reading(entry, reader, start_s, last_tag_at=self._clock(), restarts=restarts or [])
+        self.splicer.begin_segment()
+        self._events.on_entry(entry)
+
+    def _handover_wanted(self) -> bool:
+        after = self.limits.handover_after_s
+        if after is None or self._t0 is None:
+            return False
+        if self._handover_due is None:
+            self._handover_due = self._t0 + after
+            return False
+        return self._clock() >= self._handover_due
+
+    def _take(self, reading: _Reading, tag: Tag) -> None:
+        reading.last_tag_at = self._clock()
+        if tag.is_media and tag.is_video:
+            if reading.first_video_ms is None:
+                reading.first_video_ms = tag.timestamp_ms
+            offset = reading.part_start_s + (tag.timestamp_ms - reading.first_video_ms) / 1000.0
+            reading.last_item_offset_s = offset
+            if tag.is_keyframe:
+                reading.last_keyframe_offset_s = offset
+        for out in self.splicer.feed(tag):
+            self._air.append(_Aired(out, reading.entry, reading.last_item_offset_s))
+
+    def _restart(self, reading: _Reading, reason: str) -> str | None:
+        """Replaces a failed reader at the last keyframe it gave; None, or why the stream must fail."""
+        reading.reader.close()
+        self._reading = None
+        now = self._clock()
+        window = self.limits.restart_window_s
+        while self._restart_times and now - self._restart_times[0] > window:
+            self._restart_times.popleft()
+        if len(self._restart_times) >= self.limits.max_restarts:
+            return f"{reason} ({len(self._restart_times)} restarts in {window / 60:.0f} min, giving up)"
+        self._restart_times.append(now)
+        self.restarts += 1
+        delays = self.limits.restart_delays_s
+        delay = delays[min(len(self._restart_times) - 1, len(delays) - 1)]
+        gap_s = max(0.0, delay - self._ahead_ms() / 1000.0)
+        resume_at = reading.last_keyframe_offset_s
+        if resume_at is None:
+            resume_at = reading.part_start_s
+        self._log.warning(
+            "reader restarted", extra={"reason": reason, "resume_at_s": round(resume_at, 3), "delay_s": delay}
+        )
+        self._events.on_restart(reading.entry, reason, gap_s)
+        if delay:
+            time.sleep(delay)
+        self._open(reading.entry, resume_at, reading.restarts)
+        return None
+
+    # --- on air ---
+
+    def _release(self) -> None:
+        if not self._air:
+            return
+        now = self._clock()
+        if self._t0 is None:
+            if self._not_before is not None and now < self._not_before:
+                return  # staged and read ahead; the first frame waits for the scheduled time
+            self._t0 = now
+        elapsed = (now - self._t0) * 1000.0
+        head = self._air[0].tag.timestamp_ms
+        if head < elapsed - 2 * self.limits.lead_ms:
+            # The readers fell behind real time (a stall): go on from here rather than burst the backlog.
+            self._t0 = now - head / 1000.0
+            elapsed = head
+        horizon = elapsed + self.limits.lead_ms
+        sent = False
+        while self._air and self._air[0].tag.timestamp_ms <= horizon:
+            aired = self._air.popleft()
+            for output in self.outputs:
+                output.send(aired.tag)
+            sent = True
+            if aired.tag.is_video and aired.tag.is_media:
+                self._played = Played(aired.entry, aired.item_offset_s, aired.tag.timestamp_ms / 1000.0)
+        if sent and not self._on_air:
+            self._on_air = True
+            self._events.on_air()

@@ -1,0 +1,327 @@
+"""One ingest per output: its own ffmpeg (FLV in on a pipe, RTMP(S) out), its own state, its own retries.
+
+datarhei/core's shape: the wanted state (send to this ingest) apart from the actual one (connecting, live,
+retrying, failed), a reconnect after a delay, statistics per output. The engine hands every tag to every
+output without waiting: each output has its own thread and a bounded buffer, so an ingest that is slow,
+down, or accepts TCP and never reads, stalls only itself. A pusher that falls further behind than the
+buffer allows is restarted from the next keyframe."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import logging
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+from stream_task.flv import Tag, TagKind, file_header
+from stream_task.process import ChildProcess, Log
+from stream_task.progress import ProgressParser
+
+INGEST_PROTOCOLS = "pipe,rtmp,rtmps,tcp,tls"
+RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 10.0)
+LIVE_AFTER_S = 1.0  # data flowing this long after a (re)connect: the ingest took it
+
+
+class OutputState(enum.StrEnum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    RETRYING = "retrying"
+    FAILED = "failed"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class OutputStats:
+    destination_id: str
+    state: OutputState
+    reason: str | None
+    bytes_sent: int
+    connects: int
+
+
+def pusher_argv(ffmpeg: str, url: str) -> list[str]:
+    return [
+        ffmpeg,
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        "-progress",
+        "pipe:1",
+        "-stats_period",
+        "1",
+        "-protocol_whitelist",
+        INGEST_PROTOCOLS,
+        # The engine sends the sequence headers first: that is all ffmpeg needs to know the streams.
+        "-probesize",
+        "65536",
+        "-analyzeduration",
+        "200000",
+        "-f",
+        "flv",
+        "-i",
+        "pipe:0",
+        "-map",
+        "0",
+        "-c",
+        "copy",
+        "-protocol_whitelist",
+        INGEST_PROTOCOLS,
+        "-f",
+        "flv",
+        "-flvflags",
+        "no_duration_filesize",
+        url,
+    ]
+
+
+OnChange = Callable[["Output", OutputState, OutputState, str | None], None]
+
+
+class Output:
+    """Sends the stream to one ingest until closed; reconnects by itself for `retry_window_s`."""
+
+    def __init__(
+        self,
+        destination_id: str,
+        url: str,
+        *,
+        ffmpeg: str,
+        redact: Callable[[str], str],
+        logger: Log | None = None,
+        on_change: OnChange | None = None,
+        check_host: Callable[[str], None] | None = None,
+        retry_window_s: float = 600.0,
+        max_buffer_ms: float = 8000.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.destination_id = destination_id
+        self._url = url
+        self._ffmpeg = ffmpeg
+        self._redact = redact
+        self._log: Log = logger or cast(Log, logging.getLogger(__name__))
+        self._on_change = on_change
+        self._check_host = check_host
+        self._retry_window_s = retry_window_s
+        self._max_buffer_ms = max_buffer_ms
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._queue: deque[Tag] = deque()
+        self._headers: list[Tag] = []
+        self._script: Tag | None = None
+        self._closing = False
+        self._restart_reason: str | None = None
+        self._child: ChildProcess | None = None
+        self.state = OutputState.CONNECTING
+        self.reason: str | None = None
+        self._bytes_done = 0  # of pusher sessions that ended
+        self._session_bytes = 0
+        self.connects = 0
+        self.failed_since: float | None = None
+        self._thread = threading.Thread(target=self._run, name=f"output-{destination_id}", daemon=True)
+        self._thread.start()
+
+    # --- the engine's side (never blocks) ---
+
+    def send(self, tag: Tag) -> None:
+        with self._cond:
+            if self.state in (OutputState.FAILED, OutputState.STOPPED):
+                return
+            if tag.kind is TagKind.SCRIPT:
+                self._script = tag
+                return
+            if tag.is_sequence_header:
+                self._headers = [h for h in self._headers if h.kind is not tag.kind] + [tag]
+            self._queue.append(tag)
+            if self._queue[-1].timestamp_ms - self._queue[0].timestamp_ms > self._max_buffer_ms:
+                # The pusher is not taking data: drop what waits and start again from the next keyframe.
+                self._queue.clear()
+                self._request_restart("the ingest stopped taking data")
+            self._cond.notify()
+
+    def handover(self) -> None:
+        """A planned new connection from the next keyframe (the engine calls it at an item boundary)."""
+        with self._cond:
+            self._request_restart(None)
+            self._cond.notify()
+
+    def stats(self) -> OutputStats:
+        with self._cond:
+            return OutputStats(
+                self.destination_id,
+                self.state,
+                self.reason,
+                self._bytes_done + self._session_bytes,
+                self.connects,
+            )
+
+    def close(self, grace_s: float = 5.0) -> None:
+        with self._cond:
+            self._closing = True
+            self._cond.notify()
+        child = self._child
+        if child is not None and child.stdin is not None:
+            with contextlib.suppress(OSError):
+                child.stdin.close()  # end of input: ffmpeg flushes and closes the RTMP session cleanly
+        self._thread.join(timeout=grace_s + 5)
+        if child is not None and child.poll() is None:
+            child.stop(grace_s)
+
+    # --- the output's own thread ---
+
+    def _request_restart(self, reason: str | None) -> None:
+        self._restart_reason = reason or "handover"
+        child = self._child
+        if child is not None:
+            child.kill()
+
+    def _set(self, state: OutputState, reason: str | None = None) -> None:
+        with self._cond:
+            previous = self.state
+            if previous is state and self.reason == reason:
+                return
+            self.state, self.reason = state, reason
+        if self._on_change is not None and previous is not state:
+            try:
+                self._on_change(self, previous, state, reason)
+            except Exception:
+                self._log.exception("output state callback failed")
+
+    def _run(self) -> None:
+        attempt = 0
+        while True:
+            with self._cond:
+                if self._closing:
+                    break
+            error = self._session()
+            with self._cond:
+                closing = self._closing
+                planned = self._restart_reason == "handover"
+                self._restart_reason = None
+            if closing:
+                break
+            if planned:
+                attempt = 0
+                continue
+            now = self._clock()
+            if self.state is OutputState.LIVE or self.failed_since is None:
+                self.failed_since = now
+            if now - self.failed_since >= self._retry_window_s:
+                self._set(OutputState.FAILED, error)
+                break
+            self._set(OutputState.RETRYING, error)
+            delay = RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)]
+            attempt += 1
+            with self._cond:
+                self._cond.wait_for(lambda: self._closing, timeout=delay)
+        with self._cond:
+            done = self.state is OutputState.FAILED
+        if not done:
+            self._set(OutputState.STOPPED)
+
+    def _session(self) -> str:
+        """One pusher process from the next keyframe until it fails or the output closes; returns why."""
+        if self._check_host is not None:
+            try:
+                self._check_host(self._url)
+            except Exception as refused:
+                return str(getattr(refused, "message", refused))
+        with self._cond:
+            # Start from a keyframe: drop what waits before the next one.
+            while self._queue and not (self._queue[0].is_keyframe and not self._queue[0].is_sequence_header):
+                self._queue.popleft()
+        child = ChildProcess(
+            pusher_argv(self._ffmpeg, self._url),
+            name=f"output {self.destination_id}",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            redact=self._redact,
+            logger=self._log,
+        )
+        with self._cond:
+            self._child = child
+            self.connects += 1
+            self._session_bytes = 0
+            if self.state is not OutputState.LIVE:
+                pass
+        if self.state is not OutputState.RETRYING:
+            self._set(OutputState.CONNECTING, None)
+        progress = threading.Thread(target=self._read_progress, args=(child,), daemon=True)
+        progress.start()
+        error = self._feed(child)
+        code = child.wait() if child.poll() is not None else child.stop(2.0)
+        progress.join(timeout=2)
+        with self._cond:
+            self._bytes_done += self._session_bytes
+            self._session_bytes = 0
+            self._child = None
+            restart = self._restart_reason
+        if restart is not None and restart != "handover":
+            return restart
+        return error or child.reason(f"the ingest connection ended (ffmpeg exited with code {code})")
+
+    def _feed(self, child: ChildProcess) -> str | None:
+        stdin = child.stdin
+        assert stdin is not None
+        base: int | None = None
+        try:
+            stdin.write(file_header())
+            while True:
+                with self._cond:
+                    self._cond.wait_for(
+                        lambda: self._queue or self._closing or self._restart_reason is not None, timeout=1.0
+                    )
+                    if self._closing or self._restart_reason is not None:
+                        break
+                    if child.poll() is not None:
+                        return None
+                    batch = list(self._queue)
+                    self._queue.clear()
+                    headers, script = list(self._headers), self._script
+                for tag in batch:
+                    if base is None:
+                        if not (tag.is_keyframe and not tag.is_sequence_header):
+                            continue
+                        base = tag.timestamp_ms
+                        if script is not None:
+                            stdin.write(script.at(0).encode())
+                        for header in headers:
+                            stdin.write(header.at(0).encode())
+                    if tag.timestamp_ms < base:
+                        continue
+                    stdin.write(tag.at(tag.timestamp_ms - base).encode())
+                stdin.flush()
+                self._maybe_live(child)
+        except (BrokenPipeError, ValueError, OSError):
+            return None
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+        return None
+
+    def _maybe_live(self, child: ChildProcess) -> None:
+        if self.state is OutputState.LIVE:
+            return
+        with self._cond:
+            sent = self._session_bytes
+        if sent > 0 and child.poll() is None:
+            self.failed_since = None
+            self._set(OutputState.LIVE, None)
+
+    def _read_progress(self, child: ChildProcess) -> None:
+        stdout = child.stdout
+        if stdout is None:
+            return
+        parser = ProgressParser()
+        with stdout:
+            for raw in iter(stdout.readline, b""):
+                progress = parser.feed(raw.decode("ascii", errors="replace"))
+                if progress is not None and progress.total_size is not None:
+                    with self._cond:
+                        self._session_bytes = max(self._session_bytes, progress.total_size)

@@ -1,0 +1,137 @@
+"""Joins the FLV of successive readers (one per playlist item, or a resumed part of one) into one stream
+whose timestamps never go back and never jump.
+
+Each reader starts its own timeline at about zero and its own AAC encoder, whose first packet is priming
+(encoder delay) that FLV cannot mark as such. At a seam the splicer:
+- continues the video's decode timestamps one frame after the last (B-frame delay included, so DTS stay
+  monotonic and the picture has no gap);
+- maps the new audio with the same shift as the video, drops the new encoder's priming packet, then lays
+  audio packets back to back; a packet that would put the audio more than half a frame ahead of the
+  picture is dropped, and a hole longer than half a frame is left as a hole, so audio and video never
+  drift apart whatever the number of seams;
+- sends the codec sequence headers again only when they change (another resolution or encoder), and the
+  script (metadata) tag only once.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from stream_task.flv import Tag, TagKind
+
+AAC_FRAME_MS = 1024 * 1000 / 48000  # what every reader encodes: AAC-LC, 48 kHz
+DEFAULT_FRAME_MS = 1000 / 30
+
+
+@dataclass
+class _Segment:
+    shift_ms: float | None = None
+    priming_dropped: bool = False
+    video_steps: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+    last_video_in: float | None = None
+
+
+class Splicer:
+    """Feed it the tags of one segment after another (`begin_segment` between them); it answers the
+    tags to send, on one continuous timeline starting at 0 ms."""
+
+    def __init__(self) -> None:
+        self._headers: dict[TagKind, bytes] = {}
+        self._script_sent = False
+        self._segment: _Segment | None = None
+        self._segments = 0
+        self._last_video_out: float | None = None
+        self._frame_ms = DEFAULT_FRAME_MS
+        self._audio_clock: float | None = None
+        self.audio_dropped = 0
+
+    # --- what the engine asks ---
+
+    @property
+    def video_end_ms(self) -> float:
+        """Where the next frame would go: the stream's length in output time."""
+        return 0.0 if self._last_video_out is None else self._last_video_out + self._frame_ms
+
+    @property
+    def segments(self) -> int:
+        return self._segments
+
+    def headers(self) -> list[Tag]:
+        """The sequence headers a new listener needs before the next keyframe (an output that reconnects)."""
+        return [Tag(kind, 0, body) for kind, body in sorted(self._headers.items())]
+
+    def begin_segment(self) -> None:
+        if self._segment is not None and len(self._segment.video_steps) >= 2:
+            self._frame_ms = statistics.median(self._segment.video_steps)
+        self._segment = _Segment()
+        self._segments += 1
+
+    # --- the tags ---
+
+    def feed(self, tag: Tag) -> list[Tag]:
+        segment = self._segment
+        if segment is None:
+            raise RuntimeError("begin_segment() first")
+        if tag.kind is TagKind.SCRIPT:
+            if self._script_sent:
+                return []
+            self._script_sent = True
+            return [tag.at(0)]
+        if tag.is_sequence_header:
+            if self._headers.get(tag.kind) == tag.body:
+                return []
+            self._headers[tag.kind] = tag.body
+            return [tag.at(self._now())]
+        if tag.is_video:
+            return self._video(segment, tag)
+        return self._audio(segment, tag)
+
+    def _now(self) -> int:
+        return round(self._last_video_out) if self._last_video_out is not None else 0
+
+    def _video(self, segment: _Segment, tag: Tag) -> list[Tag]:
+        if segment.shift_ms is None:
+            start = 0.0 if self._last_video_out is None else self._last_video_out + self._frame_ms
+            segment.shift_ms = start - tag.timestamp_ms
+        if segment.last_video_in is not None:
+            step = tag.timestamp_ms - segment.last_video_in
+            if step > 0:
+                segment.video_steps.append(step)
+        segment.last_video_in = tag.timestamp_ms
+        out = tag.timestamp_ms + segment.shift_ms
+        if self._last_video_out is not None and out <= self._last_video_out:
+            out = self._last_video_out + 1  # never back, never equal: a receiver would drop the frame
+        self._last_video_out = out
+        return [tag.at(round(out))]
+
+    def _audio(self, segment: _Segment, tag: Tag) -> list[Tag]:
+        if segment.shift_ms is None:
+            return []  # audio before the segment's first picture has nothing to line up with
+        if self._segments > 1 and not segment.priming_dropped:
+            segment.priming_dropped = True
+            self.audio_dropped += 1
+            return []
+        wanted = tag.timestamp_ms + segment.shift_ms
+        if self._audio_clock is None:
+            self._audio_clock = wanted
+        else:
+            contiguous = self._audio_clock + AAC_FRAME_MS
+            if contiguous - wanted > AAC_FRAME_MS / 2:
+                self.audio_dropped += 1
+                return []
+            self._audio_clock = wanted if wanted - contiguous > AAC_FRAME_MS / 2 else contiguous
+        return [tag.at(round(self._audio_clock))]
+
+
+def splice(segments: Iterable[Iterable[Tag]]) -> list[Tag]:
+    """Splices whole segments at once (tests and tools)."""
+    splicer = Splicer()
+    out: list[Tag] = []
+    for segment in segments:
+        splicer.begin_segment()
+        for tag in segment:
+            out.extend(splicer.feed(tag))
+    return out
