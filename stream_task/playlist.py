@@ -8,7 +8,7 @@ the same media twice in a row, across pass boundaries too."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 
@@ -69,31 +69,21 @@ class PlayOrder:
         return sum(item.duration_s for item in self.items)
 
     def order(self, pass_index: int) -> list[int]:
-        """The item indices of one pass, in play order."""
+        """The item indices of one pass, in play order. A shuffled pass keeps its base shuffle's last item,
+        so the next pass knows what it must not start with without computing every pass before it."""
         indices = list(range(len(self.items)))
         if not self.shuffle or len(indices) < 2:
             return indices
-        rng = random.Random(f"{self.seed}:{pass_index}")  # noqa: S311 - an order, not a secret
-        rng.shuffle(indices)
-        _separate_repeats(indices, self._media)
-        if pass_index > 0:
-            previous_last = self._raw_last(pass_index - 1)
-            if self._media(indices[0]) == self._media(previous_last):
-                # Swap the first with the first other media, never touching the last: the next pass
-                # computes this pass's last without this fix.
-                for j in range(1, len(indices) - 1):
-                    if self._media(indices[j]) != self._media(previous_last) and (
-                        j + 1 >= len(indices) or self._media(indices[j + 1]) != self._media(indices[0])
-                    ):
-                        indices[0], indices[j] = indices[j], indices[0]
-                        break
-        return indices
+        base = self._base(pass_index)
+        before = self._media(self._base(pass_index - 1)[-1]) if pass_index > 0 else None
+        middle = base[:-1]
+        _arrange(middle, self._media, before=before, after=self._media(base[-1]))
+        return [*middle, base[-1]]
 
-    def _raw_last(self, pass_index: int) -> int:
+    def _base(self, pass_index: int) -> list[int]:
         indices = list(range(len(self.items)))
-        random.Random(f"{self.seed}:{pass_index}").shuffle(indices)  # noqa: S311
-        _separate_repeats(indices, self._media)
-        return indices[-1]
+        random.Random(f"{self.seed}:{pass_index}").shuffle(indices)  # noqa: S311 - an order, not a secret
+        return indices
 
     def _media(self, index: int) -> str:
         return self.items[index].media_id
@@ -137,15 +127,26 @@ class PlayOrder:
             slot += 1
 
 
-def _separate_repeats(indices: list[int], media: object) -> None:
-    """Moves apart equal neighbours (the same media listed twice) where another order allows it."""
-    key = media if callable(media) else (lambda i: i)
-    for i in range(1, len(indices)):
-        if key(indices[i]) != key(indices[i - 1]):
+def _arrange(indices: list[int], media: Callable[[int], str], *, before: str | None, after: str) -> None:
+    """Reorders in place so that no media follows itself (nor `before` at the start, nor precedes `after`
+    at the end), where the items allow it: a greedy pass that swaps in the nearest fitting item, then
+    for what is left, a swap with an earlier item that keeps both places right."""
+
+    def at(i: int) -> str | None:
+        if i < 0:
+            return before
+        if i >= len(indices):
+            return after
+        return media(indices[i])
+
+    def clash(i: int) -> bool:
+        return at(i) == at(i - 1) or at(i) == at(i + 1)
+
+    for i in range(len(indices)):
+        if at(i) != at(i - 1) and (i < len(indices) - 1 or at(i) != after):
             continue
-        for j in range(i + 1, len(indices)):
-            if key(indices[j]) != key(indices[i - 1]) and (
-                i + 1 >= len(indices) or key(indices[j]) != key(indices[i + 1]) or j == i + 1
-            ):
-                indices[i], indices[j] = indices[j], indices[i]
+        for j in [*range(i + 1, len(indices)), *range(i - 1, -1, -1)]:
+            indices[i], indices[j] = indices[j], indices[i]
+            if not clash(i) and not clash(j):
                 break
+            indices[i], indices[j] = indices[j], indices[i]

@@ -90,7 +90,7 @@ class Splicer:
         return self._audio(segment, tag)
 
     def _now(self) -> int:
-        return round(self._last_video_out) if self._last_video_out is not None else 0
+        return round(self.video_end_ms)
 
     def _video(self, segment: _Segment, tag: Tag) -> list[Tag]:
         if segment.shift_ms is None:
