@@ -9,7 +9,10 @@ from stream_task.playlist import Cursor, Item, PlayOrder
 ITEMS = [Item("a", 10.0), Item("b", 8.0), Item("c", 7.0)]
 
 
-def played(order: PlayOrder, count: int, start: Cursor = Cursor(), limit_s: float | None = None) -> list[str]:
+START = Cursor()
+
+
+def played(order: PlayOrder, count: int, start: Cursor = START, limit_s: float | None = None) -> list[str]:
     return [e.item.media_id for e in itertools.islice(order.entries(start, limit_s), count)]
 
 
