@@ -20,17 +20,21 @@ from api.schemas import (
     CreateDestinationRequest,
     CreatedMediaOut,
     CreateMediaRequest,
+    CreatePlaylistRequest,
     CreateStreamRequest,
     DestinationOut,
     EventOut,
     MediaOut,
     MeOut,
+    PlaylistOut,
+    PlaylistPageOut,
     PresignedPartOut,
+    ReplacePlaylistRequest,
     StreamOut,
     UploadOut,
     page_out,
 )
-from playout import destinations, media, streams, users
+from playout import destinations, media, playlists, streams, users
 from playout.errors import PlayoutError
 from playout.settings import get_settings
 
@@ -192,6 +196,37 @@ def delete_destination(destination_id: Id) -> Response[None]:
     return Response(HTTPStatus.NO_CONTENT)
 
 
+# --- playlists ---
+
+
+@app.post("/api/playlists", tags=["playlists"], status_code=HTTPStatus.CREATED)
+def create_playlist(body: CreatePlaylistRequest) -> PlaylistOut:
+    return PlaylistOut.of(playlists.create_playlist(_user_id(), body.name, body.media_ids, body.shuffle))
+
+
+@app.get("/api/playlists", tags=["playlists"])
+def list_playlists(limit: LimitQuery = 25, cursor: CursorQuery = None) -> PlaylistPageOut:
+    return PlaylistPageOut.of(playlists.list_playlists(_user_id(), limit, cursor))
+
+
+@app.get("/api/playlists/<playlist_id>", tags=["playlists"])
+def get_playlist(playlist_id: Id) -> PlaylistOut:
+    return PlaylistOut.of(playlists.get_playlist(_user_id(), playlist_id))
+
+
+@app.put("/api/playlists/<playlist_id>", tags=["playlists"])
+def replace_playlist(playlist_id: Id, body: ReplacePlaylistRequest) -> PlaylistOut:
+    return PlaylistOut.of(
+        playlists.update_playlist(_user_id(), playlist_id, body.name, body.media_ids, body.shuffle)
+    )
+
+
+@app.delete("/api/playlists/<playlist_id>", tags=["playlists"], status_code=HTTPStatus.NO_CONTENT)
+def delete_playlist(playlist_id: Id) -> Response[None]:
+    playlists.delete_playlist(_user_id(), playlist_id)
+    return Response(HTTPStatus.NO_CONTENT)
+
+
 # --- streams ---
 
 
@@ -201,10 +236,14 @@ def create_stream(body: CreateStreamRequest) -> StreamOut:
         title=body.title,
         description=body.description,
         privacy=body.privacy,
-        media_ids=body.media_ids,
+        media_ids=body.media_ids or [],
         destination_ids=body.destination_ids,
         loop=body.loop,
         duration_s=body.duration_s,
+        playlist_id=body.playlist_id,
+        shuffle=body.shuffle,
+        loops=body.loops,
+        handover_after_h=body.handover_after_h,
     )
     return StreamOut.of(streams.create_stream(_user_id(), spec))
 

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-from playout.models import Destination, Media, Stream, StreamEvent
+from playout import playlists, streams
+from playout.models import Destination, Media, Playlist, Stream, StreamEvent
 from playout.pagination import Page
 
 Limit = Field(default=25, ge=1, le=100)
 MAX_UPLOAD_BYTES = 256 * 1024**3
+
+MediaId = Annotated[str, StringConstraints(pattern=r"^med_[0-9a-f]{28}$")]
+PlaylistId = Annotated[str, StringConstraints(pattern=r"^pls_[0-9a-f]{28}$")]
+PlaylistName = Annotated[str, StringConstraints(min_length=1, max_length=playlists.MAX_NAME_CHARS)]
+MediaIdList = Annotated[
+    list[MediaId],
+    Field(max_length=playlists.MAX_ITEMS, description="in play order; an id may repeat"),
+]
 
 
 class _Input(BaseModel):
@@ -40,14 +49,47 @@ class CreateDestinationRequest(_Input):
     stream_key: str = Field(min_length=1, max_length=500, repr=False)
 
 
+class CreatePlaylistRequest(_Input):
+    name: PlaylistName
+    media_ids: MediaIdList = []
+    shuffle: bool = False
+
+
+class ReplacePlaylistRequest(_Input):
+    """A PUT states the whole playlist: a reorder is one request and one write."""
+
+    name: PlaylistName
+    media_ids: MediaIdList
+    shuffle: bool
+
+
 class CreateStreamRequest(_Input):
     title: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=5000)
     privacy: Literal["public", "unlisted", "private"] = "unlisted"
-    media_ids: list[str] = Field(min_length=1, max_length=500)
+    media_ids: list[MediaId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=playlists.MAX_ITEMS,
+        description="in play order; give either media_ids or playlist_id",
+    )
+    playlist_id: PlaylistId | None = Field(
+        default=None, description="plays a copy of the playlist's items, taken when the stream is created"
+    )
+    shuffle: bool = Field(
+        default=False, description="with media_ids: a new order each pass; a playlist brings its own"
+    )
     destination_ids: list[str] = Field(min_length=1, max_length=10)
-    loop: bool = False
+    loop: bool = Field(default=False, description="play until stopped")
+    loops: int | None = Field(default=None, ge=1, le=streams.MAX_LOOPS, description="play the list N times")
     duration_s: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    handover_after_h: float = Field(
+        default=streams.HANDOVER_AFTER_H,
+        ge=streams.MIN_HANDOVER_AFTER_H,
+        le=streams.MAX_HANDOVER_AFTER_H,
+        allow_inf_nan=False,
+        description="hours between planned handovers to a fresh ffmpeg, at an item boundary",
+    )
 
     @field_validator("destination_ids")
     @classmethod
@@ -55,6 +97,16 @@ class CreateStreamRequest(_Input):
         if len(set(value)) != len(value):
             raise ValueError("destination_ids must be distinct")
         return value
+
+    @model_validator(mode="after")
+    def _one_way_to_play(self) -> CreateStreamRequest:
+        if (self.media_ids is None) == (self.playlist_id is None):
+            raise ValueError("give either media_ids or playlist_id")
+        if self.playlist_id is not None and "shuffle" in self.model_fields_set:
+            raise ValueError("a playlist brings its own shuffle: set it on the playlist, leave shuffle out")
+        if self.loop and self.loops is not None:
+            raise ValueError("loop (until stopped) and loops (a number of passes) exclude each other")
+        return self
 
 
 class PresignedPartOut(BaseModel):
@@ -135,6 +187,37 @@ class DestinationOut(BaseModel):
         )
 
 
+class PlaylistOut(BaseModel):
+    playlist_id: str
+    name: str
+    media_ids: list[str]
+    shuffle: bool
+    duration_s: float | None = Field(description="one pass, in seconds; null until every item's is known")
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, playlist: Playlist) -> PlaylistOut:
+        return cls(
+            playlist_id=playlist.playlist_id,
+            name=playlist.name,
+            media_ids=[str(m) for m in playlist.media_ids],
+            shuffle=bool(playlist.shuffle),
+            duration_s=playlist.duration_s,
+            created_at=playlist.created_at,
+            updated_at=playlist.updated_at,
+        )
+
+
+class PlaylistPageOut(BaseModel):
+    items: list[PlaylistOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, page: Page[Playlist]) -> PlaylistPageOut:
+        return cls(items=[PlaylistOut.of(p) for p in page.items], next_cursor=page.next_cursor)
+
+
 class StreamDestinationOut(BaseModel):
     destination_id: str
     type: str
@@ -158,9 +241,13 @@ class StreamOut(BaseModel):
     description: str
     privacy: str
     status: str
+    playlist_id: str | None
     media_ids: list[str]
+    shuffle: bool
     loop: bool
+    loops: int | None
     duration_s: int | None
+    handover_after_h: float
     scheduled_start: datetime | None = None
     started_at: datetime | None
     ended_at: datetime | None
@@ -178,9 +265,13 @@ class StreamOut(BaseModel):
             description=stream.description,
             privacy=stream.privacy,
             status=stream.status,
+            playlist_id=stream.playlist_id,
             media_ids=[str(m) for m in stream.media_ids],
+            shuffle=bool(stream.shuffle),
             loop=stream.loop,
+            loops=int(stream.loops) if stream.loops is not None else None,
             duration_s=int(stream.duration_s) if stream.duration_s else None,
+            handover_after_h=float(stream.handover_after_h),
             started_at=stream.started_at,
             ended_at=stream.ended_at,
             destinations=[

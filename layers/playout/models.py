@@ -24,6 +24,7 @@ PROFILE_SK = "PROFILE"
 MEDIA_PREFIX = "MEDIA#"
 DESTINATION_PREFIX = "DEST#"
 STREAM_PREFIX = "STREAM#"
+PLAYLIST_PREFIX = "PLAYLIST#"
 EVENT_PREFIX = "EVENT#"
 
 
@@ -87,6 +88,15 @@ class Destination(_Item):
     stream_key_ciphertext = BinaryAttribute(legacy_encoding=False)
 
 
+class Playlist(_Item):
+    playlist_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    media_ids = ListAttribute(of=UnicodeAttribute, default=list)  # play order; repeats allowed
+    shuffle = BooleanAttribute(default=False)
+    duration_s = NumberAttribute(null=True)  # null until every item's duration is known
+    updated_at = UTCDateTimeAttribute(default=utcnow)
+
+
 class StreamHealth(MapAttribute[str, Any]):
     bitrate_kbps = NumberAttribute(null=True)
     fps = NumberAttribute(null=True)
@@ -109,8 +119,12 @@ class Stream(_Item):
     privacy = UnicodeAttribute(default="unlisted")
     media_ids = ListAttribute(of=UnicodeAttribute, default=list)
     destination_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    playlist_id = UnicodeAttribute(null=True)  # where media_ids were copied from, at creation
+    shuffle = BooleanAttribute(default=False)
     loop = BooleanAttribute(default=False)
+    loops = NumberAttribute(null=True)  # play the list this many times; null: once, or until stopped if loop
     duration_s = NumberAttribute(null=True)
+    handover_after_h = NumberAttribute(default=12)
     status = UnicodeAttribute()
     run_id = UnicodeAttribute(null=True)
     started_at = UTCDateTimeAttribute(null=True)
@@ -127,7 +141,7 @@ class StreamEvent(_Item):
     expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE)
 
 
-ALL_MODELS: tuple[type[_Item], ...] = (UserProfile, Media, Destination, Stream, StreamEvent)
+ALL_MODELS: tuple[type[_Item], ...] = (UserProfile, Media, Destination, Playlist, Stream, StreamEvent)
 
 
 def bind_table(table_name: str, region: str | None = None) -> None:

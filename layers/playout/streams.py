@@ -11,11 +11,12 @@ from pynamodb.exceptions import DeleteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
+from playout import playlists
 from playout.destinations import get_destination
 from playout.errors import InvalidInput, InvalidState, NotFound
 from playout.ids import new_id
 from playout.launcher import get_launcher
-from playout.media import READY, get_media
+from playout.media import READY, find_media
 from playout.models import EVENT_PREFIX, STREAM_PREFIX, Stream, StreamEvent, user_pk, utcnow
 from playout.pagination import Page, query_page
 from playout.settings import get_settings
@@ -32,10 +33,15 @@ DRAFT, SCHEDULED, STARTING, LIVE, STOPPING, ENDED, FAILED = (
 ACTIVE = (STARTING, LIVE, STOPPING)
 STARTABLE = (DRAFT, SCHEDULED, ENDED, FAILED)
 EVENT_RETENTION = timedelta(days=30)
+MAX_LOOPS = 100_000
+HANDOVER_AFTER_H = 12.0  # a new ffmpeg (and later a new broadcast) this often; YouTube archives < 12 h
+MIN_HANDOVER_AFTER_H, MAX_HANDOVER_AFTER_H = 1.0, 24.0
 
 
 @dataclass(frozen=True)
 class StreamSpec:
+    """What to play: `media_ids` (with `shuffle`), or a `playlist_id` whose items and shuffle are copied."""
+
     title: str
     description: str
     privacy: str
@@ -43,17 +49,50 @@ class StreamSpec:
     destination_ids: list[str]
     loop: bool
     duration_s: int | None
+    playlist_id: str | None = None
+    shuffle: bool = False
+    loops: int | None = None
+    handover_after_h: float = HANDOVER_AFTER_H
 
 
 def _status_in(*statuses: str) -> Condition:
     return Stream.status.is_in(*statuses)
 
 
+def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool]:
+    """The media ids in play order and the shuffle flag, every item the caller's and ready."""
+    if bool(spec.media_ids) == bool(spec.playlist_id):
+        raise InvalidInput("give either media_ids or playlist_id")
+    if spec.playlist_id:
+        playlist = playlists.read_playlist(user_id, spec.playlist_id)
+        media_ids, shuffle = [str(m) for m in playlist.media_ids], bool(playlist.shuffle)
+        if not media_ids:
+            raise InvalidInput(f"playlist {spec.playlist_id} is empty; add media to it first")
+    else:
+        media_ids, shuffle = list(spec.media_ids), spec.shuffle
+    found = find_media(user_id, media_ids)
+    missing = playlists.missing_ids(media_ids, found)
+    if missing and spec.playlist_id:
+        raise InvalidInput(
+            f"playlist {spec.playlist_id} lists media that no longer exist: "
+            f"{playlists.describe_ids(missing)}; remove them from the playlist"
+        )
+    if missing:
+        raise NotFound(f"media {playlists.describe_ids(missing)} not found")
+    for media_id in dict.fromkeys(media_ids):
+        if found[media_id].status != READY:
+            raise InvalidInput(f"media {media_id} is {found[media_id].status}, not ready")
+    return media_ids, shuffle
+
+
 def create_stream(user_id: str, spec: StreamSpec) -> Stream:
-    for media_id in spec.media_ids:
-        media = get_media(user_id, media_id)
-        if media.status != READY:
-            raise InvalidInput(f"media {media_id} is {media.status}, not ready")
+    if spec.loop and spec.loops is not None:
+        raise InvalidInput("loop (until stopped) and loops (a number of passes) exclude each other")
+    if spec.loops is not None and not 1 <= spec.loops <= MAX_LOOPS:
+        raise InvalidInput(f"loops must be 1 to {MAX_LOOPS}")
+    if not MIN_HANDOVER_AFTER_H <= spec.handover_after_h <= MAX_HANDOVER_AFTER_H:
+        raise InvalidInput(f"handover_after_h must be {MIN_HANDOVER_AFTER_H:g} to {MAX_HANDOVER_AFTER_H:g}")
+    media_ids, shuffle = _what_to_play(user_id, spec)
     for destination_id in spec.destination_ids:
         get_destination(user_id, destination_id)
     stream_id = new_id("str")
@@ -64,18 +103,23 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
         title=spec.title,
         description=spec.description,
         privacy=spec.privacy,
-        media_ids=spec.media_ids,
+        playlist_id=spec.playlist_id,
+        media_ids=media_ids,
+        shuffle=shuffle,
         destination_ids=spec.destination_ids,
         loop=spec.loop,
+        loops=spec.loops,
         duration_s=spec.duration_s,
+        handover_after_h=spec.handover_after_h,
         status=DRAFT,
     )
     stream.save(condition=Stream.sk.does_not_exist())
+    source = f" from playlist {spec.playlist_id}" if spec.playlist_id else ""
     record_event(
         user_id,
         stream_id,
         "created",
-        f"{len(spec.media_ids)} media to {len(spec.destination_ids)} destinations",
+        f"{len(media_ids)} media{source} to {len(spec.destination_ids)} destinations",
     )
     return stream
 

@@ -90,6 +90,9 @@ class ApiClient:
     def post(self, path: str, body: Any = None) -> ApiResponse:
         return self.request("POST", path, body if body is not None else {})
 
+    def put(self, path: str, body: Any) -> ApiResponse:
+        return self.request("PUT", path, body)
+
     def delete(self, path: str) -> ApiResponse:
         return self.request("DELETE", path)
 

@@ -10,33 +10,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import ApiClient, RecordingLauncher
-
-CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
-
-
-def upload(client: ApiClient, data: bytes = CLIP, filename: str = "clip.mp4") -> dict:
-    created = client.post(
-        "/api/media", {"filename": filename, "size_bytes": len(data), "content_type": "video/mp4"}
-    )
-    assert created.status == 201, created.text
-    upload = created.json()["upload"]
-    parts = []
-    for part in upload["parts"]:
-        start = (part["part_number"] - 1) * upload["part_size"]
-        response = requests.put(part["url"], data=data[start : start + upload["part_size"]], timeout=10)
-        assert response.status_code == 200
-        parts.append({"part_number": part["part_number"], "etag": response.headers["ETag"]})
-    completed = client.post(f"/api/media/{created.json()['media_id']}/complete", {"parts": parts})
-    assert completed.status == 200, completed.text
-    return completed.json()
-
-
-def destination(client: ApiClient, key: str = "live-key-123") -> dict:
-    response = client.post(
-        "/api/destinations", {"name": "Studio", "url": "rtmp://ingest.example.com/live", "stream_key": key}
-    )
-    assert response.status == 201, response.text
-    return response.json()
+from tests.integration.helpers import CLIP, destination, upload
 
 
 def stream(client: ApiClient, **extra: object) -> dict:

@@ -1,0 +1,108 @@
+"""What API tests build on: media, destinations and playlists made the way a user makes them, plus a record
+of the DynamoDB requests a call sends."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from pynamodb.connection import Connection
+
+from playout.ids import new_id
+from playout.media import READY
+from playout.models import MEDIA_PREFIX, Media, user_pk
+from tests.integration.conftest import ApiClient
+
+CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
+
+
+def upload(client: ApiClient, data: bytes = CLIP, filename: str = "clip.mp4") -> dict:
+    created = client.post(
+        "/api/media", {"filename": filename, "size_bytes": len(data), "content_type": "video/mp4"}
+    )
+    assert created.status == 201, created.text
+    upload = created.json()["upload"]
+    parts = []
+    for part in upload["parts"]:
+        start = (part["part_number"] - 1) * upload["part_size"]
+        response = requests.put(part["url"], data=data[start : start + upload["part_size"]], timeout=10)
+        assert response.status_code == 200
+        parts.append({"part_number": part["part_number"], "etag": response.headers["ETag"]})
+    completed = client.post(f"/api/media/{created.json()['media_id']}/complete", {"parts": parts})
+    assert completed.status == 200, completed.text
+    return completed.json()
+
+
+def destination(client: ApiClient, key: str = "live-key-123") -> dict:
+    response = client.post(
+        "/api/destinations", {"name": "Studio", "url": "rtmp://ingest.example.com/live", "stream_key": key}
+    )
+    assert response.status == 201, response.text
+    return response.json()
+
+
+def probed_media(
+    client: ApiClient, count: int, duration_s: float | None = None, status: str = READY
+) -> list[str]:
+    """`count` media items as the upload and the probe leave them, written in one batch (no S3 object)."""
+    ids = [new_id("med") for _ in range(count)]
+    with Media.batch_write() as batch:
+        for media_id in ids:
+            batch.save(
+                Media(
+                    user_pk(str(client.user_id)),
+                    MEDIA_PREFIX + media_id,
+                    media_id=media_id,
+                    filename=f"{media_id}.mp4",
+                    content_type="video/mp4",
+                    size_bytes=1000,
+                    status=status,
+                    object_key=f"media/{client.user_id}/{media_id}/source",
+                    duration_s=duration_s,
+                )
+            )
+    return ids
+
+
+def set_duration(client: ApiClient, media_id: str, duration_s: float) -> None:
+    """What the probe records once it has measured a file."""
+    Media(user_pk(str(client.user_id)), MEDIA_PREFIX + media_id).update(
+        actions=[Media.duration_s.set(duration_s)]
+    )
+
+
+def playlist(client: ApiClient, media_ids: list[str], name: str = "Mix", shuffle: bool = False) -> dict:
+    response = client.post("/api/playlists", {"name": name, "media_ids": media_ids, "shuffle": shuffle})
+    assert response.status == 201, response.text
+    return response.json()
+
+
+@dataclass
+class DynamoCalls:
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def named(self, operation: str) -> list[dict[str, Any]]:
+        return [kwargs for name, kwargs in self.calls if name == operation]
+
+    @property
+    def operations(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+
+@contextmanager
+def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoCalls]:
+    """Every request pynamodb sends to DynamoDB while the block runs, in order."""
+    recorded = DynamoCalls()
+    dispatch = Connection.dispatch
+
+    def recording(self: Connection, operation: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        recorded.calls.append((operation, kwargs))
+        return dispatch(self, operation, kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Connection, "dispatch", recording)
+        yield recorded
