@@ -134,9 +134,7 @@ class StreamRun(EngineEvents):
                 events=self,
                 limits=EngineLimits(
                     stale_s=s.stale_progress_timeout_s,
-                    handover_after_s=float(stream.handover_after_h or 12) * 3600
-                    if hasattr(stream, "handover_after_h")
-                    else 12 * 3600.0,
+                    handover_after_s=float(stream.handover_after_h) * 3600,
                 ),
             )
             self._engine = engine
@@ -229,12 +227,11 @@ class StreamRun(EngineEvents):
 
         with ThreadPoolExecutor(max_workers=min(8, len(distinct))) as pool:
             items = dict(zip(distinct, pool.map(item, distinct), strict=True))
-        loops = getattr(stream, "loops", None)
-        passes = None if stream.loop else int(loops) if loops else 1
+        passes = None if stream.loop else int(stream.loops) if stream.loops else 1
         return PlayOrder(
             [items[m] for m in media_ids],
             passes=passes,
-            shuffle=bool(getattr(stream, "shuffle", False)),
+            shuffle=bool(stream.shuffle),
             seed=str(stream.run_id),
         )
 
