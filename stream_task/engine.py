@@ -14,7 +14,7 @@ import queue
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from stream_task.flv import Tag
 from stream_task.outputs import Output, OutputState
@@ -80,7 +80,6 @@ class _Reading:
     last_tag_at: float = 0.0
     last_item_offset_s: float = 0.0
     last_keyframe_offset_s: float | None = None
-    restarts: list[float] = field(default_factory=list)
 
 
 class EngineEvents:
@@ -215,7 +214,7 @@ class Engine:
             self._take(reading, got)
         return None
 
-    def _open(self, entry: Entry, start_s: float, restarts: list[float] | None = None) -> None:
+    def _open(self, entry: Entry, start_s: float) -> None:
         boundary = start_s == entry.start_s and entry.start_s == 0.0
         if boundary and self._handover_wanted():
             self._handover_due = None
@@ -225,7 +224,7 @@ class Engine:
         remaining = entry.duration_s - (start_s - entry.start_s)
         part = Part(self._source(entry), start_s, max(remaining, 0.001), entry.item.has_audio)
         reader = ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log)
-        self._reading = _Reading(entry, reader, start_s, last_tag_at=self._clock(), restarts=restarts or [])
+        self._reading = _Reading(entry, reader, start_s, last_tag_at=self._clock())
         self.splicer.begin_segment()
         self._events.on_entry(entry)
 
@@ -274,7 +273,7 @@ class Engine:
         self._events.on_restart(reading.entry, reason, gap_s)
         if delay:
             time.sleep(delay)
-        self._open(reading.entry, resume_at, reading.restarts)
+        self._open(reading.entry, resume_at)
         return None
 
     # --- on air ---

@@ -25,7 +25,6 @@ from stream_task.progress import ProgressParser
 
 INGEST_PROTOCOLS = "pipe,rtmp,rtmps,tcp,tls"
 RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 10.0)
-LIVE_AFTER_S = 1.0  # data flowing this long after a (re)connect: the ingest took it
 
 
 class OutputState(enum.StrEnum):
@@ -248,8 +247,6 @@ class Output:
             self._child = child
             self.connects += 1
             self._session_bytes = 0
-            if self.state is not OutputState.LIVE:
-                pass
         if self.state is not OutputState.RETRYING:
             self._set(OutputState.CONNECTING, None)
         progress = threading.Thread(target=self._read_progress, args=(child,), daemon=True)

@@ -48,7 +48,6 @@ EXIT_FAILED = 4
 EXIT_INTERRUPTED = 143  # 128 + SIGTERM, what a shell reports for a process ended by SIGTERM
 INTERRUPTED = "interrupted"
 PLAYING = (STARTING, LIVE)
-PRESIGN_S = 6 * 3600
 
 
 class SetupFailed(Exception):

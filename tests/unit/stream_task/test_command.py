@@ -1,75 +1,51 @@
-"""The ffmpeg command line, the ffconcat list, and reading ffprobe's answer."""
+"""The readers' and pushers' ffmpeg command lines, and reading ffprobe's answer."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import pytest
-
-from stream_task.command import PlayItem, build_argv, escape_tee, ffconcat, tee_spec
+from stream_task.command import escape_tee
+from stream_task.outputs import INGEST_PROTOCOLS, pusher_argv
 from stream_task.probe import Probe, parse_probe, probe
+from stream_task.reader import Part, reader_argv
 
-LIST = Path("/scratch/list.ffconcat")
 URL = "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl"
 
 
-def test_the_argv_copies_the_playlist_to_every_ingest_through_tee() -> None:
-    argv = build_argv(ffmpeg="ffmpeg", concat_list=LIST, urls=[URL, "rtmps://live.example.com:443/app/k2"])
-    assert argv == [
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "warning",
-        "-progress", "pipe:1", "-stats_period", "1",
-        "-re", "-f", "concat", "-safe", "0", "-i", "/scratch/list.ffconcat",
-        "-map", "0:v:0", "-map", "0:a:0?", "-c", "copy", "-tag:v", "7", "-tag:a", "10",
-        "-f", "tee", "-flags", "+global_header",
-        f"[f=flv:onfail=ignore]{URL}|[f=flv:onfail=ignore]rtmps://live.example.com:443/app/k2",
-    ]  # fmt: skip
+def test_a_pusher_reads_flv_from_its_pipe_and_may_only_speak_rtmp() -> None:
+    argv = pusher_argv("ffmpeg", URL)
+    assert argv[argv.index("-i") + 1] == "pipe:0"
+    assert argv[-1] == URL
+    assert argv.count("-protocol_whitelist") == 2  # the input's and the output's
+    assert all(argv[i + 1] == INGEST_PROTOCOLS for i, a in enumerate(argv) if a == "-protocol_whitelist")
+    assert "file" not in INGEST_PROTOCOLS.split(",")
+    assert argv[argv.index("-c") + 1] == "copy"
 
 
-def test_loop_and_duration() -> None:
-    argv = build_argv(ffmpeg="/usr/bin/ffmpeg", concat_list=LIST, urls=[URL], loop=True, duration_s=3600)
-    assert argv[0] == "/usr/bin/ffmpeg"
-    i = argv.index("-re")
-    assert argv[i : i + 5] == ["-re", "-stream_loop", "-1", "-f", "concat"]
-    assert argv[argv.index("-t") + 1] == "3600.000"
-    assert argv.index("-t") > argv.index("-i")  # an output option: it bounds what is sent
-    assert argv[-3:-1] == ["-flags", "+global_header"]
+def test_a_reader_copies_the_picture_and_makes_the_sound_as_long_as_it() -> None:
+    argv = reader_argv("ffmpeg", Part("/s/000-a", start_s=4.0, duration_s=6.0))
+    assert argv[argv.index("-ss") + 1] == "4.000"
+    assert argv.index("-ss") < argv.index("-i")  # an input seek: to the keyframe, not a decode
+    assert argv[argv.index("-t") + 1] == "6.000"
+    assert argv[argv.index("-c:v") + 1] == "copy"
+    assert argv[argv.index("-ar") + 1] == "48000"
+    assert argv[argv.index("-ac") + 1] == "2"
+    assert "apad" in argv[argv.index("-af") + 1]
+    assert argv[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]
+    assert "-reconnect" not in argv
 
 
-def test_no_loop_no_seek_no_limit_by_default() -> None:
-    argv = build_argv(ffmpeg="ffmpeg", concat_list=LIST, urls=[URL])
-    assert not {"-stream_loop", "-ss", "-t"} & set(argv)
-
-
-def test_a_stream_needs_an_ingest() -> None:
-    with pytest.raises(ValueError, match="ingest"):
-        build_argv(ffmpeg="ffmpeg", concat_list=LIST, urls=[])
+def test_a_reader_of_s3_reconnects_and_one_without_sound_gets_silence() -> None:
+    argv = reader_argv("ffmpeg", Part("https://bucket.s3.amazonaws.com/k?X-Amz-Signature=s", has_audio=False))
+    assert argv[argv.index("-reconnect") + 1] == "1"
+    assert "anullsrc=channel_layout=stereo:sample_rate=48000" in argv
+    assert argv[argv.index("-map", argv.index("-map") + 1) + 1] == "1:a:0"
+    assert "-ss" not in argv
 
 
 def test_tee_special_characters_in_a_url_are_escaped() -> None:
     assert escape_tee("rtmp://h/app/a|b[c]d'e\\f") == "rtmp://h/app/a\\|b\\[c\\]d\\'e\\\\f"
-    assert tee_spec(["rtmp://h/x|y"]) == "[f=flv:onfail=ignore]rtmp://h/x\\|y"
-
-
-def test_ffconcat_lists_items_in_order_with_outpoints() -> None:
-    text = ffconcat(
-        [PlayItem(Path("/s/000-a"), 9.966667), PlayItem(Path("/s/001-b")), PlayItem(Path("/s/000-a"))]
-    )
-    assert text == (
-        "ffconcat version 1.0\nfile '/s/000-a'\noutpoint 9.966667\nfile '/s/001-b'\nfile '/s/000-a'\n"
-    )
-
-
-def test_ffconcat_enters_a_resumed_item_at_its_inpoint() -> None:
-    text = ffconcat([PlayItem(Path("/s/001-b"), 9.5, inpoint_s=3.25), PlayItem(Path("/s/002-c"))])
-    assert (
-        text
-        == "ffconcat version 1.0\nfile '/s/001-b'\ninpoint 3.250000\noutpoint 9.500000\nfile '/s/002-c'\n"
-    )
-
-
-def test_ffconcat_quotes_a_path_with_a_quote() -> None:
-    assert "file '/s/it'\\''s'" in ffconcat([PlayItem(Path("/s/it's"))])
 
 
 # ffprobe -v error -show_entries stream=codec_type,duration:format=duration -of json (a phone clip whose
