@@ -13,6 +13,10 @@ from pathlib import Path
 FLV_VIDEO_TAG = "7"
 FLV_AUDIO_TAG = "10"
 _TEE_SPECIAL = "\\'|[]"
+# What an ffmpeg that reads FLV from a pipe and pushes it to an RTMP(S) ingest needs, and nothing else
+# (no file, http, concat...): `-protocol_whitelist` before an output URL, or as `protocol_whitelist=` in a
+# tee slave's options, since ffmpeg 5.1's tee muxer does not pass the output's whitelist to its slaves.
+INGEST_PROTOCOLS = "rtmp,rtmps,tcp,tls,pipe"
 
 
 @dataclass(frozen=True)
