@@ -40,8 +40,8 @@ _PLAIN: tuple[Callable[[str], str], ...] = (_as_is, escape_tee, _percent_encoded
 _FORMS: tuple[Callable[[str], str], ...] = _PLAIN + tuple(_in_json(encode) for encode in _PLAIN)
 
 # A token's edge: no letter or digit next to it, where a %XX or JSON escape just before counts as an edge.
-_AFTER_EDGE = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\\u[0-9A-Fa-f]{4})|(?<=\\[nrtbf]))"
-_BEFORE_EDGE = r"(?![A-Za-z0-9])"
+_EDGE_BEHIND = r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=\\u[0-9A-Fa-f]{4})|(?<=\\[nrtbf]))"
+_EDGE_AHEAD = r"(?![A-Za-z0-9])"
 # The key as the last path segment of an rtmp(s) URL, however short: what ends a URL in ffmpeg's lines
 # ("rtmp://h/app/KEY: Connection refused", "Slave '[f=flv]rtmp://h/app/KEY': ...", a tee list, JSON).
 _URL_HEAD = r"((?i:rtmps?)://[^\s'\"|\[\]]*?/)"
@@ -52,7 +52,7 @@ _URL_END = r"(?=$|[\s'\"|\[\]\\:,;)])"
 class _Rule:
     pattern: re.Pattern[str]
     replacement: str
-    size: int
+    rank: int  # whole URLs (3) before URL tails (2) before bare tokens (1)
 
 
 class Redactor:
@@ -79,15 +79,15 @@ class Redactor:
         for form in {encode(secret) for encode in _FORMS}:
             rules.append(_Rule(re.compile(_URL_HEAD + re.escape(form) + _URL_END), r"\1" + MASK, 2))
             if len(secret) >= MIN_BARE_KEY_LENGTH:
-                before = _AFTER_EDGE if form[0].isalnum() else ""
-                after = _BEFORE_EDGE if form[-1].isalnum() else ""
+                before = _EDGE_BEHIND if form[0].isalnum() else ""
+                after = _EDGE_AHEAD if form[-1].isalnum() else ""
                 rules.append(_Rule(re.compile(before + re.escape(form) + after), MASK, 1))
         with self._lock:
             merged = {(rule.pattern.pattern, rule.replacement): rule for rule in (*self._rules, *rules)}
             # Whole URLs first, then URL tails, then bare tokens; the longest first within each, so that a
             # key which is a part of another key never leaves the rest of the longer one readable.
             self._rules = tuple(
-                sorted(merged.values(), key=lambda rule: (rule.size, len(rule.pattern.pattern)), reverse=True)
+                sorted(merged.values(), key=lambda rule: (rule.rank, len(rule.pattern.pattern)), reverse=True)
             )
 
     def __call__(self, text: str) -> str:

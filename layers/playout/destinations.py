@@ -20,7 +20,7 @@ MAX_INGEST_URL_LENGTH = 500
 MAX_STREAM_KEY_LENGTH = 512
 
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<path>[^?#]*)(?P<rest>.*)")
-# RFC 3986 path characters, less "@" (refused everywhere, see _parse_authority) and with %XX escapes whole.
+# RFC 3986 path characters less "@" (refused in the whole URL), with %XX escapes taken whole.
 _PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|%[0-9A-Fa-f]{2})*)*")
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _WHAT_URL_IS = "url must be an rtmp:// or rtmps:// ingest address, e.g. rtmp://a.rtmp.youtube.com/live2"
