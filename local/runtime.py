@@ -77,6 +77,7 @@ class LocalMode:
             "KEY_ID": res.key_id,
             "USER_POOL_ID": res.user_pool_id,
             "S3_ADDRESSING_STYLE": "path",
+            "ALLOW_LOOPBACK_INGESTS": "true",  # the RTMP sinks and the YouTube emulator run on this machine
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_NAMESPACE": "Playout",
             "POWERTOOLS_SERVICE_NAME": "playout",
@@ -121,6 +122,7 @@ class LocalMode:
             "AWS_DEFAULT_REGION": res.region,
             "AWS_REGION": res.region,
             "S3_ADDRESSING_STYLE": "path",
+            "ALLOW_LOOPBACK_INGESTS": "true",
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": os.pathsep.join(python_path),

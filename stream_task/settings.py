@@ -35,3 +35,5 @@ class TaskSettings(BaseSettings):
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
     # "auto" picks path-style addressing for a custom endpoint (local mode) and virtual hosts on AWS.
     s3_addressing_style: str = _knob("S3_ADDRESSING_STYLE", default="auto", pattern="^(virtual|path|auto)$")
+    # Admits 127.0.0.0/8 and ::1 as ingests (local mode's RTMP server); AWS never sets it.
+    allow_loopback_ingests: bool = _knob("ALLOW_LOOPBACK_INGESTS", default=False)

@@ -174,7 +174,13 @@ def delete_media(media_id: Id) -> Response[None]:
 @app.post("/api/destinations", tags=["destinations"], status_code=HTTPStatus.CREATED)
 def create_destination(body: CreateDestinationRequest) -> DestinationOut:
     return DestinationOut.of(
-        destinations.create_destination(_user_id(), body.name, body.url, body.stream_key)
+        destinations.create_destination(
+            _user_id(),
+            body.name,
+            body.url,
+            body.stream_key,
+            allow_loopback=SETTINGS.allow_loopback_ingests,
+        )
     )
 
 

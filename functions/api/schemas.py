@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from playout import playlists, streams
+from playout.destinations import MAX_INGEST_URL_LENGTH, MAX_STREAM_KEY_LENGTH, public_url
 from playout.models import Destination, Media, Playlist, Stream, StreamEvent
 from playout.pagination import Page
 
@@ -45,8 +46,9 @@ class CompleteMediaRequest(_Input):
 class CreateDestinationRequest(_Input):
     type: Literal["rtmp"] = "rtmp"
     name: str = Field(min_length=1, max_length=100)
-    url: str = Field(min_length=8, max_length=500)
-    stream_key: str = Field(min_length=1, max_length=500, repr=False)
+    # Checked by playout.destinations (validate_ingest_url, validate_stream_key), the one place for the rules.
+    url: str = Field(min_length=1, max_length=MAX_INGEST_URL_LENGTH)
+    stream_key: str = Field(min_length=1, max_length=MAX_STREAM_KEY_LENGTH, repr=False)
 
 
 class CreatePlaylistRequest(_Input):
@@ -182,7 +184,7 @@ class DestinationOut(BaseModel):
             destination_id=destination.destination_id,
             type=destination.type,
             name=destination.name,
-            url=destination.url,
+            url=public_url(destination.url),
             created_at=destination.created_at,
         )
 

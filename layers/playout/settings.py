@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     upload_part_size_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2)
     presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
     s3_addressing_style: str = Field(default="virtual", pattern="^(virtual|path|auto)$")
+    # Local mode's RTMP server runs on this machine; in AWS a loopback ingest would be the task itself.
+    allow_loopback_ingests: bool = False
 
 
 @lru_cache(maxsize=1)

@@ -435,3 +435,8 @@ def test_alarms_on_api_errors_and_workflow_failures(resources_by_type: Resources
 
 def test_outputs(template: dict[str, Any]) -> None:
     assert set(template["Outputs"]) >= {"AppUrl", "ApiUrl", "UserPoolId", "UserPoolClientId"}
+
+
+def test_aws_never_admits_loopback_ingests(template: dict[str, Any]) -> None:
+    # Local mode's setting: in AWS a loopback ingest would reach the task itself.
+    assert "ALLOW_LOOPBACK_INGESTS" not in json.dumps(template).upper()

@@ -47,3 +47,14 @@ def test_knobs_answer_to_their_name_and_to_the_stream_task_prefix(monkeypatch: p
 def test_keyword_arguments_by_field_name() -> None:
     settings = TaskSettings(**{k.lower(): v for k, v in RUN.items()}, heartbeat_interval_s=0.2)  # type: ignore[arg-type]
     assert settings.heartbeat_interval_s == 0.2
+
+
+def test_loopback_ingests_are_refused_unless_local_mode_allows_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in RUN.items():
+        monkeypatch.setenv(name, value)
+    assert TaskSettings().allow_loopback_ingests is False  # type: ignore[call-arg]
+    monkeypatch.setenv("ALLOW_LOOPBACK_INGESTS", "true")
+    assert TaskSettings().allow_loopback_ingests is True  # type: ignore[call-arg]
+    monkeypatch.delenv("ALLOW_LOOPBACK_INGESTS")
+    monkeypatch.setenv("STREAM_TASK_ALLOW_LOOPBACK_INGESTS", "1")
+    assert TaskSettings().allow_loopback_ingests is True  # type: ignore[call-arg]
