@@ -26,6 +26,7 @@ from api.schemas import (
     MediaOut,
     MeOut,
     PresignedPartOut,
+    ScheduleRequest,
     StreamOut,
     UploadOut,
     page_out,
@@ -115,7 +116,7 @@ def me() -> MeOut:
         email=profile.email,
         storage_used_bytes=int(profile.storage_used_bytes),
         storage_quota_bytes=SETTINGS.storage_quota_bytes,
-        active_streams=len(streams.active_streams(caller.user_id)),
+        active_streams=streams.active_stream_count(caller.user_id),
         max_concurrent_streams=SETTINGS.max_concurrent_streams,
     )
 
@@ -205,6 +206,7 @@ def create_stream(body: CreateStreamRequest) -> StreamOut:
         destination_ids=body.destination_ids,
         loop=body.loop,
         duration_s=body.duration_s,
+        scheduled_start=body.scheduled_start,
     )
     return StreamOut.of(streams.create_stream(_user_id(), spec))
 
@@ -235,6 +237,16 @@ def start_stream(stream_id: Id) -> StreamOut:
 @app.post("/api/streams/<stream_id>/stop", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
 def stop_stream(stream_id: Id) -> StreamOut:
     return StreamOut.of(streams.stop_stream(_user_id(), stream_id))
+
+
+@app.put("/api/streams/<stream_id>/schedule", tags=["streams"])
+def reschedule_stream(stream_id: Id, body: ScheduleRequest) -> StreamOut:
+    return StreamOut.of(streams.reschedule_stream(_user_id(), stream_id, body.scheduled_start))
+
+
+@app.delete("/api/streams/<stream_id>/schedule", tags=["streams"])
+def cancel_schedule(stream_id: Id) -> StreamOut:
+    return StreamOut.of(streams.cancel_schedule(_user_id(), stream_id))
 
 
 @app.get("/api/streams/<stream_id>/events", tags=["streams"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from playout.models import Destination, Media, Stream, StreamEvent
 from playout.pagination import Page
@@ -48,6 +48,9 @@ class CreateStreamRequest(_Input):
     destination_ids: list[str] = Field(min_length=1, max_length=10)
     loop: bool = False
     duration_s: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    scheduled_start: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with a UTC offset, in the future, at most a year ahead"
+    )
 
     @field_validator("destination_ids")
     @classmethod
@@ -55,6 +58,12 @@ class CreateStreamRequest(_Input):
         if len(set(value)) != len(value):
             raise ValueError("destination_ids must be distinct")
         return value
+
+
+class ScheduleRequest(_Input):
+    scheduled_start: AwareDatetime = Field(
+        description="ISO 8601 with a UTC offset, in the future, at most a year ahead"
+    )
 
 
 class PresignedPartOut(BaseModel):
@@ -181,6 +190,7 @@ class StreamOut(BaseModel):
             media_ids=[str(m) for m in stream.media_ids],
             loop=stream.loop,
             duration_s=int(stream.duration_s) if stream.duration_s else None,
+            scheduled_start=stream.scheduled_start,
             started_at=stream.started_at,
             ended_at=stream.ended_at,
             destinations=[
