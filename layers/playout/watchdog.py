@@ -63,11 +63,11 @@ def check(stream: Stream, inspector: RunInspector, now: datetime) -> Finding | N
     run_id = str(stream.run_id)
     state = inspector.run_state(run_id)
     if state is RunState.ENDED:
-        return _settle(stream, "the stream task stopped without recording how the stream ended")
+        return settle_orphan(stream, "the stream task stopped without recording how the stream ended")
     if state is RunState.MISSING:
         started = stream.started_at
         if started is None or now - started >= timedelta(seconds=LAUNCH_GRACE_S):
-            return _settle(stream, "the stream task was never launched")
+            return settle_orphan(stream, "the stream task was never launched")
         return None
     beat = _heartbeat(stream)
     if beat is None or beat.run_id != run_id or beat.updated_at is None:
@@ -81,8 +81,9 @@ def check(stream: Stream, inspector: RunInspector, now: datetime) -> Finding | N
     return Finding(stream.stream_id, run_id, STOPPED_TASK, detail)
 
 
-def _settle(stream: Stream, reason: str) -> Finding | None:
-    """A stop that was asked for ends as `ended`; a run that was meant to play ends `failed` with why."""
+def settle_orphan(stream: Stream, reason: str) -> Finding | None:
+    """Settles a run that nothing plays any more: a stop that was asked for ends as `ended`, a run that was
+    meant to play ends `failed` with `reason`. None if the task or the workflow wrote it meanwhile."""
     if stream.status == STOPPING:
         settled, status, detail = finish(stream, ENDED), ENDED, "stopped"
     else:
