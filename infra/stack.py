@@ -13,7 +13,9 @@ from constructs import Construct
 from infra.constructs.api import Api, ApiSettings
 from infra.constructs.data import AccessLogBucket, DataStore, media_bucket_name
 from infra.constructs.monitoring import Monitoring, RequireLogRetention
+from infra.constructs.schedules import StreamSchedules
 from infra.constructs.streaming import Streaming, StreamingSettings
+from infra.constructs.watchdog import StreamWatchdog
 from infra.constructs.web import Web
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,6 +94,28 @@ class PlayoutStack(Stack):
                 log_retention=settings.log_retention,
             ),
         )
+        streaming.allow_stopping_tasks(api.function)
+        StreamWatchdog(
+            self,
+            "Watchdog",
+            repo_root=REPO_ROOT,
+            layer=api.dependencies_layer,
+            data=data,
+            cluster=streaming.cluster,
+            state_machine=streaming.state_machine,
+            log_retention=settings.log_retention,
+        )
+        schedules = StreamSchedules(
+            self,
+            "Schedules",
+            repo_root=REPO_ROOT,
+            layer=api.dependencies_layer,
+            data=data,
+            state_machine=streaming.state_machine,
+            max_concurrent_streams=settings.max_concurrent_streams,
+            log_retention=settings.log_retention,
+        )
+        schedules.allow_scheduling(api.function)
         web = Web(
             self,
             "Web",

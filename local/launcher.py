@@ -1,5 +1,8 @@
-"""Step Functions + ECS, locally: one `python -m stream_task` process per run, the workflow's retry policy,
-then its catch (the stream is marked failed, conditional on the run still being this one and active)."""
+"""Step Functions + ECS, locally: one `python -m stream_task` process per task, routed after each exit by
+`playout.workflow.next_step` (the definition the state machine is built from), settled like the workflow's
+Settle states, and watched by the same watchdog as in AWS (`playout.watchdog`).
+
+Signals map to the exit codes ECS reports: a process ended by SIGTERM exits 143, by SIGKILL 137."""
 
 from __future__ import annotations
 
@@ -9,20 +12,65 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from local.logs import LogSink
-from playout import streams
+from playout import streams, watchdog
 from playout.errors import NotFound
-from playout.workflow import RETRY_POLICY, TASK_TIMEOUT_S, RetryPolicy
+from playout.launcher import RunState
+from playout.workflow import RETRY_POLICY, Action, RetryPolicy, Step, next_step
 
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 10.0  # SIGTERM, then SIGKILL: ECS waits the container's stop timeout
+WATCH_INTERVAL_S = 5.0
+
+
+class RunBook(Protocol):
+    """Where the launcher writes what the workflow would (DynamoDB in local mode, a fake in unit tests)."""
+
+    def settle(self, stream_id: str, user_id: str, run_id: str, step: Step) -> None:
+        """The workflow's Settle states, and the watchdog for a task that exited 0 without settling."""
+
+    def sweep(self, inspector: watchdog.RunInspector) -> list[watchdog.Finding]:
+        """The watchdog's periodic sweep over every active stream."""
+
+
+class StreamBook:
+    def settle(self, stream_id: str, user_id: str, run_id: str, step: Step) -> None:
+        try:
+            stream = streams.claim_run(user_id, stream_id, run_id)
+        except NotFound:
+            return
+        if stream is None:
+            return  # the task (or a newer run) already settled it
+        if step.action is Action.SETTLE_ENDED:
+            streams.finish(stream, streams.ENDED)
+        elif step.action is Action.SETTLE_FAILED:
+            streams.finish(stream, streams.FAILED, step.reason)
+        else:
+            watchdog.settle_orphan(stream, "the stream task stopped without recording how the stream ended")
+
+    def sweep(self, inspector: watchdog.RunInspector) -> list[watchdog.Finding]:
+        return watchdog.sweep(inspector)
+
+
+@dataclass
+class _Run:
+    stream_id: str
+    user_id: str
+    run_id: str
+    wake: threading.Event = field(default_factory=threading.Event)  # a stop cuts a retry's backoff short
+    process: subprocess.Popen[bytes] | None = None
+    thread: threading.Thread | None = None
+    done: bool = False
 
 
 class LocalLauncher:
-    """Implements `playout.launcher.Launcher`. `stop_all()` ends every process it started."""
+    """Implements `playout.launcher.Launcher` and `playout.watchdog.RunInspector`.
+    `stop_all()` ends every process it started."""
 
     def __init__(
         self,
@@ -32,78 +80,143 @@ class LocalLauncher:
         command: Sequence[str] = (sys.executable, "-m", "stream_task"),
         cwd: Path | None = None,
         retry_policy: RetryPolicy = RETRY_POLICY,
-        task_timeout_s: float = TASK_TIMEOUT_S,
+        book: RunBook | None = None,
+        stop_grace_s: float = STOP_GRACE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._task_env = dict(task_env)
         self._log = log
         self._command = list(command)
         self._cwd = cwd
         self._policy = retry_policy
-        self._task_timeout_s = task_timeout_s
+        self._book = book or StreamBook()
+        self._stop_grace_s = stop_grace_s
+        self._clock = clock
         self._closing = threading.Event()
         self._lock = threading.Lock()
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
-        self._runs: list[threading.Thread] = []
+        self._runs: dict[str, _Run] = {}
+        self._watchdog: threading.Thread | None = None
 
     # --- Launcher protocol ---
 
     def start(self, stream_id: str, user_id: str, run_id: str) -> None:
         if self._closing.is_set():
             raise RuntimeError("local mode is shutting down")
-        run = threading.Thread(
-            target=self._run, args=(stream_id, user_id, run_id), name=f"run-{run_id}", daemon=True
-        )
         with self._lock:
-            self._runs = [t for t in self._runs if t.is_alive()]
-            self._runs.append(run)
-        run.start()
+            if run_id in self._runs:
+                return  # one workflow per run, as one execution per run id
+            run = _Run(stream_id, user_id, run_id)
+            run.thread = threading.Thread(
+                target=self._workflow, args=(run,), name=f"run-{run_id}", daemon=True
+            )
+            self._runs[run_id] = run
+        run.thread.start()
+
+    def stop(self, stream_id: str, user_id: str, run_id: str, task_arn: str | None) -> None:
+        """SIGTERM to the run's task (it sees `stopping` and ends); a run waiting to retry retries now."""
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is None:
+            return
+        run.wake.set()
+        if run.process is not None:
+            _signal(run.process, signal.SIGTERM, group=False)
+
+    # --- RunInspector protocol (the watchdog) ---
+
+    def run_state(self, run_id: str) -> RunState:
+        with self._lock:
+            run = self._runs.get(run_id)
+        if run is None:
+            return RunState.MISSING
+        return RunState.ENDED if run.done else RunState.RUNNING
+
+    def stop_run_task(self, run_id: str, task_arn: str | None, reason: str) -> None:
+        """As StopTask: SIGTERM, then SIGKILL after the grace period (in the background)."""
+        with self._lock:
+            run = self._runs.get(run_id)
+        process = run.process if run else None
+        if process is None:
+            return
+        self._log.event("stopping task", run_id=run_id, pid=process.pid, reason=reason)
+        threading.Thread(target=self._terminate, args=(process,), daemon=True).start()
+
+    def start_watchdog(self, interval_s: float = WATCH_INTERVAL_S) -> None:
+        def watch() -> None:
+            while not self._closing.wait(interval_s):
+                try:
+                    for finding in self._book.sweep(self):
+                        self._log.event("watchdog", **vars(finding))
+                except Exception as error:  # the next sweep tries again
+                    self._log.event("watchdog sweep failed", error=repr(error))
+
+        self._watchdog = threading.Thread(target=watch, name="watchdog", daemon=True)
+        self._watchdog.start()
 
     # --- the workflow of one run ---
 
-    def _run(self, stream_id: str, user_id: str, run_id: str) -> None:
-        delays = self._policy.delays()
-        failure = ""
-        for attempt in range(len(delays) + 1):
-            if attempt:
-                self._log.event("task retry", stream_id=stream_id, run_id=run_id, attempt=attempt + 1)
-                if self._closing.wait(delays[attempt - 1]):
-                    return
-            code = self._run_task(stream_id, user_id, run_id, attempt + 1)
-            if code == 0 or self._closing.is_set():
-                return
-            failure = (
-                "the stream task timed out" if code is None else f"the stream task exited with code {code}"
+    def _workflow(self, run: _Run) -> None:
+        crashes, attempt = 0, 0
+        while True:
+            attempt += 1
+            started = self._clock()
+            code = self._run_task(run, attempt)
+            if self._closing.is_set():
+                return  # local mode is stopping: its tasks were interrupted, not the runs
+            step = next_step(code, self._clock() - started, crashes, self._policy)
+            self._log.event(
+                "task exited",
+                stream_id=run.stream_id,
+                run_id=run.run_id,
+                attempt=attempt,
+                exit_code=code,
+                next=step.action.value,
             )
-        self._catch(stream_id, user_id, run_id, f"{failure} after {len(delays) + 1} attempts")
-
-    def _run_task(self, stream_id: str, user_id: str, run_id: str, attempt: int) -> int | None:
-        env = {**self._task_env, "STREAM_ID": stream_id, "USER_ID": user_id, "RUN_ID": run_id}
-        process = subprocess.Popen(
-            self._command,
-            env=env,
-            cwd=self._cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            process_group=0,  # its own group: the task and its ffmpeg can be killed together
-        )
+            if step.action not in (Action.RESUME, Action.RETRY):
+                break
+            crashes = step.crashes
+            if step.delay_s:
+                run.wake.wait(step.delay_s)
+            if self._closing.is_set():
+                return
+            run.wake.clear()
         with self._lock:
-            self._children[process.pid] = process
-        self._log.event("task started", stream_id=stream_id, run_id=run_id, attempt=attempt, pid=process.pid)
+            run.done = True
+        try:
+            self._book.settle(run.stream_id, run.user_id, run.run_id, step)
+        except Exception as error:  # the watchdog's sweep settles it later
+            self._log.event("settle failed", run_id=run.run_id, error=repr(error))
+
+    def _run_task(self, run: _Run, attempt: int) -> int | None:
+        """The exit code as ECS reports it; None when the task could not start (as a placement failure)."""
+        env = {**self._task_env, "STREAM_ID": run.stream_id, "USER_ID": run.user_id, "RUN_ID": run.run_id}
+        try:
+            process = subprocess.Popen(
+                self._command,
+                env=env,
+                cwd=self._cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                process_group=0,  # its own group: the task and its ffmpeg can be killed together
+            )
+        except OSError as error:
+            self._log.event("task could not start", run_id=run.run_id, attempt=attempt, error=repr(error))
+            return None
+        with self._lock:
+            run.process = process
+        self._log.event(
+            "task started", stream_id=run.stream_id, run_id=run.run_id, attempt=attempt, pid=process.pid
+        )
         pump = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
         pump.start()
-        try:
-            code: int | None = process.wait(timeout=self._task_timeout_s)
-        except subprocess.TimeoutExpired:
-            self._terminate(process)
-            code = None
+        returncode = process.wait()
         # As when a task's essential container exits: nothing it started outlives it.
         _signal(process, signal.SIGKILL, group=True)
         pump.join(timeout=5)
         with self._lock:
-            self._children.pop(process.pid, None)
-        self._log.event("task exited", stream_id=stream_id, run_id=run_id, attempt=attempt, exit_code=code)
-        return code
+            run.process = None
+        return 128 - returncode if returncode < 0 else returncode
 
     def _pump(self, stream: IO[bytes] | None) -> None:
         if stream is None:
@@ -112,44 +225,37 @@ class LocalLauncher:
             for raw in iter(stream.readline, b""):
                 self._log.line(raw.decode("utf-8", errors="replace"))
 
-    def _catch(self, stream_id: str, user_id: str, run_id: str, error: str) -> None:
-        """The workflow's catch: `failed` only if this run still owns an active stream."""
-        try:
-            stream = streams.get_stream(user_id, stream_id, consistent=True)
-        except NotFound:
-            return
-        if stream.run_id != run_id or stream.status not in streams.ACTIVE:
-            self._log.event("task failure already settled", stream_id=stream_id, run_id=run_id)
-            return
-        if streams.finish(stream, streams.FAILED, error):
-            self._log.event("stream failed", stream_id=stream_id, run_id=run_id, error=error)
-
     # --- shutdown ---
 
     def children(self) -> list[int]:
         with self._lock:
-            return list(self._children)
+            return [run.process.pid for run in self._runs.values() if run.process is not None]
 
-    def stop_all(self, grace_s: float = STOP_GRACE_S) -> None:
+    def stop_all(self, grace_s: float | None = None) -> None:
         """No more retries; SIGTERM every task (it stops its ffmpeg), then kill what is left of each group."""
         self._closing.set()
         with self._lock:
-            processes = list(self._children.values())
-            runs = list(self._runs)
+            runs = list(self._runs.values())
+        processes = [run.process for run in runs if run.process is not None]
+        for run in runs:
+            run.wake.set()
         for process in processes:
             _signal(process, signal.SIGTERM, group=False)
         for process in processes:
             self._terminate(process, grace_s, already_signalled=True)
         for run in runs:
-            run.join(timeout=grace_s)
+            if run.thread is not None:
+                run.thread.join(timeout=grace_s or self._stop_grace_s)
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=5)
 
     def _terminate(
-        self, process: subprocess.Popen[bytes], grace_s: float = STOP_GRACE_S, already_signalled: bool = False
+        self, process: subprocess.Popen[bytes], grace_s: float | None = None, already_signalled: bool = False
     ) -> None:
         if not already_signalled:
             _signal(process, signal.SIGTERM, group=False)
         with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=grace_s)
+            process.wait(timeout=self._stop_grace_s if grace_s is None else grace_s)
         # Whatever it left behind in its group (an ffmpeg it did not reap), and itself if still running.
         _signal(process, signal.SIGKILL, group=True)
         with contextlib.suppress(subprocess.TimeoutExpired):

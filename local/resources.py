@@ -71,6 +71,7 @@ def table_spec(table_name: str) -> dict[str, Any]:
         "TableName": table_name,
         "KeySchema": resources.table_key_schema(),
         "AttributeDefinitions": resources.table_attribute_definitions(),
+        "GlobalSecondaryIndexes": resources.table_global_secondary_indexes(),
         "BillingMode": "PAY_PER_REQUEST",
     }
 

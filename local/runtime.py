@@ -16,6 +16,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from local import resources as local_resources
 from local.launcher import LocalLauncher
 from local.logs import LogSink
+from local.scheduler import LocalScheduler
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 WEB_DIR: Final = REPO_ROOT / "web"
@@ -36,6 +37,7 @@ class LocalMode:
     url: str = field(init=False, default="")
     resources: local_resources.LocalResources | None = field(init=False, default=None)
     launcher: LocalLauncher | None = field(init=False, default=None)
+    scheduler: LocalScheduler | None = field(init=False, default=None)
     _moto: ThreadedMotoServer | None = field(init=False, default=None)
     _server: BaseWSGIServer | None = field(init=False, default=None)
     _server_thread: threading.Thread | None = field(init=False, default=None)
@@ -87,9 +89,14 @@ class LocalMode:
         _reset_domain_caches(res)
 
         from playout import launcher as playout_launcher
+        from playout import schedules
 
         self.launcher = LocalLauncher(task_env=self._task_env(res), log=self.log, cwd=REPO_ROOT)
         playout_launcher.set_launcher(self.launcher)
+        self.launcher.start_watchdog()
+        self.scheduler = LocalScheduler(log=self.log)
+        schedules.set_scheduler(self.scheduler)
+        self.scheduler.start()
 
         import boto3
 
@@ -144,6 +151,9 @@ class LocalMode:
             if self._server_thread is not None:
                 self._server_thread.join(timeout=10)
             self._server = None
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self.launcher is not None:
             self.launcher.stop_all()
             self.launcher = None

@@ -30,6 +30,7 @@ from api.schemas import (
     PlaylistPageOut,
     PresignedPartOut,
     ReplacePlaylistRequest,
+    ScheduleRequest,
     StreamOut,
     UploadOut,
     page_out,
@@ -119,7 +120,7 @@ def me() -> MeOut:
         email=profile.email,
         storage_used_bytes=int(profile.storage_used_bytes),
         storage_quota_bytes=SETTINGS.storage_quota_bytes,
-        active_streams=len(streams.active_streams(caller.user_id)),
+        active_streams=streams.active_stream_count(caller.user_id),
         max_concurrent_streams=SETTINGS.max_concurrent_streams,
     )
 
@@ -250,6 +251,7 @@ def create_stream(body: CreateStreamRequest) -> StreamOut:
         shuffle=body.shuffle,
         loops=body.loops,
         handover_after_h=body.handover_after_h,
+        scheduled_start=body.scheduled_start,
     )
     return StreamOut.of(streams.create_stream(_user_id(), spec))
 
@@ -280,6 +282,16 @@ def start_stream(stream_id: Id) -> StreamOut:
 @app.post("/api/streams/<stream_id>/stop", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
 def stop_stream(stream_id: Id) -> StreamOut:
     return StreamOut.of(streams.stop_stream(_user_id(), stream_id))
+
+
+@app.put("/api/streams/<stream_id>/schedule", tags=["streams"])
+def reschedule_stream(stream_id: Id, body: ScheduleRequest) -> StreamOut:
+    return StreamOut.of(streams.reschedule_stream(_user_id(), stream_id, body.scheduled_start))
+
+
+@app.delete("/api/streams/<stream_id>/schedule", tags=["streams"])
+def cancel_schedule(stream_id: Id) -> StreamOut:
+    return StreamOut.of(streams.cancel_schedule(_user_id(), stream_id))
 
 
 @app.get("/api/streams/<stream_id>/events", tags=["streams"])

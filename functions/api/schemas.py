@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from playout import playlists, streams
 from playout.destinations import MAX_INGEST_URL_LENGTH, MAX_STREAM_KEY_LENGTH, public_url
@@ -92,6 +100,9 @@ class CreateStreamRequest(_Input):
         allow_inf_nan=False,
         description="hours between planned handovers to a fresh ffmpeg, at an item boundary",
     )
+    scheduled_start: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with a UTC offset, in the future, at most a year ahead"
+    )
 
     @field_validator("destination_ids")
     @classmethod
@@ -109,6 +120,12 @@ class CreateStreamRequest(_Input):
         if self.loop and self.loops is not None:
             raise ValueError("loop (until stopped) and loops (a number of passes) exclude each other")
         return self
+
+
+class ScheduleRequest(_Input):
+    scheduled_start: AwareDatetime = Field(
+        description="ISO 8601 with a UTC offset, in the future, at most a year ahead"
+    )
 
 
 class PresignedPartOut(BaseModel):
@@ -274,6 +291,7 @@ class StreamOut(BaseModel):
             loops=int(stream.loops) if stream.loops is not None else None,
             duration_s=int(stream.duration_s) if stream.duration_s else None,
             handover_after_h=float(stream.handover_after_h),
+            scheduled_start=stream.scheduled_start,
             started_at=stream.started_at,
             ended_at=stream.ended_at,
             destinations=[

@@ -260,6 +260,12 @@ class Api(Construct):
         )
         acknowledge(
             policy,
+            f"IAM5[Resource::<{logical_id(data.table)}.Arn>/index/*]",
+            "The table's own indexes (the sparse active-streams index), granted with the table by "
+            "grant_read_write_data; every item is still keyed by its owner.",
+        )
+        acknowledge(
+            policy,
             f"IAM5[Resource::<{logical_id(data.media_bucket)}.Arn>/*]",
             "Object-level actions (get/put/delete/abort multipart) on the media bucket's objects: "
             "object keys are created per upload, so they can only be named by a prefix; the bucket is "

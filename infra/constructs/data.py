@@ -40,7 +40,7 @@ class DataStore(Construct):
             a["AttributeName"]: a["AttributeType"] for a in resources.table_attribute_definitions()
         }
         keys = {k["KeyType"]: k["AttributeName"] for k in resources.table_key_schema()}
-        return dynamodb.Table(
+        table = dynamodb.Table(
             self,
             "Table",
             partition_key=dynamodb.Attribute(
@@ -58,6 +58,17 @@ class DataStore(Construct):
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        for index in resources.table_global_secondary_indexes():
+            (key,) = index["KeySchema"]
+            table.add_global_secondary_index(
+                index_name=index["IndexName"],
+                partition_key=dynamodb.Attribute(
+                    name=key["AttributeName"], type=_ATTRIBUTE_TYPES[attribute_types[key["AttributeName"]]]
+                ),
+                projection_type=dynamodb.ProjectionType[index["Projection"]["ProjectionType"]],
+                non_key_attributes=index["Projection"]["NonKeyAttributes"],
+            )
+        return table
 
     def _build_media_bucket(self, stage: str, access_log_bucket: s3.IBucket) -> s3.Bucket:
         return s3.Bucket(

@@ -1,31 +1,34 @@
 """Streaming: VPC without NAT, ECS cluster (Fargate + Spot), the stream task and its Step Functions workflow.
 
-Workflow (input `{stream_id, user_id, run_id}`):
+Workflow (input `{stream_id, user_id, run_id}`, JSONata, variables instead of a growing state):
 
-    RunOnSpot ──TaskFailed: retry per RETRY_POLICY
-       │ ECS.AmazonECSException (Spot capacity unavailable: RunTask itself fails)
-       v
-    RunOnDemand ──TaskFailed / AmazonECSException: retry per RETRY_POLICY
-       │ any error left (both states)
-       v
-    MarkFailed (conditional on run_id and an active status) ──> StreamFailed (Fail)
-       │ DynamoDB.ConditionalCheckFailedException: the run was already superseded or ended
-       v
-    AlreadySettled (Succeed)
+    Begin ─> RunOnSpot ──ECS.AmazonECSException (no Spot capacity)──> RunOnDemand
+                │ exit 0                                                  │ exit 0
+                v                                                          v
+               Done <───────────────────────────────────────────────────────
+    any other exit (States.TaskFailed: exit code and run time read from the ECS task description; any
+    other error: no exit code) ─> Route = `playout.workflow.next_step`:
+        143 ─> RunOnSpot at once (the crash budget untouched; re-armed after a healthy run)
+        3 ─> SettleEnded ─> Done          2, 4 ─> SettleFailed ─> StreamFailed (Fail: the alarm)
+        crash within the budget ─> Backoff (Wait) ─> RunOnSpot      budget spent ─> SettleFailed
 
-A container that exits non-zero surfaces in `ecs:runTask.sync` as `States.TaskFailed`; a RunTask call that
-Fargate cannot place surfaces as `ECS.AmazonECSException` ("Capacity is unavailable at this time").
+Settle* write the stream's end and release the owner's active-stream slot in one DynamoDB transaction,
+conditional on the run; a failed condition means the task already wrote it. No state has a timeout: a
+healthy stream runs as long as it is wanted. Each task adds about 8 history events (10 with a backoff), so
+the 25,000-event limit of an execution allows about 3,000 task restarts per run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Aws, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
@@ -35,13 +38,50 @@ from constructs import Construct
 from infra.constructs.data import DataStore
 from infra.nag import acknowledge, logical_id
 from playout import resources
-from playout.workflow import RETRY_POLICY, TASK_TIMEOUT_S
+from playout.models import PROFILE_SK
+from playout.workflow import (
+    EXIT_ENDED_UNWRITTEN,
+    EXIT_FAILED_FOR_GOOD,
+    EXIT_INTERRUPTED,
+    EXIT_SETTLED,
+    RETRY_POLICY,
+)
 
 STREAM_CONTAINER_NAME = "stream"
 TASK_FAILED = "States.TaskFailed"
 ECS_API_ERROR = "ECS.AmazonECSException"
-CONDITIONAL_CHECK_FAILED = "DynamoDB.ConditionalCheckFailedException"
+TRANSACTION_CANCELLED = "DynamoDb.TransactionCanceledException"
+DYNAMODB_TRANSIENT = (
+    "DynamoDb.ThrottlingException",
+    "DynamoDb.ProvisionedThroughputExceededException",
+    "DynamoDb.RequestLimitExceededException",
+    "DynamoDb.InternalServerErrorException",
+)
 ACTIVE_STATUSES = ("starting", "live", "stopping")
+# State names (the contract with tests/infra, which walks the definition).
+RUN_ON_SPOT, RUN_ON_DEMAND, ROUTE, BACKOFF = "RunOnSpot", "RunOnDemand", "Route", "Backoff"
+SETTLE_ENDED, SETTLE_FAILED, DONE = "SettleEnded", "SettleFailed", "Done"
+# Workflow variables -> what the task's container gets (nothing secret) and how RunTask tags the task.
+TASK_ENVIRONMENT = {"STREAM_ID": "stream_id", "USER_ID": "user_id", "RUN_ID": "run_id"}
+RUN_TASK_TAGS = {"playout:stream_id": "stream_id", "playout:user_id": "user_id", "playout:run_id": "run_id"}
+# From the cause of States.TaskFailed (the ECS task description, JSON): the stream container's exit code (null
+# when it never ran) and how long the task ran (0 when it never started). Times are epoch milliseconds; an
+# ISO string is read too. Every path yields a value: Assign refuses an undefined one.
+_TASK = r"($c := $states.errorOutput.Cause; $contains($c, /^\s*\{/) ? $parse($c) : {})"
+_MS = "function($t) { $type($t) = 'string' ? $toMillis($t) : $t }"
+EXIT_CODE = (
+    f"{{% ($code := {_TASK}.Containers[Name = '{STREAM_CONTAINER_NAME}'].ExitCode; "
+    "$exists($code) ? $code : null) %}"
+)
+RAN_S = (
+    f"{{% ($task := {_TASK}; $ms := {_MS}; "
+    "($exists($task.StartedAt) and $exists($task.StoppedAt)) "
+    "? ($ms($task.StoppedAt) - $ms($task.StartedAt)) / 1000 : 0) %}"
+)
+BACKOFF_SECONDS = (
+    f"{{% $round($min([{RETRY_POLICY.interval_s} * $power({RETRY_POLICY.backoff_rate}, $crashes - 1), "
+    f"{RETRY_POLICY.max_delay_s}])) %}}"
+)
 # XPath picture for pynamodb's DATETIME_FORMAT '%Y-%m-%dT%H:%M:%S.%f+0000' (milliseconds, then 000).
 _PYNAMODB_UTC_PICTURE = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001]000+0000"
 
@@ -187,6 +227,12 @@ class Streaming(Construct):
         assert task_policy is not None
         acknowledge(
             task_policy,
+            f"IAM5[Resource::<{logical_id(data.table)}.Arn>/index/*]",
+            "The table's own indexes (the sparse active-streams index), granted with the table by "
+            "grant_read_write_data; every item is still keyed by its owner.",
+        )
+        acknowledge(
+            task_policy,
             f"IAM5[Resource::<{logical_id(data.media_bucket)}.Arn>/*]",
             "s3:GetObject on the media bucket's objects: which media a stream plays is data (its playlist), "
             "so objects can only be named by the bucket's prefix. Read-only; no list, no write.",
@@ -210,15 +256,49 @@ class Streaming(Construct):
     # -- the workflow ----------------------------------------------------------------------------------------
 
     def _build_state_machine(self, data: DataStore) -> sfn.StateMachine:
-        mark_failed = self._build_stamp_failure_time().next(self._build_mark_failed(data))
-        run_on_demand = self._build_run_task("RunOnDemand", capacity_provider="FARGATE")
-        _add_retry_policy(run_on_demand, TASK_FAILED, ECS_API_ERROR)
-        run_on_demand.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.error")
+        done = sfn.Succeed(self, DONE, comment="The task settled the stream, or the workflow wrote its end")
+        stream_failed = sfn.Fail.jsonata(self, "StreamFailed", error="StreamFailed", cause="{% $reason %}")
+        settle_ended = self._build_settle(data, SETTLE_ENDED, status="ended")
+        settle_failed = self._build_settle(data, SETTLE_FAILED, status="failed")
+        _add_settle_error_handling(settle_ended, already_settled=done)
+        _add_settle_error_handling(settle_failed, already_settled=stream_failed)
+        settle_ended.next(done)
+        settle_failed.next(stream_failed)
 
-        run_on_spot = self._build_run_task("RunOnSpot", capacity_provider="FARGATE_SPOT")
-        _add_retry_policy(run_on_spot, TASK_FAILED)
-        run_on_spot.add_catch(run_on_demand, errors=[ECS_API_ERROR], result_path="$.spot_error")
-        run_on_spot.add_catch(mark_failed, errors=[sfn.Errors.ALL], result_path="$.error")
+        begin = sfn.Pass.jsonata(
+            self,
+            "Begin",
+            assign={
+                "stream_id": "{% $states.input.stream_id %}",
+                "user_id": "{% $states.input.user_id %}",
+                "run_id": "{% $states.input.run_id %}",
+                "crashes": 0,
+            },
+        )
+        run_on_spot = self._build_run_task(RUN_ON_SPOT, capacity_provider="FARGATE_SPOT")
+        run_on_demand = self._build_run_task(RUN_ON_DEMAND, capacity_provider="FARGATE")
+        backoff = sfn.CustomState(
+            self,
+            BACKOFF,
+            state_json={"Type": "Wait", "QueryLanguage": "JSONata", "Seconds": BACKOFF_SECONDS},
+        )
+        route = self._build_route(
+            resume=run_on_spot,
+            backoff=backoff,
+            settle_ended=settle_ended,
+            settle_failed=settle_failed,
+            done=done,
+        )
+        backoff.next(run_on_spot)
+
+        # A task that exits 0 succeeds the state; any other exit fails it with States.TaskFailed, whose cause
+        # is the ECS task description (exit code, start and stop times): route on those.
+        for run_task in (run_on_spot, run_on_demand):
+            run_task.next(done)
+        run_on_spot.add_catch(run_on_demand, errors=[ECS_API_ERROR])  # Spot has no capacity: on-demand
+        for run_task in (run_on_spot, run_on_demand):
+            run_task.add_catch(route, errors=[TASK_FAILED], assign={"exit_code": EXIT_CODE, "ran_s": RAN_S})
+            run_task.add_catch(route, errors=[sfn.Errors.ALL], assign={"exit_code": "{% null %}", "ran_s": 0})
 
         workflow_logs = logs.LogGroup(
             self, "WorkflowLogs", retention=self._settings.log_retention, removal_policy=RemovalPolicy.DESTROY
@@ -227,13 +307,22 @@ class Streaming(Construct):
             self,
             "StreamWorkflow",
             state_machine_type=sfn.StateMachineType.STANDARD,
-            definition_body=sfn.DefinitionBody.from_chainable(run_on_spot),
-            comment="One stream task until it ends: retries crashes, falls back from Spot, records failure",
+            query_language=sfn.QueryLanguage.JSONATA,
+            definition_body=sfn.DefinitionBody.from_chainable(begin.next(run_on_spot)),
+            comment="One stream run until it ends: resumes interrupted tasks, retries crashes in a budget "
+            "that re-arms after a healthy run, falls back from Spot, writes the end the task could not",
             tracing_enabled=True,
             logs=sfn.LogOptions(
                 destination=workflow_logs, level=sfn.LogLevel.ALL, include_execution_data=False
             ),
         )
+        # The Settle states' transaction: the stream's status and the owner's active-stream counter.
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="SettleStream", actions=["dynamodb:UpdateItem"], resources=[data.table.table_arn]
+            )
+        )
+        self._grant_run_task_tagging(state_machine)
         workflow_policy = state_machine.role.node.try_find_child("DefaultPolicy")
         assert workflow_policy is not None
         acknowledge(
@@ -243,14 +332,60 @@ class Streaming(Construct):
             "only at run time), X-Ray tracing and CloudWatch Logs delivery for the state machine's "
             "log group.",
         )
+        acknowledge(
+            workflow_policy,
+            "IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
+            f"<{logical_id(self.cluster)}>/*]",
+            "ecs:TagResource on this cluster's tasks, only as part of RunTask (ecs:CreateAction condition): "
+            "the cost allocation tags are set when the task is created, and task ids exist only then.",
+        )
         return state_machine
+
+    def tasks_arn(self) -> str:
+        return Stack.of(self).format_arn(
+            service="ecs", resource="task", resource_name=f"{self.cluster.cluster_name}/*"
+        )
+
+    def allow_stopping_tasks(self, function: lambda_.Function) -> None:
+        """Stop asks ECS to stop the run's task (SIGTERM): the cluster's name and StopTask on its tasks."""
+        function.add_environment("CLUSTER_ARN", self.cluster.cluster_arn)
+        function.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="StopStreamTasks",
+                actions=["ecs:StopTask"],
+                resources=[self.tasks_arn()],
+                conditions={"ArnEquals": {"ecs:cluster": self.cluster.cluster_arn}},
+            )
+        )
+        role = function.role
+        assert role is not None
+        policy = role.node.try_find_child("DefaultPolicy")
+        assert policy is not None
+        acknowledge(
+            policy,
+            "IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
+            f"<{logical_id(self.cluster)}>/*]",
+            "StopTask on this cluster's stream tasks only (ecs:cluster condition): a stream's task id exists "
+            "only at run time.",
+        )
+
+    def _grant_run_task_tagging(self, state_machine: sfn.StateMachine) -> None:
+        state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="TagTasksAtLaunch",
+                actions=["ecs:TagResource"],
+                resources=[self.tasks_arn()],
+                conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}},
+            )
+        )
 
     def _build_run_task(self, state_id: str, *, capacity_provider: str) -> tasks.EcsRunTask:
         container = self.task_definition.default_container
         assert container is not None
-        return tasks.EcsRunTask(
+        return _TaggedRunTask(
             self,
             state_id,
+            query_language=sfn.QueryLanguage.JSONATA,
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             cluster=self.cluster,
             task_definition=self.task_definition,
@@ -267,90 +402,145 @@ class Streaming(Construct):
                 tasks.ContainerOverride(
                     container_definition=container,
                     environment=[
-                        tasks.TaskEnvironmentVariable(
-                            name="STREAM_ID", value=sfn.JsonPath.string_at("$.stream_id")
-                        ),
-                        tasks.TaskEnvironmentVariable(
-                            name="USER_ID", value=sfn.JsonPath.string_at("$.user_id")
-                        ),
-                        tasks.TaskEnvironmentVariable(
-                            name="RUN_ID", value=sfn.JsonPath.string_at("$.run_id")
-                        ),
+                        tasks.TaskEnvironmentVariable(name=name, value=f"{{% ${variable} %}}")
+                        for name, variable in TASK_ENVIRONMENT.items()
                     ],
                 )
             ],
-            task_timeout=sfn.Timeout.duration(Duration.seconds(TASK_TIMEOUT_S)),
-            result_path=sfn.JsonPath.DISCARD,
+            propagated_tag_source=ecs.PropagatedTagSource.TASK_DEFINITION,
+            # No task timeout: a healthy 24/7 stream runs as long as it is wanted.
+            outputs={},
         )
 
-    def _build_stamp_failure_time(self) -> sfn.Pass:
-        """Add `ended_at` in the exact format pynamodb's UTCDateTimeAttribute reads back (`...ffffff+0000`).
+    def _build_route(
+        self,
+        *,
+        resume: sfn.IChainable,
+        backoff: sfn.IChainable,
+        settle_ended: sfn.IChainable,
+        settle_failed: sfn.IChainable,
+        done: sfn.IChainable,
+    ) -> sfn.Choice:
+        """`playout.workflow.next_step` in JSONata: the same exit codes, budget, re-arm and reasons."""
+        budget = f"($ran_s >= {RETRY_POLICY.healthy_after_s} ? 0 : $crashes)"
+        failed_for_good = ", ".join(str(code) for code in EXIT_FAILED_FOR_GOOD)
+        how = (
+            "($type($exit_code) = 'number' ? 'exited with code ' & $string($exit_code) "
+            ": 'could not be started')"
+        )
+        return (
+            sfn.Choice.jsonata(self, ROUTE, comment="playout.workflow.next_step")
+            .when(sfn.Condition.jsonata(f"{{% $exit_code = {EXIT_SETTLED} %}}"), done)
+            .when(sfn.Condition.jsonata(f"{{% $exit_code = {EXIT_ENDED_UNWRITTEN} %}}"), settle_ended)
+            .when(
+                sfn.Condition.jsonata(f"{{% $exit_code in [{failed_for_good}] %}}"),
+                settle_failed,
+                assign={"reason": "{% 'the stream task failed (exit code ' & $string($exit_code) & ')' %}"},
+            )
+            .when(
+                sfn.Condition.jsonata(f"{{% $exit_code = {EXIT_INTERRUPTED} %}}"),
+                resume,
+                assign={"crashes": f"{{% {budget} %}}"},
+            )
+            .when(
+                sfn.Condition.jsonata(f"{{% {budget} >= {RETRY_POLICY.max_attempts} %}}"),
+                settle_failed,
+                assign={
+                    "crashes": f"{{% {budget} %}}",
+                    "reason": f"{{% 'the stream task ' & {how} & ' ' & $string({budget} + 1) & "
+                    "' times in a row; retries were exhausted' %}",
+                },
+            )
+            .when(
+                sfn.Condition.jsonata("{% true %}"),
+                backoff,
+                assign={"crashes": f"{{% {budget} + 1 %}}"},
+            )
+        )
 
-        `$$.State.EnteredTime` is ISO 8601 with `Z` (and Java drops a zero fraction), which the API's model
-        would fail to parse; one JSONata Pass state formats the current time instead.
-        """
-        return sfn.Pass.jsonata(
+    def _build_settle(self, data: DataStore, state_id: str, *, status: str) -> sfn.CustomState:
+        """The stream's end and the owner's counter in one transaction, conditional on the run (`finish`)."""
+        return sfn.CustomState(
             self,
-            "StampFailureTime",
-            outputs=(
-                "{% $merge([$states.input, "
-                f"{{'ended_at': $fromMillis($millis(), '{_PYNAMODB_UTC_PICTURE}')}}]) %}}"
-            ),
+            state_id,
+            state_json={
+                "Type": "Task",
+                "QueryLanguage": "JSONata",
+                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:dynamodb:transactWriteItems",
+                "Arguments": settle_transaction(data.table.table_name, status),
+                "Output": {},
+            },
         )
 
-    def _build_mark_failed(self, data: DataStore) -> sfn.IChainable:
-        status_values = {
-            f":{status}": tasks.DynamoAttributeValue.from_string(status) for status in ACTIVE_STATUSES
+
+class _TaggedRunTask(tasks.EcsRunTask):
+    """RunTask with the cost allocation tags (`EcsRunTask` has no `Tags` property)."""
+
+    def to_state_json(self, top_level_query_language: sfn.QueryLanguage | None = None) -> dict[str, Any]:
+        state = dict(super().to_state_json(top_level_query_language))
+        state["Arguments"] = {
+            **state["Arguments"],
+            "Tags": [
+                {"Key": key, "Value": f"{{% ${variable} %}}"} for key, variable in RUN_TASK_TAGS.items()
+            ],
+            "EnableECSManagedTags": True,
         }
-        mark_failed = tasks.DynamoUpdateItem(
-            self,
-            "MarkFailed",
-            table=data.table,
-            key={
-                resources.TABLE_PARTITION_KEY: tasks.DynamoAttributeValue.from_string(
-                    sfn.JsonPath.format("USER#{}", sfn.JsonPath.string_at("$.user_id"))
-                ),
-                resources.TABLE_SORT_KEY: tasks.DynamoAttributeValue.from_string(
-                    sfn.JsonPath.format("STREAM#{}", sfn.JsonPath.string_at("$.stream_id"))
-                ),
-            },
-            update_expression="SET #status = :failed, #error = :error, ended_at = :ended_at",
-            condition_expression=(f"run_id = :run_id AND #status IN ({', '.join(status_values)})"),
-            expression_attribute_names={"#status": "status", "#error": "error"},
-            expression_attribute_values={
-                ":failed": tasks.DynamoAttributeValue.from_string("failed"),
-                # A readable reason for the app; the raw cause (the ECS task description) stays in the
-                # execution history.
-                ":error": tasks.DynamoAttributeValue.from_string(
-                    sfn.JsonPath.format(
-                        "the stream task stopped unexpectedly and retries were exhausted ({})",
-                        sfn.JsonPath.string_at("$.error.Error"),
-                    )
-                ),
-                ":ended_at": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.ended_at")),
-                ":run_id": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.run_id")),
-                **status_values,
-            },
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        mark_failed.add_catch(
-            sfn.Succeed(
-                self, "AlreadySettled", comment="The run was superseded or already ended: nothing to do"
-            ),
-            errors=[CONDITIONAL_CHECK_FAILED],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-        return mark_failed.next(
-            sfn.Fail(self, "StreamFailed", error="StreamFailed", cause_path="$.error.Cause")
-        )
+        return state
 
 
-def _add_retry_policy(state: sfn.TaskStateBase, *errors: str) -> None:
-    """`playout.workflow.RETRY_POLICY`, the same policy the local launcher applies."""
+def settle_transaction(table_name: str, status: str) -> dict[str, Any]:
+    """TransactWriteItems arguments: `status` (+ `error` = $reason when failed), `ended_at`, out of the active
+    index, conditional on the run and an active status; and the owner's `active_streams` counter - 1."""
+    statuses = {f":{s}": {"S": s} for s in ACTIVE_STATUSES}
+    sets = ["#status = :status", "ended_at = :ended_at"]
+    values: dict[str, Any] = {
+        ":status": {"S": status},
+        ":ended_at": {"S": f"{{% $fromMillis($millis(), '{_PYNAMODB_UTC_PICTURE}') %}}"},
+        ":run_id": {"S": "{% $run_id %}"},
+        **statuses,
+    }
+    names = {"#status": "status"}
+    if status == "failed":
+        sets.append("#error = :error")
+        values[":error"] = {"S": "{% $reason %}"}
+        names["#error"] = "error"
+    return {
+        "TransactItems": [
+            {
+                "Update": {
+                    "TableName": table_name,
+                    "Key": {
+                        resources.TABLE_PARTITION_KEY: {"S": "{% 'USER#' & $user_id %}"},
+                        resources.TABLE_SORT_KEY: {"S": "{% 'STREAM#' & $stream_id %}"},
+                    },
+                    "UpdateExpression": f"SET {', '.join(sets)} REMOVE {resources.ACTIVE_STREAMS_INDEX_KEY}",
+                    "ConditionExpression": f"run_id = :run_id AND #status IN ({', '.join(statuses)})",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            },
+            {
+                "Update": {
+                    "TableName": table_name,
+                    "Key": {
+                        resources.TABLE_PARTITION_KEY: {"S": "{% 'USER#' & $user_id %}"},
+                        resources.TABLE_SORT_KEY: {"S": PROFILE_SK},
+                    },
+                    "UpdateExpression": "ADD active_streams :released",
+                    "ExpressionAttributeValues": {":released": {"N": "-1"}},
+                }
+            },
+        ]
+    }
+
+
+def _add_settle_error_handling(state: sfn.CustomState, *, already_settled: sfn.IChainable) -> None:
+    # A cancelled transaction is a failed condition (the task or the watchdog wrote the end: nothing to do)
+    # or, rarely, a conflict with another write: retried first, so only the condition is left to catch.
     state.add_retry(
-        errors=list(errors),
-        max_attempts=RETRY_POLICY.max_attempts,
-        interval=Duration.seconds(RETRY_POLICY.interval_s),
-        backoff_rate=RETRY_POLICY.backoff_rate,
-        max_delay=Duration.seconds(RETRY_POLICY.max_delay_s),
+        errors=[TRANSACTION_CANCELLED, *DYNAMODB_TRANSIENT],
+        max_attempts=3,
+        interval=Duration.seconds(1),
+        backoff_rate=2.0,
     )
+    state.add_catch(already_settled, errors=[TRANSACTION_CANCELLED])

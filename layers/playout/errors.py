@@ -30,3 +30,8 @@ class QuotaExceeded(PlayoutError):
 class InvalidInput(PlayoutError):
     status = 422
     code = "invalid_input"
+
+
+class TooManyRequests(PlayoutError):
+    status = 429
+    code = "too_many_requests"

@@ -16,9 +16,17 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
-from playout.resources import TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE
+from playout.resources import (
+    ACTIVE_STREAMS_INDEX,
+    ACTIVE_STREAMS_INDEX_KEY,
+    ACTIVE_STREAMS_INDEX_PROJECTION,
+    TABLE_PARTITION_KEY,
+    TABLE_SORT_KEY,
+    TABLE_TTL_ATTRIBUTE,
+)
 
 PROFILE_SK = "PROFILE"
 MEDIA_PREFIX = "MEDIA#"
@@ -26,6 +34,7 @@ DESTINATION_PREFIX = "DEST#"
 STREAM_PREFIX = "STREAM#"
 PLAYLIST_PREFIX = "PLAYLIST#"
 EVENT_PREFIX = "EVENT#"
+HEALTH_PREFIX = "HEALTH#"
 
 
 def user_pk(user_id: str) -> str:
@@ -49,6 +58,8 @@ class _Item(Model):
 class UserProfile(_Item):
     email = UnicodeAttribute(null=True)
     storage_used_bytes = NumberAttribute(default=0)
+    # Streams in starting/live/stopping, changed in the same transaction as each such status change.
+    active_streams = NumberAttribute(default=0)
 
 
 class VideoInfo(MapAttribute[str, Any]):
@@ -112,6 +123,16 @@ class StreamHealth(MapAttribute[str, Any]):
     updated_at = UTCDateTimeAttribute(null=True)
 
 
+class ActiveStreamsIndex(GlobalSecondaryIndex["Stream"]):
+    """Sparse: a stream is in it only while active (the watchdog's sweep reads it with one Query)."""
+
+    class Meta:
+        index_name = ACTIVE_STREAMS_INDEX
+        projection = IncludeProjection(list(ACTIVE_STREAMS_INDEX_PROJECTION))
+
+    active_index_pk = UnicodeAttribute(hash_key=True, attr_name=ACTIVE_STREAMS_INDEX_KEY)
+
+
 class Stream(_Item):
     stream_id = UnicodeAttribute()
     title = UnicodeAttribute()
@@ -131,6 +152,10 @@ class Stream(_Item):
     ended_at = UTCDateTimeAttribute(null=True)
     health = StreamHealth(null=True)
     error = UnicodeAttribute(null=True)
+    scheduled_start = UTCDateTimeAttribute(null=True)
+    task_arn = UnicodeAttribute(null=True)  # written by the task at claim (ECS task ARN; locally its pid)
+    active_index_pk = UnicodeAttribute(null=True, attr_name=ACTIVE_STREAMS_INDEX_KEY)
+    active_index = ActiveStreamsIndex()
 
 
 class StreamEvent(_Item):
@@ -141,7 +166,22 @@ class StreamEvent(_Item):
     expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE)
 
 
-ALL_MODELS: tuple[type[_Item], ...] = (UserProfile, Media, Destination, Playlist, Stream, StreamEvent)
+class StreamHealthItem(_Item):
+    """`pk=USER#<sub>, sk=HEALTH#<stream_id>`: the task's heartbeat, a small item of its own."""
+
+    run_id = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+ALL_MODELS: tuple[type[_Item], ...] = (
+    UserProfile,
+    Media,
+    Destination,
+    Playlist,
+    Stream,
+    StreamEvent,
+    StreamHealthItem,
+)
 
 
 def bind_table(table_name: str, region: str | None = None) -> None:

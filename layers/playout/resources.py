@@ -11,6 +11,15 @@ TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
 TABLE_TTL_ATTRIBUTE: Final = "expires_at"
 
+# Sparse index of the streams that are active (starting, live, stopping): its key is set in the same write as
+# the status change into the active set and removed in the one out of it. The watchdog sweeps it every minute
+# with one Query instead of a Scan. One partition value is enough: it changes only at status changes (a few
+# per run, far below a partition's 1,000 writes/s) and a 1 MB page holds thousands of projected streams.
+ACTIVE_STREAMS_INDEX: Final = "active-streams"
+ACTIVE_STREAMS_INDEX_KEY: Final = "active_index_pk"
+ACTIVE_STREAMS_INDEX_VALUE: Final = "ACTIVE"
+ACTIVE_STREAMS_INDEX_PROJECTION: Final = ("stream_id", "status", "run_id", "task_arn", "started_at")
+
 # Browsers upload parts straight to S3 with presigned PUTs and must read each part's ETag.
 MEDIA_BUCKET_CORS_METHODS: Final = ("PUT", "GET", "HEAD")
 MEDIA_BUCKET_CORS_EXPOSED_HEADERS: Final = ("ETag",)
@@ -33,6 +42,21 @@ def table_attribute_definitions() -> list[dict[str, str]]:
     return [
         {"AttributeName": TABLE_PARTITION_KEY, "AttributeType": "S"},
         {"AttributeName": TABLE_SORT_KEY, "AttributeType": "S"},
+        {"AttributeName": ACTIVE_STREAMS_INDEX_KEY, "AttributeType": "S"},
+    ]
+
+
+def table_global_secondary_indexes() -> list[dict[str, Any]]:
+    """In the DynamoDB API's shape (create_table's GlobalSecondaryIndexes, on-demand); CDK maps the same."""
+    return [
+        {
+            "IndexName": ACTIVE_STREAMS_INDEX,
+            "KeySchema": [{"AttributeName": ACTIVE_STREAMS_INDEX_KEY, "KeyType": "HASH"}],
+            "Projection": {
+                "ProjectionType": "INCLUDE",
+                "NonKeyAttributes": list(ACTIVE_STREAMS_INDEX_PROJECTION),
+            },
+        }
     ]
 
 

@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     key_id: str = Field(min_length=1, description="KMS key that encrypts stream keys and OAuth tokens")
     user_pool_id: str = ""
     state_machine_arn: str = ""
+    cluster_arn: str = Field(default="", description="ECS cluster of the stream tasks (for StopTask)")
+    schedule_group: str = Field(default="", description="EventBridge Scheduler group of scheduled starts")
+    scheduled_start_function_arn: str = ""
+    scheduler_role_arn: str = ""
     storage_quota_bytes: int = Field(default=50 * GIB, gt=0)
     max_concurrent_streams: int = Field(default=2, gt=0)
     upload_part_size_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2)

@@ -3,23 +3,40 @@ and the events timeline."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import DeleteError, UpdateError
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
 
-from playout import playlists
+from playout import playlists, schedules
 from playout.destinations import get_destination
-from playout.errors import InvalidInput, InvalidState, NotFound
+from playout.errors import InvalidInput, InvalidState, NotFound, TooManyRequests
 from playout.ids import new_id
 from playout.launcher import get_launcher
 from playout.media import READY, find_media
-from playout.models import EVENT_PREFIX, STREAM_PREFIX, Stream, StreamEvent, user_pk, utcnow
+from playout.models import (
+    EVENT_PREFIX,
+    PROFILE_SK,
+    STREAM_PREFIX,
+    Stream,
+    StreamEvent,
+    UserProfile,
+    user_pk,
+    utcnow,
+)
 from playout.pagination import Page, query_page
+from playout.resources import ACTIVE_STREAMS_INDEX_VALUE
 from playout.settings import get_settings
+
+logger = logging.getLogger(__name__)
 
 DRAFT, SCHEDULED, STARTING, LIVE, STOPPING, ENDED, FAILED = (
     "draft",
@@ -53,6 +70,10 @@ class StreamSpec:
     shuffle: bool = False
     loops: int | None = None
     handover_after_h: float = HANDOVER_AFTER_H
+    scheduled_start: datetime | None = None
+
+
+CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def _status_in(*statuses: str) -> Condition:
@@ -85,6 +106,28 @@ def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool]:
     return media_ids, shuffle
 
 
+def _condition_failed(error: PynamoDBException) -> bool:
+    return error.cause_response_code == CONDITION_FAILED + "Exception"
+
+
+@contextmanager
+def _transaction() -> Iterator[TransactWrite]:
+    # The models' own connection: bind_table() repoints it, and it is reused across calls.
+    with TransactWrite(connection=Stream._get_connection().connection) as transaction:
+        yield transaction
+
+
+def _cancelled_by_condition(error: TransactWriteError) -> list[bool]:
+    """For each item of a cancelled transaction (in the order they were added): did its condition fail?"""
+    if error.cause_response_code != "TransactionCanceledException":
+        return []
+    return [reason is not None and reason.code == CONDITION_FAILED for reason in error.cancellation_reasons]
+
+
+def _profile(user_id: str) -> UserProfile:
+    return UserProfile(user_pk(user_id), PROFILE_SK)
+
+
 def create_stream(user_id: str, spec: StreamSpec) -> Stream:
     if spec.loop and spec.loops is not None:
         raise InvalidInput("loop (until stopped) and loops (a number of passes) exclude each other")
@@ -95,6 +138,9 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
     media_ids, shuffle = _what_to_play(user_id, spec)
     for destination_id in spec.destination_ids:
         get_destination(user_id, destination_id)
+    scheduled_start = (
+        schedules.checked_start(spec.scheduled_start, utcnow()) if spec.scheduled_start else None
+    )
     stream_id = new_id("str")
     stream = Stream(
         user_pk(user_id),
@@ -111,8 +157,12 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
         loops=spec.loops,
         duration_s=spec.duration_s,
         handover_after_h=spec.handover_after_h,
-        status=DRAFT,
+        status=SCHEDULED if scheduled_start else DRAFT,
+        scheduled_start=scheduled_start,
     )
+    if scheduled_start and not schedules.due_now(scheduled_start, utcnow()):
+        # The schedule first: one without its stream fires into nothing, a stream without one never starts.
+        schedules.get_scheduler().put(schedules.ScheduledStart(user_id, stream_id, scheduled_start))
     stream.save(condition=Stream.sk.does_not_exist())
     source = f" from playlist {spec.playlist_id}" if spec.playlist_id else ""
     record_event(
@@ -121,6 +171,10 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
         "created",
         f"{len(media_ids)} media{source} to {len(spec.destination_ids)} destinations",
     )
+    if scheduled_start:
+        record_event(user_id, stream_id, "scheduled", f"starts at {scheduled_start.isoformat()}")
+        if schedules.due_now(scheduled_start, utcnow()):
+            return start_scheduled_stream(user_id, stream_id, scheduled_start) or stream
     return stream
 
 
@@ -145,6 +199,15 @@ def active_streams(user_id: str) -> list[Stream]:
     )
 
 
+def active_stream_count(user_id: str) -> int:
+    """The counter the limit is enforced on (one GetItem)."""
+    try:
+        profile = UserProfile.get(user_pk(user_id), PROFILE_SK)
+    except UserProfile.DoesNotExist:
+        return 0
+    return max(0, int(profile.active_streams or 0))
+
+
 def uses(streams: list[Stream], *, media_id: str | None = None, destination_id: str | None = None) -> bool:
     return any(media_id in s.media_ids or destination_id in s.destination_ids for s in streams)
 
@@ -153,62 +216,202 @@ def delete_stream(user_id: str, stream_id: str) -> None:
     stream = get_stream(user_id, stream_id)
     try:
         stream.delete(condition=_status_in(DRAFT, SCHEDULED, ENDED, FAILED))
-    except DeleteError:
+    except DeleteError as error:
+        if not _condition_failed(error):
+            raise
         raise InvalidState(f"stream {stream_id} is active; stop it before deleting") from None
+    if stream.status == SCHEDULED:
+        schedules.get_scheduler().delete(stream_id)
     for event in StreamEvent.query(user_pk(user_id), StreamEvent.sk.startswith(_event_prefix(stream_id))):
         event.delete()
 
 
+# --- starting: the status and the user's active-stream counter change in one transaction ---
+
+
 def start_stream(user_id: str, stream_id: str) -> Stream:
-    """Idempotent: a stream already starting or live is left as it is; a double click launches one task."""
+    """Idempotent: a stream already starting or live is left as it is; a double click launches one task.
+
+    A scheduled stream started by hand starts now: its schedule is dropped."""
     stream = get_stream(user_id, stream_id, consistent=True)
     if stream.status in (STARTING, LIVE):
         return stream
-    if stream.status not in STARTABLE:
-        raise InvalidState(f"stream {stream_id} is {stream.status}; wait until it has ended")
+    return _start(user_id, stream, keep_schedule=False)
+
+
+def start_scheduled_stream(user_id: str, stream_id: str, scheduled_start: datetime) -> Stream | None:
+    """What a schedule fires: starts the stream if it is still scheduled for that time; the task then holds
+    its first frame until `scheduled_start`. A start refused (limit reached, media gone) fails the stream
+    with the reason, so it does not stay `scheduled` in the past. None when the schedule is stale."""
+    try:
+        stream = get_stream(user_id, stream_id, consistent=True)
+    except NotFound:
+        return None
+    if stream.status != SCHEDULED or stream.scheduled_start != scheduled_start:
+        logger.info("stale schedule ignored", extra={"stream_id": stream_id, "status": stream.status})
+        return None
+    try:
+        return _start(user_id, stream, keep_schedule=True)
+    except (TooManyRequests, InvalidInput, InvalidState) as refused:
+        _fail_scheduled(stream, f"could not start at its scheduled time: {refused.message}")
+        return get_stream(user_id, stream_id, consistent=True)
+
+
+def _start(user_id: str, stream: Stream, *, keep_schedule: bool) -> Stream:
+    stream_id = stream.stream_id
+    previous = str(stream.status)
+    if previous not in STARTABLE:
+        raise InvalidState(f"stream {stream_id} is {previous}; wait until it has ended")
     if not stream.media_ids or not stream.destination_ids:
         raise InvalidInput("a stream needs at least one media and one destination to start")
     limit = get_settings().max_concurrent_streams
-    if len(active_streams(user_id)) >= limit:
-        raise InvalidState(f"{limit} streams are already active, the most this account may run at once")
     run_id = new_id("run")
+    actions: list[Action] = [
+        Stream.status.set(STARTING),
+        Stream.run_id.set(run_id),
+        Stream.started_at.set(utcnow()),
+        Stream.active_index_pk.set(ACTIVE_STREAMS_INDEX_VALUE),
+        Stream.ended_at.remove(),
+        Stream.error.remove(),
+        Stream.health.remove(),
+        Stream.task_arn.remove(),
+    ]
+    if not keep_schedule:
+        actions.append(Stream.scheduled_start.remove())
+    try:
+        with _transaction() as transaction:
+            transaction.update(stream, actions=actions, condition=Stream.status == previous)
+            transaction.update(
+                _profile(user_id),
+                actions=[UserProfile.active_streams.add(1)],
+                condition=UserProfile.active_streams.does_not_exist() | (UserProfile.active_streams < limit),
+            )
+    except TransactWriteError as error:
+        failed = _cancelled_by_condition(error)
+        if failed[:1] == [True]:
+            return get_stream(user_id, stream_id, consistent=True)  # another request won the race
+        if failed[1:2] == [True]:
+            raise TooManyRequests(
+                f"{limit} streams are already active, the most this account may run at once; "
+                "stop one before starting another"
+            ) from None
+        raise
+    if previous == SCHEDULED and not keep_schedule:
+        _drop_schedule(stream_id)
+    record_event(user_id, stream_id, "starting", "task requested", run_id)
+    try:
+        get_launcher().start(stream_id, user_id, run_id)
+    except Exception as error:
+        # The status is written: without this, the stream would stay `starting` with nothing behind it.
+        logger.exception("launch failed", extra={"stream_id": stream_id, "run_id": run_id})
+        launched = get_stream(user_id, stream_id, consistent=True)
+        finish(launched, FAILED, f"the stream task could not be launched ({_error_name(error)}); try again")
+    return get_stream(user_id, stream_id, consistent=True)
+
+
+def _error_name(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code") or type(error).__name__)
+    return type(error).__name__
+
+
+def _drop_schedule(stream_id: str) -> None:
+    try:
+        schedules.get_scheduler().delete(stream_id)
+    except (BotoCoreError, ClientError):
+        # A schedule left behind finds the stream no longer scheduled and does nothing.
+        logger.warning("could not delete a schedule", extra={"stream_id": stream_id}, exc_info=True)
+
+
+def _fail_scheduled(stream: Stream, reason: str) -> None:
     try:
         stream.update(
-            actions=[
-                Stream.status.set(STARTING),
-                Stream.run_id.set(run_id),
-                Stream.started_at.set(utcnow()),
-                Stream.ended_at.remove(),
-                Stream.error.remove(),
-                Stream.health.remove(),
-            ],
-            condition=_status_in(*STARTABLE) & (Stream.status == stream.status),
+            actions=[Stream.status.set(FAILED), Stream.error.set(reason), Stream.ended_at.set(utcnow())],
+            condition=Stream.status == SCHEDULED,
         )
-    except UpdateError:
-        return get_stream(user_id, stream_id, consistent=True)  # another request won the race
-    record_event(user_id, stream_id, "starting", "task requested", run_id)
-    get_launcher().start(stream_id, user_id, run_id)
+    except UpdateError as error:
+        if not _condition_failed(error):
+            raise
+        return
+    record_event(_owner(stream), stream.stream_id, FAILED, reason)
+
+
+# --- schedules ---
+
+
+def reschedule_stream(user_id: str, stream_id: str, scheduled_start: datetime) -> Stream:
+    stream = get_stream(user_id, stream_id, consistent=True)
+    if stream.status != SCHEDULED:
+        raise InvalidState(f"stream {stream_id} is {stream.status}; only a scheduled stream can be moved")
+    at = schedules.checked_start(scheduled_start, utcnow())
+    starts_now = schedules.due_now(at, utcnow())
+    if not starts_now:
+        # The schedule first: if the write below then finds the stream no longer scheduled, the moved schedule
+        # fires into a stream that is not `scheduled` and does nothing.
+        schedules.get_scheduler().put(schedules.ScheduledStart(user_id, stream_id, at))
+    try:
+        stream.update(actions=[Stream.scheduled_start.set(at)], condition=Stream.status == SCHEDULED)
+    except UpdateError as error:
+        if not _condition_failed(error):
+            raise
+        raise InvalidState(f"stream {stream_id} is no longer scheduled") from None
+    record_event(user_id, stream_id, "rescheduled", f"starts at {at.isoformat()}")
+    if starts_now:
+        _drop_schedule(stream_id)
+        return start_scheduled_stream(user_id, stream_id, at) or stream
     return stream
 
 
-def stop_stream(user_id: str, stream_id: str) -> Stream:
+def cancel_schedule(user_id: str, stream_id: str) -> Stream:
     stream = get_stream(user_id, stream_id, consistent=True)
-    if stream.status in (STOPPING, ENDED):
-        return stream
-    if stream.status not in (STARTING, LIVE):
-        raise InvalidState(f"stream {stream_id} is {stream.status}, not running")
     try:
-        stream.update(actions=[Stream.status.set(STOPPING)], condition=_status_in(STARTING, LIVE))
-    except UpdateError:
-        return get_stream(user_id, stream_id, consistent=True)
-    record_event(user_id, stream_id, "stopping", "stop requested", stream.run_id)
+        stream.update(
+            actions=[Stream.status.set(DRAFT), Stream.scheduled_start.remove()],
+            condition=Stream.status == SCHEDULED,
+        )
+    except UpdateError as error:
+        if not _condition_failed(error):
+            raise
+        raise InvalidState(f"stream {stream_id} is {stream.status}, not scheduled") from None
+    _drop_schedule(stream_id)
+    record_event(user_id, stream_id, "unscheduled", "the scheduled start was cancelled")
+    return stream
+
+
+# --- stopping ---
+
+
+def stop_stream(user_id: str, stream_id: str) -> Stream:
+    """Writes `stopping`, then has the run's task stopped at once (SIGTERM), even while it downloads media.
+    Idempotent: stopping a stream that is already stopping asks its task to stop again."""
+    stream = get_stream(user_id, stream_id, consistent=True)
+    if stream.status == ENDED:
+        return stream
+    if stream.status not in ACTIVE:
+        raise InvalidState(f"stream {stream_id} is {stream.status}, not running")
+    if stream.status != STOPPING:
+        try:
+            stream.update(
+                actions=[Stream.status.set(STOPPING)],
+                condition=_status_in(STARTING, LIVE) & _this_run(stream.run_id),
+            )
+        except UpdateError as error:
+            if not _condition_failed(error):
+                raise
+            return get_stream(user_id, stream_id, consistent=True)
+        record_event(user_id, stream_id, "stopping", "stop requested", stream.run_id)
+    try:
+        get_launcher().stop(stream_id, user_id, str(stream.run_id), stream.task_arn)
+    except Exception:
+        # The task still finds `stopping` on its next heartbeat; the watchdog settles a run left without one.
+        logger.exception("could not stop the task", extra={"stream_id": stream_id, "run_id": stream.run_id})
     return stream
 
 
 # --- the task's side of a run; every write is conditional on the run still being this one ---
 
 
-def _this_run(run_id: str) -> Condition:
+def _this_run(run_id: str | None) -> Condition:
     return Stream.run_id == run_id
 
 
@@ -221,13 +424,16 @@ def claim_run(user_id: str, stream_id: str, run_id: str) -> Stream | None:
 
 
 def mark_live(stream: Stream) -> bool:
+    """False only when the run was superseded or is no longer starting; any other error raises (retry it)."""
     try:
         stream.update(
             actions=[Stream.status.set(LIVE)],
             condition=_this_run(stream.run_id) & (Stream.status == STARTING),
         )
-    except UpdateError:
-        return False
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
     record_event(
         _owner(stream), stream.stream_id, "live", "ffmpeg is sending to every destination", stream.run_id
     )
@@ -247,13 +453,27 @@ def heartbeat(stream: Stream, health: dict[str, Any]) -> str | None:
 
 
 def finish(stream: Stream, status: str, error: str | None = None) -> bool:
-    actions: list[Action] = [Stream.status.set(status), Stream.ended_at.set(utcnow())]
+    """Ends the run with `status` (`ended` or `failed`) and gives its slot back to the user's limit, in one
+    transaction. False only when the run was superseded or already ended; any other error raises, so that
+    the caller can retry (or exit non-zero for the workflow to write it)."""
+    actions: list[Action] = [
+        Stream.status.set(status),
+        Stream.ended_at.set(utcnow()),
+        Stream.active_index_pk.remove(),
+    ]
     if error:
         actions.append(Stream.error.set(error))
     try:
-        stream.update(actions=actions, condition=_this_run(stream.run_id) & _status_in(*ACTIVE))
-    except UpdateError:
-        return False
+        with _transaction() as transaction:
+            transaction.update(
+                stream, actions=actions, condition=_this_run(stream.run_id) & _status_in(*ACTIVE)
+            )
+            transaction.update(_profile(_owner(stream)), actions=[UserProfile.active_streams.add(-1)])
+    except TransactWriteError as failure:
+        if _cancelled_by_condition(failure)[:1] == [True]:
+            return False
+        raise
+    stream.status = status
     record_event(_owner(stream), stream.stream_id, status, error or "", stream.run_id)
     return True
 

@@ -113,7 +113,16 @@ def test_table_matches_the_stack(local_state: dict[str, Any], template: dict[str
         "AttributeName": local_state["ttl"]["AttributeName"],
         "Enabled": True,
     }
-    assert "GlobalSecondaryIndexes" not in cdk
+    local_indexes = {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in local_state["table"]["GlobalSecondaryIndexes"]
+    }
+    cdk_indexes = {
+        index["IndexName"]: (index["KeySchema"], index["Projection"])
+        for index in cdk["GlobalSecondaryIndexes"]
+    }
+    assert cdk_indexes == local_indexes
+    assert set(cdk_indexes) == {resources.ACTIVE_STREAMS_INDEX}
 
 
 def test_media_bucket_matches_the_stack(local_state: dict[str, Any], template: dict[str, Any]) -> None:

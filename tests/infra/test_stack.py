@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from playout import resources
-from playout.workflow import RETRY_POLICY, TASK_TIMEOUT_S
+from playout.workflow import RETRY_POLICY, Action, Step, next_step
 from tests.infra.conftest import REPO_ROOT, Synth
+from tests.infra.workflow_sim import Workflow, evaluate
 
 pytestmark = pytest.mark.infra
 
@@ -100,7 +104,7 @@ def test_table_matches_playout_resources(resources_by_type: Resources) -> None:
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["SSESpecification"]["SSEEnabled"] is True
-    assert "GlobalSecondaryIndexes" not in table
+    assert table["GlobalSecondaryIndexes"] == resources.table_global_secondary_indexes()
 
 
 def test_media_bucket_is_private_encrypted_and_cors_ready_for_multipart(
@@ -170,6 +174,10 @@ def test_api_lambda_runtime_architecture_handler_and_environment(resources_by_ty
         "KEY_ID",
         "USER_POOL_ID",
         "STATE_MACHINE_ARN",
+        "CLUSTER_ARN",
+        "SCHEDULE_GROUP",
+        "SCHEDULED_START_FUNCTION_ARN",
+        "SCHEDULER_ROLE_ARN",
         "STORAGE_QUOTA_BYTES",
         "MAX_CONCURRENT_STREAMS",
         "POWERTOOLS_SERVICE_NAME",
@@ -265,70 +273,168 @@ def test_task_role_has_no_wildcard_actions_and_cannot_encrypt(resources_by_type:
     assert not [a for a in actions if a.startswith("s3:") and a != "s3:GetObject"]
 
 
-def test_workflow_runs_task_sync_spot_first_with_the_shared_retry_policy(
-    resources_by_type: Resources,
+TASK_STARTED_MS = 1_767_000_000_000
+
+
+def _task_failure(exit_code: int | None, ran_s: float, iso_times: bool = False) -> str:
+    """The cause of States.TaskFailed: the ECS task description, as runTask.sync reports it."""
+    started, stopped = TASK_STARTED_MS, TASK_STARTED_MS + int(ran_s * 1000)
+    times: dict[str, Any] = {"StartedAt": started, "StoppedAt": stopped}
+    if iso_times:
+        times = {
+            key: datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
+            for key, ms in times.items()
+        }
+    container: dict[str, Any] = {"Name": "stream", "LastStatus": "STOPPED"}
+    if exit_code is not None:
+        container["ExitCode"] = exit_code
+    return json.dumps({"Containers": [container], "StopCode": "EssentialContainerExited", **times})
+
+
+@pytest.fixture(scope="module")
+def workflow(resources_by_type: Resources) -> Workflow:
+    return Workflow(_state_machine_definition(resources_by_type))
+
+
+@pytest.mark.parametrize("crashes", [0, 1, 2, 3])
+@pytest.mark.parametrize("ran_s", [0.0, 5.0, RETRY_POLICY.healthy_after_s - 1, RETRY_POLICY.healthy_after_s])
+@pytest.mark.parametrize("exit_code", [0, 1, 2, 3, 4, 137, 143, 255, None])
+def test_the_state_machine_routes_every_exit_as_next_step_does(
+    workflow: Workflow, exit_code: int | None, ran_s: float, crashes: int
 ) -> None:
-    states = _state_machine_definition(resources_by_type)["States"]
-    run_on_spot, run_on_demand = states["RunOnSpot"], states["RunOnDemand"]
-    for state in (run_on_spot, run_on_demand):
-        assert state["Resource"].endswith(":states:::ecs:runTask.sync")
-        assert state["TimeoutSeconds"] == TASK_TIMEOUT_S
-        assert (
-            state["Parameters"]["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
+    variables = {"stream_id": "str_1", "user_id": "u-1", "run_id": "run_1", "crashes": crashes}
+    expected = next_step(exit_code, ran_s, crashes)
+    for state in ("RunOnSpot", "RunOnDemand"):
+        outcome = workflow.after_failure(
+            state, "States.TaskFailed", _task_failure(exit_code, ran_s), variables
         )
-        (override,) = state["Parameters"]["Overrides"]["ContainerOverrides"]
-        assert {e["Name"]: e["Value.$"] for e in override["Environment"]} == {
-            "STREAM_ID": "$.stream_id",
-            "USER_ID": "$.user_id",
-            "RUN_ID": "$.run_id",
-        }
-        (retry,) = state["Retry"]
-        assert "States.TaskFailed" in retry["ErrorEquals"]
-        assert retry["MaxAttempts"] == RETRY_POLICY.max_attempts
-        assert retry["IntervalSeconds"] == RETRY_POLICY.interval_s
-        assert retry["BackoffRate"] == RETRY_POLICY.backoff_rate
-        assert retry["MaxDelaySeconds"] == RETRY_POLICY.max_delay_s
-        assert state["Catch"][-1] == {
-            "ErrorEquals": ["States.ALL"],
-            "ResultPath": "$.error",
-            "Next": "StampFailureTime",
-        }
-    assert run_on_spot["Parameters"]["CapacityProviderStrategy"][0]["CapacityProvider"] == "FARGATE_SPOT"
-    assert run_on_demand["Parameters"]["CapacityProviderStrategy"][0]["CapacityProvider"] == "FARGATE"
-    assert run_on_spot["Catch"][0]["ErrorEquals"] == ["ECS.AmazonECSException"]
-    assert run_on_spot["Catch"][0]["Next"] == "RunOnDemand"
+        step = outcome.step
+        if expected.action in (Action.RESUME, Action.RETRY):
+            assert step == Step(expected.action, crashes=expected.crashes, delay_s=expected.delay_s), (
+                outcome.path
+            )
+            assert outcome.path[-1] == "RunOnSpot"  # every new task tries Spot first
+        else:
+            assert (step.action, step.reason) == (expected.action, expected.reason), outcome.path
 
 
-def test_workflow_catch_marks_the_run_failed_conditionally(resources_by_type: Resources) -> None:
+def test_the_run_time_is_read_from_iso_times_too(workflow: Workflow) -> None:
+    variables = {"crashes": 3}
+    healthy = RETRY_POLICY.healthy_after_s + 1
+    outcome = workflow.after_failure(
+        "RunOnSpot", "States.TaskFailed", _task_failure(1, healthy, True), variables
+    )
+    assert outcome.step == next_step(1, healthy, 3)
+    assert outcome.variables["ran_s"] == healthy
+
+
+def test_a_launch_error_counts_as_a_crash_and_spot_falls_back_to_on_demand(workflow: Workflow) -> None:
+    variables = {"crashes": 0}
+    spot = workflow.after_failure("RunOnSpot", "ECS.AmazonECSException", "Capacity is unavailable", variables)
+    assert spot.path == ["RunOnSpot", "RunOnDemand"]
+    assert spot.step == Step(Action.RESUME, crashes=0)  # not a task exit: on-demand is tried at once
+    for error in ("ECS.AmazonECSException", "ECS.AccessDeniedException", "States.Runtime"):
+        outcome = workflow.after_failure("RunOnDemand", error, "not placed", variables)
+        assert outcome.step == next_step(None, 0, 0), error
+    exhausted = workflow.after_failure("RunOnDemand", "ECS.AmazonECSException", "no", {"crashes": 3})
+    expected = next_step(None, 0, 3)
+    assert (exhausted.step.action, exhausted.step.reason) == (expected.action, expected.reason)
+
+
+def test_run_tasks_carry_the_run_ids_and_cost_tags_and_no_timeout(resources_by_type: Resources) -> None:
+    definition = _state_machine_definition(resources_by_type)
+    assert definition["QueryLanguage"] == "JSONata"
+    assert "TimeoutSeconds" not in definition
+    states = definition["States"]
+    for name in ("RunOnSpot", "RunOnDemand"):
+        state = states[name]
+        assert state["Resource"].endswith(":states:::ecs:runTask.sync")
+        assert "TimeoutSeconds" not in state
+        assert "HeartbeatSeconds" not in state
+        arguments = state["Arguments"]
+        assert arguments["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"] == "ENABLED"
+        (override,) = arguments["Overrides"]["ContainerOverrides"]
+        assert {e["Name"]: e["Value"] for e in override["Environment"]} == {
+            "STREAM_ID": "{% $stream_id %}",
+            "USER_ID": "{% $user_id %}",
+            "RUN_ID": "{% $run_id %}",
+        }
+        assert {t["Key"]: t["Value"] for t in arguments["Tags"]} == {
+            "playout:stream_id": "{% $stream_id %}",
+            "playout:user_id": "{% $user_id %}",
+            "playout:run_id": "{% $run_id %}",
+        }
+        assert arguments["PropagateTags"] == "TASK_DEFINITION"
+        assert state["Next"] == "Done"
+    assert (
+        states["RunOnSpot"]["Arguments"]["CapacityProviderStrategy"][0]["CapacityProvider"] == "FARGATE_SPOT"
+    )
+    assert states["RunOnDemand"]["Arguments"]["CapacityProviderStrategy"][0]["CapacityProvider"] == "FARGATE"
+    begin = states[definition["StartAt"]]
+    assert evaluate(begin["Assign"], {}, {"input": {"stream_id": "s", "user_id": "u", "run_id": "r"}}) == {
+        "stream_id": "s",
+        "user_id": "u",
+        "run_id": "r",
+        "crashes": 0,
+    }
+
+
+def test_the_workflow_may_tag_the_tasks_it_launches(resources_by_type: Resources) -> None:
+    statements = _statements_of_role(resources_by_type, "StreamingStreamWorkflowRole")
+    (tagging,) = [s for s in statements if "ecs:TagResource" in _actions(s)]
+    assert tagging["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    assert "ecs:RunTask" in [a for s in statements for a in _actions(s)]
+
+
+def test_a_failed_run_fails_the_execution_so_the_alarm_fires(resources_by_type: Resources) -> None:
     states = _state_machine_definition(resources_by_type)["States"]
-    stamp = states["StampFailureTime"]
-    assert stamp["QueryLanguage"] == "JSONata"
-    assert stamp["Next"] == "MarkFailed"
-    # pynamodb's UTCDateTimeAttribute only reads '%Y-%m-%dT%H:%M:%S.%f+0000'.
-    assert "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001]000+0000" in stamp["Output"]
-    mark_failed = states["MarkFailed"]
-    assert mark_failed["Resource"].endswith(":states:::dynamodb:updateItem")
-    parameters = mark_failed["Parameters"]
-    assert parameters["Key"] == {
-        resources.TABLE_PARTITION_KEY: {"S.$": "States.Format('USER#{}', $.user_id)"},
-        resources.TABLE_SORT_KEY: {"S.$": "States.Format('STREAM#{}', $.stream_id)"},
-    }
-    assert "#status = :failed" in parameters["UpdateExpression"]
-    assert "#error = :error" in parameters["UpdateExpression"]
-    assert parameters["ExpressionAttributeValues"][":failed"] == {"S": "failed"}
-    assert parameters["ExpressionAttributeValues"][":ended_at"] == {"S.$": "$.ended_at"}
-    # The app shows a sentence, not the ECS task description the raw cause holds.
-    assert parameters["ExpressionAttributeValues"][":error"] == {
-        "S.$": "States.Format('the stream task stopped unexpectedly and retries were exhausted ({})', "
-        "$.error.Error)"
-    }
-    assert parameters["ConditionExpression"].startswith("run_id = :run_id AND #status IN (")
-    for status in ("starting", "live", "stopping"):
-        assert parameters["ExpressionAttributeValues"][f":{status}"] == {"S": status}
-    (catch,) = mark_failed["Catch"]
-    assert catch["ErrorEquals"] == ["DynamoDB.ConditionalCheckFailedException"]
-    assert states[catch["Next"]]["Type"] == "Succeed"
-    assert states[mark_failed["Next"]]["Type"] == "Fail"
+    assert states["SettleFailed"]["Next"] == "StreamFailed"
+    assert states["StreamFailed"]["Type"] == "Fail"
+    (catch,) = states["SettleFailed"]["Catch"]
+    assert catch == {"ErrorEquals": ["DynamoDb.TransactionCanceledException"], "Next": "StreamFailed"}
+    assert states["SettleEnded"]["Catch"][0]["Next"] == "Done"
+
+
+@pytest.mark.parametrize(("state_name", "status"), [("SettleFailed", "failed"), ("SettleEnded", "ended")])
+def test_the_settle_transaction_ends_the_run_and_frees_the_slot_only_for_its_run(
+    resources_by_type: Resources, state_name: str, status: str
+) -> None:
+    """The synthesized arguments, evaluated, then sent to DynamoDB (moto) as Step Functions sends them."""
+    state = _state_machine_definition(resources_by_type)["States"][state_name]
+    assert state["Resource"].endswith(":states:::aws-sdk:dynamodb:transactWriteItems")
+    variables = {"stream_id": "str_1", "user_id": "u-1", "run_id": "run_1", "reason": "it broke"}
+    arguments = evaluate(state["Arguments"], variables)
+    with mock_aws():
+        from local.resources import table_spec
+        from playout.models import PROFILE_SK, Stream, UserProfile, bind_table
+
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(**table_spec("settle-test"))
+        bind_table("settle-test", "us-east-1")
+        for item in arguments["TransactItems"]:
+            item["Update"]["TableName"] = "settle-test"
+        Stream(
+            "USER#u-1",
+            "STREAM#str_1",
+            stream_id="str_1",
+            title="t",
+            status="live",
+            run_id="run_1",
+            active_index_pk="ACTIVE",
+        ).save()
+        UserProfile("USER#u-1", PROFILE_SK, active_streams=1).save()
+
+        client.transact_write_items(**arguments)
+        stream = Stream.get("USER#u-1", "STREAM#str_1")
+        assert stream.status == status
+        assert stream.ended_at is not None  # pynamodb reads the time the JSONata wrote
+        assert stream.active_index_pk is None
+        assert stream.error == ("it broke" if status == "failed" else None)
+        assert UserProfile.get("USER#u-1", PROFILE_SK).active_streams == 0
+
+        with pytest.raises(client.exceptions.TransactionCanceledException):
+            client.transact_write_items(**arguments)  # already ended: the condition fails, nothing changes
+        assert UserProfile.get("USER#u-1", PROFILE_SK).active_streams == 0
 
 
 def test_workflow_is_standard_with_logging_and_tracing(resources_by_type: Resources) -> None:
@@ -440,3 +546,68 @@ def test_outputs(template: dict[str, Any]) -> None:
 def test_aws_never_admits_loopback_ingests(template: dict[str, Any]) -> None:
     # Local mode's setting: in AWS a loopback ingest would reach the task itself.
     assert "ALLOW_LOOPBACK_INGESTS" not in json.dumps(template).upper()
+
+
+# -- watchdog and schedules ----------------------------------------------------------------------------------
+
+
+def test_the_watchdog_runs_on_stopped_tasks_and_every_minute(resources_by_type: Resources) -> None:
+    function = _one(resources_by_type, "AWS::Lambda::Function", "WatchdogFunction")
+    assert function["Properties"]["Handler"] == "stream_watchdog.handler.lambda_handler"
+    assert set(function["Properties"]["Environment"]["Variables"]) >= {
+        "TABLE_NAME",
+        "STATE_MACHINE_ARN",
+        "CLUSTER_ARN",
+    }
+    rules = [r["Properties"] for r in resources_by_type["AWS::Events::Rule"] if "Watchdog" in r["LogicalId"]]
+    patterns = [r["EventPattern"] for r in rules if "EventPattern" in r]
+    (pattern,) = patterns
+    assert pattern["source"] == ["aws.ecs"]
+    assert pattern["detail-type"] == ["ECS Task State Change"]
+    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
+    assert "Cluster" in json.dumps(pattern["detail"]["clusterArn"])  # this cluster's tasks only
+    assert [r["ScheduleExpression"] for r in rules if "ScheduleExpression" in r] == ["rate(1 minute)"]
+    for rule in rules:
+        assert function["LogicalId"] in json.dumps(rule["Targets"])
+
+
+def test_the_watchdog_may_describe_runs_and_stop_tasks_of_this_app_only(resources_by_type: Resources) -> None:
+    statements = _statements_of_role(resources_by_type, "WatchdogFunctionServiceRole")
+    by_action = {a: s for s in statements for a in _actions(s)}
+    assert ":execution:" in _flatten(by_action["states:DescribeExecution"]["Resource"])
+    assert by_action["ecs:StopTask"]["Condition"]["ArnEquals"]["ecs:cluster"]
+    assert "dynamodb:Scan" not in by_action
+    assert "dynamodb:Query" in by_action
+
+
+def test_scheduled_starts_use_a_group_a_narrow_role_and_their_own_lambda(
+    resources_by_type: Resources,
+) -> None:
+    _one(resources_by_type, "AWS::Scheduler::ScheduleGroup")
+    function = _one(resources_by_type, "AWS::Lambda::Function", "SchedulesStartFunction")
+    assert function["Properties"]["Handler"] == "scheduled_start.handler.lambda_handler"
+    role = _one(resources_by_type, "AWS::IAM::Role", "SchedulesSchedulerRole")
+    (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert "aws:SourceAccount" in trust["Condition"]["StringEquals"]
+    (invoke,) = _statements_of_role(resources_by_type, "SchedulesSchedulerRole")
+    assert _actions(invoke) == ["lambda:InvokeFunction"]
+    assert function["LogicalId"] in json.dumps(invoke["Resource"])
+
+
+def test_the_api_may_manage_schedules_of_its_group_and_pass_only_the_scheduler_role(
+    resources_by_type: Resources,
+) -> None:
+    statements = _statements_of_role(resources_by_type, "ApiFunctionServiceRole")
+    (manage,) = [s for s in statements if "scheduler:CreateSchedule" in _actions(s)]
+    assert sorted(_actions(manage)) == [
+        "scheduler:CreateSchedule",
+        "scheduler:DeleteSchedule",
+        "scheduler:UpdateSchedule",
+    ]
+    assert ":schedule/" in _flatten(manage["Resource"])
+    (pass_role,) = [s for s in statements if "iam:PassRole" in _actions(s)]
+    assert "SchedulesSchedulerRole" in json.dumps(pass_role["Resource"])
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    (stop,) = [s for s in statements if "ecs:StopTask" in _actions(s)]
+    assert stop["Condition"]["ArnEquals"]["ecs:cluster"]

@@ -21,6 +21,10 @@ os.environ.update(
     MEDIA_BUCKET="playout-media-test",
     KEY_ID="alias/playout-test",
     STATE_MACHINE_ARN="arn:aws:states:us-east-1:123456789012:stateMachine:playout-test",
+    CLUSTER_ARN="arn:aws:ecs:us-east-1:123456789012:cluster/playout-test",
+    SCHEDULE_GROUP="playout-test",
+    SCHEDULED_START_FUNCTION_ARN="arn:aws:lambda:us-east-1:123456789012:function:playout-scheduled-start",
+    SCHEDULER_ROLE_ARN="arn:aws:iam::123456789012:role/playout-scheduler",
     STORAGE_QUOTA_BYTES=str(100 * 1024**2),
     MAX_CONCURRENT_STREAMS="2",
     POWERTOOLS_TRACE_DISABLED="1",
@@ -30,7 +34,7 @@ os.environ.update(
 
 from local.gateway import PROXY_ROUTE_KEY, http_api_event
 from local.resources import table_spec
-from playout import aws, launcher, resources
+from playout import aws, launcher, resources, schedules
 from playout.models import bind_table
 
 
@@ -39,9 +43,16 @@ class RecordingLauncher:
     """Stands in for Step Functions, which moto cannot run: records what would have been launched."""
 
     started: list[tuple[str, str, str]] = field(default_factory=list)
+    stopped: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    fail_with: Exception | None = None
 
     def start(self, stream_id: str, user_id: str, run_id: str) -> None:
+        if self.fail_with is not None:
+            raise self.fail_with
         self.started.append((stream_id, user_id, run_id))
+
+    def stop(self, stream_id: str, user_id: str, run_id: str, task_arn: str | None) -> None:
+        self.stopped.append((stream_id, user_id, run_id, task_arn))
 
 
 @dataclass
@@ -90,8 +101,8 @@ class ApiClient:
     def post(self, path: str, body: Any = None) -> ApiResponse:
         return self.request("POST", path, body if body is not None else {})
 
-    def put(self, path: str, body: Any) -> ApiResponse:
-        return self.request("PUT", path, body)
+    def put(self, path: str, body: Any = None) -> ApiResponse:
+        return self.request("PUT", path, body if body is not None else {})
 
     def delete(self, path: str) -> ApiResponse:
         return self.request("DELETE", path)
@@ -119,13 +130,16 @@ def aws_env() -> Iterator[RecordingLauncher]:
         kms = boto3.client("kms")
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         kms.create_alias(AliasName=os.environ["KEY_ID"], TargetKeyId=key_id)
+        boto3.client("scheduler").create_schedule_group(Name=os.environ["SCHEDULE_GROUP"])
         recording = RecordingLauncher()
         previous = launcher.get_launcher()
         launcher.set_launcher(recording)
+        schedules.set_scheduler(None)  # the EventBridge Scheduler the settings describe (moto's)
         try:
             yield recording
         finally:
             launcher.set_launcher(previous)
+            schedules.set_scheduler(None)
             aws.reset_clients()
 
 
@@ -137,3 +151,12 @@ def alice(aws_env: RecordingLauncher) -> ApiClient:
 @pytest.fixture
 def bob(aws_env: RecordingLauncher) -> ApiClient:
     return ApiClient("22222222-bbbb-4bbb-8bbb-222222222222", "bob@example.com")
+
+
+@pytest.fixture
+def library(alice: ApiClient) -> Any:
+    """Alice with one ready media and one destination (tests.integration.library.Library)."""
+    from tests.integration.library import Library
+    from tests.integration.test_api import destination, upload
+
+    return Library(alice, upload(alice)["media_id"], destination(alice)["destination_id"])

@@ -237,8 +237,11 @@ def test_the_concurrent_stream_limit_is_enforced(alice: ApiClient) -> None:
     assert alice.post(f"/api/streams/{ids[0]}/start").status == 202
     assert alice.post(f"/api/streams/{ids[1]}/start").status == 202
     third = alice.post(f"/api/streams/{ids[2]}/start")
-    assert third.status == 409
+    assert third.status == 429
+    assert third.json()["error"]["code"] == "too_many_requests"
     assert "2 streams are already active" in third.json()["error"]["message"]
+    assert alice.get(f"/api/streams/{ids[2]}").json()["status"] == "draft"
+    assert alice.get("/api/me").json()["active_streams"] == 2
 
 
 def test_a_stream_needs_ready_media_and_own_destinations(alice: ApiClient, bob: ApiClient) -> None:

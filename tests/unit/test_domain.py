@@ -9,7 +9,6 @@ from playout.errors import InvalidInput
 from playout.ids import new_id
 from playout.media import MAX_PARTS, part_size_for
 from playout.pagination import decode_cursor, encode_cursor
-from playout.workflow import RETRY_POLICY, RetryPolicy
 
 MIB = 1024**2
 
@@ -43,17 +42,6 @@ def test_part_size_keeps_any_file_within_s3s_part_limit(size: int, expected: int
     part = part_size_for(size, 16 * MIB)
     assert part == expected
     assert -(-size // part) <= MAX_PARTS
-
-
-def test_retry_delays_back_off_up_to_the_cap() -> None:
-    assert RetryPolicy(max_attempts=5, interval_s=2, backoff_rate=2.0, max_delay_s=10).delays() == [
-        2,
-        4,
-        8,
-        10,
-        10,
-    ]
-    assert len(RETRY_POLICY.delays()) == RETRY_POLICY.max_attempts
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,58 @@
+"""The stream watchdog Lambda: ECS task state changes (STOPPED) of the stream cluster and a one-minute sweep.
+
+Both settle runs whose task died without writing the stream's status, and stop tasks whose heartbeat is
+stale (see `playout.watchdog`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from playout import watchdog
+from playout.launcher import StepFunctionsLauncher
+from playout.models import bind_table
+
+
+class WatchdogSettings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    table_name: str = Field(min_length=3)
+    state_machine_arn: str = Field(min_length=20)
+    cluster_arn: str = Field(min_length=20)
+
+
+SETTINGS = WatchdogSettings()  # type: ignore[call-arg]  # validated at cold start, from the environment
+bind_table(SETTINGS.table_name)
+INSPECTOR = StepFunctionsLauncher(
+    state_machine_arn=SETTINGS.state_machine_arn, cluster_arn=SETTINGS.cluster_arn
+)
+TASK_STATE_CHANGE = "ECS Task State Change"
+logger = Logger()
+
+
+def run_of(detail: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(user_id, stream_id, run_id) from a stopped task's container overrides, as the workflow set them."""
+    for override in (detail.get("overrides") or {}).get("containerOverrides") or []:
+        env = {e.get("name"): e.get("value") for e in override.get("environment") or []}
+        if env.get("USER_ID") and env.get("STREAM_ID") and env.get("RUN_ID"):
+            return env["USER_ID"], env["STREAM_ID"], env["RUN_ID"]
+    return None
+
+
+@logger.inject_lambda_context(log_event=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("detail-type") == TASK_STATE_CHANGE:
+        run = run_of(event.get("detail") or {})
+        if run is None:
+            return {"findings": []}
+        finding = watchdog.check_run(*run, INSPECTOR)
+        findings = [finding] if finding else []
+    else:
+        findings = watchdog.sweep(INSPECTOR)
+    for found in findings:
+        logger.warning("watchdog acted", extra={**found.__dict__})
+    return {"findings": [found.__dict__ for found in findings]}

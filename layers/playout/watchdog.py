@@ -1,0 +1,109 @@
+"""The watchdog outside the task: settles a run whose task died without writing its status, and stops a task
+whose heartbeat went stale so that the workflow resumes the run in a new one.
+
+AWS: a Lambda on ECS task state changes (STOPPED) and on a one-minute sweep. Local mode: the launcher runs
+the same sweep over the runs it drives. Active streams come from the sparse `active-streams` index (one
+Query, no Scan); every settle is the same conditional transaction as the task's own `finish`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from playout.launcher import RunState
+from playout.models import HEALTH_PREFIX, Stream, StreamHealthItem, utcnow
+from playout.resources import ACTIVE_STREAMS_INDEX_VALUE
+from playout.streams import ACTIVE, ENDED, FAILED, STOPPING, finish, get_stream, record_event
+from playout.workflow import HEARTBEAT_STALE_AFTER_S, LAUNCH_GRACE_S
+
+SETTLED = "settled"
+STOPPED_TASK = "stopped_task"
+
+
+class RunInspector(Protocol):
+    """What the watchdog asks about a run (AWS: Step Functions and ECS; locally: the launcher)."""
+
+    def run_state(self, run_id: str) -> RunState: ...
+
+    def stop_run_task(self, run_id: str, task_arn: str | None, reason: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Finding:
+    stream_id: str
+    run_id: str
+    action: str  # SETTLED or STOPPED_TASK
+    detail: str
+
+
+def sweep(inspector: RunInspector, now: datetime | None = None) -> list[Finding]:
+    """Checks every active stream once."""
+    now = now or utcnow()
+    findings = []
+    for stream in Stream.active_index.query(ACTIVE_STREAMS_INDEX_VALUE):
+        finding = check(stream, inspector, now)
+        if finding is not None:
+            findings.append(finding)
+    return findings
+
+
+def check_run(
+    user_id: str, stream_id: str, run_id: str, inspector: RunInspector, now: datetime | None = None
+) -> Finding | None:
+    """Checks one run (a task of it just stopped)."""
+    stream = get_stream(user_id, stream_id, consistent=True)
+    if stream.run_id != run_id or stream.status not in ACTIVE:
+        return None
+    return check(stream, inspector, now or utcnow())
+
+
+def check(stream: Stream, inspector: RunInspector, now: datetime) -> Finding | None:
+    run_id = str(stream.run_id)
+    state = inspector.run_state(run_id)
+    if state is RunState.ENDED:
+        return settle_orphan(stream, "the stream task stopped without recording how the stream ended")
+    if state is RunState.MISSING:
+        started = stream.started_at
+        if started is None or now - started >= timedelta(seconds=LAUNCH_GRACE_S):
+            return settle_orphan(stream, "the stream task was never launched")
+        return None
+    beat = _heartbeat(stream)
+    if beat is None or beat.run_id != run_id or beat.updated_at is None:
+        return None  # the task has not beaten yet (image pull, staging): its workflow is still on it
+    silent_s = (now - beat.updated_at).total_seconds()
+    if silent_s <= HEARTBEAT_STALE_AFTER_S:
+        return None
+    detail = f"no heartbeat for {silent_s:.0f} s: the task was stopped and a new one resumes the stream"
+    inspector.stop_run_task(run_id, stream.task_arn, detail)
+    record_event(_owner(stream), stream.stream_id, "restarted", detail, run_id)
+    return Finding(stream.stream_id, run_id, STOPPED_TASK, detail)
+
+
+def settle_orphan(stream: Stream, reason: str) -> Finding | None:
+    """Settles a run that nothing plays any more: a stop that was asked for ends as `ended`, a run that was
+    meant to play ends `failed` with `reason`. None if the task or the workflow wrote it meanwhile."""
+    if stream.status == STOPPING:
+        settled, status, detail = finish(stream, ENDED), ENDED, "stopped"
+    else:
+        settled, status, detail = finish(stream, FAILED, reason), FAILED, reason
+    if not settled:
+        return None  # the task or the workflow wrote it meanwhile
+    return Finding(stream.stream_id, str(stream.run_id), SETTLED, f"{status}: {detail}")
+
+
+def _heartbeat(stream: Stream) -> StreamHealthItem | None:
+    try:
+        return StreamHealthItem.get(
+            stream.pk,
+            HEALTH_PREFIX + stream.stream_id,
+            consistent_read=True,
+            attributes_to_get=["run_id", "updated_at"],
+        )
+    except StreamHealthItem.DoesNotExist:
+        return None
+
+
+def _owner(stream: Stream) -> str:
+    return str(stream.pk).removeprefix("USER#")
