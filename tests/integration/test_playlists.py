@@ -384,3 +384,25 @@ def test_media_listed_by_a_playlist_may_be_deleted_and_a_later_stream_names_it(a
         "remove them from the playlist",
     }
     assert alice.get("/api/streams").json()["items"] == []
+
+
+def test_a_stream_of_a_thousand_item_playlist_reads_its_media_in_batches(
+    alice: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    items = (probed_media(alice, 250) * 4)[:1000]
+    made = playlist(alice, items)
+    dest = destination(alice)
+    body = {
+        "title": "Marathon",
+        "playlist_id": made["playlist_id"],
+        "destination_ids": [dest["destination_id"]],
+    }
+    with dynamodb_calls(monkeypatch) as calls:
+        response = alice.post("/api/streams", body)
+    assert response.status == 201, response.text
+    assert response.json()["media_ids"] == items
+    batches = calls.named("BatchGetItem")
+    assert sorted(len(b["RequestItems"]["playout-test"]["Keys"]) for b in batches) == [50, 100, 100]
+    fetched = [get["Key"]["sk"]["S"] for get in calls.named("GetItem")]
+    assert fetched == [f"PLAYLIST#{made['playlist_id']}", f"DEST#{dest['destination_id']}"]
+    assert "Scan" not in calls.operations
