@@ -10,12 +10,12 @@ from types import FrameType
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from playout.workflow import EXIT_MISCONFIGURED
 from stream_task.redact import RedactingFormatter, Redactor
 from stream_task.runner import StreamRun
 from stream_task.settings import TaskSettings
 
-EXIT_CRASHED = 1
-EXIT_MISCONFIGURED = 2
+EXIT_CRASHED = 1  # anything but the workflow's codes: a crash, retried within the crash budget
 
 
 def main() -> int:

@@ -126,6 +126,8 @@ class Engine:
         self._played: Played | None = None
         self._restart_times: deque[float] = deque()
         self.restarts = 0
+        self.aired_frames = 0  # video frames handed to the outputs (the health's fps)
+        self.aired_bytes = 0  # audio and video payload handed to the outputs (the health's bitrate)
         self._handover_due: float | None = None
         self._on_air = False
 
@@ -299,7 +301,9 @@ class Engine:
             for output in self.outputs:
                 output.send(aired.tag)
             sent = True
+            self.aired_bytes += len(aired.tag.body)
             if aired.tag.is_video and aired.tag.is_media:
+                self.aired_frames += 1
                 self._played = Played(aired.entry, aired.item_offset_s, aired.tag.timestamp_ms / 1000.0)
         if sent and not self._on_air:
             self._on_air = True

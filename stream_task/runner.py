@@ -1,53 +1,52 @@
 """One run of a stream, start to end: claim → plan the playlist → play it (the engine) → write the end.
 
-Exit codes (the workflow's contract, see playout.workflow): 0 when the task wrote a terminal status
-itself, or the run is no longer this task's to play; 143 when it was interrupted (SIGTERM without a stop
-request: Spot reclaim, host stop) after saving its position, so that the workflow starts a task that
-resumes it; 4 when the stream failed for good (its reason written), so that the workflow fails and the
-alarm fires."""
+Exit codes (the workflow's contract, playout.workflow): 0 when the task wrote the terminal status itself,
+or the run is no longer this task's to play; 143 when it was interrupted (SIGTERM without a stop request:
+Spot reclaim, host stop) after saving its position, so that the workflow starts a task that resumes it;
+3 when the run is over but `ended` could not be written; 4 when the stream failed for good (its reason
+written if the database allowed), so that the workflow fails and the alarm fires. While playing, every
+database write goes through the Reporter's thread; the writes that end a run are retried until a deadline."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
+import requests
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from playout import aws
-from playout.destinations import resolve_ingest
+from playout import aws, health
+from playout.destinations import Ingest, resolve_ingest
 from playout.errors import PlayoutError
 from playout.media import get_media
-from playout.models import Stream, bind_table, utcnow
-from playout.streams import (
-    ACTIVE,
-    ENDED,
-    FAILED,
-    LIVE,
-    STARTING,
-    STOPPING,
-    claim_run,
-    finish,
-    heartbeat,
-    mark_live,
-    record_event,
-)
-from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult, Played
+from playout.models import Stream, StreamHealthItem, bind_table, utcnow
+from playout.netguard import resolve_public
+from playout.streams import ENDED, FAILED, LIVE, STOPPING, claim_run, finish, record_task
+from playout.workflow import EXIT_ENDED_UNWRITTEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETTLED
+from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult
 from stream_task.outputs import Output, OutputState
 from stream_task.playlist import Cursor, Entry, Item, PlayOrder
 from stream_task.probe import positive_seconds, probe
 from stream_task.redact import Redactor
+from stream_task.reporter import DATABASE_ERRORS, Reporter, RunIds, UsageBase, retry_write
 from stream_task.settings import TaskSettings
 from stream_task.staging import Stager
 
-EXIT_OK = 0
-EXIT_FAILED = 4
-EXIT_INTERRUPTED = 143  # 128 + SIGTERM, what a shell reports for a process ended by SIGTERM
 INTERRUPTED = "interrupted"
-PLAYING = (STARTING, LIVE)
+STOP_REQUESTED = "stop requested"
+SUPERSEDED = "run superseded"
+# ECS gives a stopped task 120 s (the container's stop timeout): the last writes fit well inside it.
+LAST_BEAT_DEADLINE_S = 15.0
+
+T = TypeVar("T")
 
 
 class SetupFailed(Exception):
@@ -59,144 +58,179 @@ class StreamRun(EngineEvents):
         self.settings = settings
         self.log = logger
         self.redact = redactor or Redactor()
-        self._stream: Stream | None = None
+        self.ids = RunIds(settings.user_id, settings.stream_id, settings.run_id)
         self._engine: Engine | None = None
         self._stop_wish: str | None = None
-        self._status: str | None = None
-        self._started = time.monotonic()
-        self._next_beat = 0.0
-        self._order: PlayOrder | None = None
-        self._outputs: list[Output] = []
+        self._reporter: Reporter | None = None
 
     def interrupt(self) -> None:
         """SIGTERM/SIGINT: stop cleanly (signal-safe: it only records the wish)."""
-        self._stop_wish = INTERRUPTED
+        self._wish(INTERRUPTED)
+
+    def _wish(self, reason: str) -> None:
+        if self._stop_wish is None:
+            self._stop_wish = reason
         if self._engine is not None:
-            self._engine.request_stop(INTERRUPTED)
+            self._engine.request_stop(reason)
+
+    def _on_wanted(self, wanted: str | None) -> None:
+        self._wish(STOP_REQUESTED if wanted == health.WANT_STOP else SUPERSEDED)
 
     # --- the run ---
 
     def run(self) -> int:
         s = self.settings
         bind_table(s.table_name)
-        stream = claim_run(s.user_id, s.stream_id, s.run_id)
-        if stream is None:
+        claimed = self._retry(lambda: claim_run(s.user_id, s.stream_id, s.run_id), "read the stream")
+        if claimed is None:
             self.log.info("run is no longer wanted; nothing to do")
-            return EXIT_OK
-        self._stream = stream
+            return EXIT_SETTLED
+        stream: Stream = claimed
+        item = self._retry(lambda: health.read(s.user_id, s.stream_id, consistent=True), "read the health")
+        self._record_task(stream)
+        reporter = Reporter(
+            self.ids,
+            stream,
+            log=self.log,
+            interval_s=s.heartbeat_interval_s,
+            capacity=s.capacity,
+            base=_usage_base(item),
+            on_wanted=self._on_wanted,
+        )
+        self._reporter = reporter
+        reporter.start([str(d) for d in stream.destination_ids])
+        try:
+            result = self._play(stream, item, reporter)
+        finally:
+            reporter.close()
+        return self._conclude(stream, result)
+
+    def _play(self, stream: Stream, item: StreamHealthItem | None, reporter: Reporter) -> EngineResult:
+        s = self.settings
         if stream.status == STOPPING:
-            self.log.info("stop requested before the task started")
-            finish(stream, ENDED)
-            return EXIT_OK
+            return EngineResult(Ending.STOPPED, STOP_REQUESTED)
         limit_s = self._remaining_duration(stream)
         if limit_s is not None and limit_s <= 0:
-            finish(stream, ENDED)
-            return EXIT_OK
+            return EngineResult(Ending.FINISHED)
         s.scratch_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=s.scratch_dir, prefix=f"{s.stream_id}-") as scratch:
             stager = Stager(
                 aws.client("s3", s.s3_addressing_style), s.media_bucket, Path(scratch), logger=self.log
             )
+            outputs: list[Output] = []
             try:
-                order = self._plan(stream, stager)
-                urls = self._ingest_urls(stream)
-            except SetupFailed as error:
-                stager.close()
-                return self._fail(stream, self.redact(str(error)))
-            if self._stop_wish is not None:
-                stager.close()
-                return self._conclude(stream, EngineResult(Ending.STOPPED, self._stop_wish))
-            self._order = order
-            start = self._resume_cursor(stream)
-            if start is not None:
-                where = f"pass {start.pass_index + 1}, item {start.slot + 1}, at {start.offset_s:.1f} s"
-                record_event(s.user_id, s.stream_id, "restarted", f"resuming at {where}", s.run_id)
-            self._outputs = [
-                Output(
-                    destination_id,
-                    url,
+                try:
+                    order = self._plan(stream, stager)
+                    ingests = self._ingests(stream)
+                except SetupFailed as error:
+                    return EngineResult(Ending.FAILED, str(error))
+                if self._stop_wish is not None:
+                    return EngineResult(Ending.STOPPED, self._stop_wish)
+                start = _resume_cursor(stream, item)
+                if start is not None:
+                    where = f"pass {start.pass_index + 1}, item {start.slot + 1}, at {start.offset_s:.1f} s"
+                    reporter.event("restarted", f"resuming at {where}")
+                outputs = [self._output(ingest) for ingest in ingests]
+                engine = Engine(
+                    order.entries(start or Cursor(), limit_s),
+                    source=stager.source,
+                    outputs=outputs,
                     ffmpeg=s.ffmpeg_path,
                     redact=self.redact,
                     logger=self.log,
-                    on_change=self._on_output,
-                    retry_window_s=s.destination_retry_window_s,
+                    events=self,
+                    limits=EngineLimits(
+                        stale_s=s.stale_progress_timeout_s,
+                        handover_after_s=float(stream.handover_after_h) * 3600,
+                    ),
+                    not_before=_not_before(stream.scheduled_start if start is None else None),
                 )
-                for destination_id, url in urls
-            ]
-            engine = Engine(
-                order.entries(start or Cursor(), limit_s),
-                source=stager.source,
-                outputs=self._outputs,
-                ffmpeg=s.ffmpeg_path,
-                redact=self.redact,
-                logger=self.log,
-                events=self,
-                limits=EngineLimits(
-                    stale_s=s.stale_progress_timeout_s,
-                    handover_after_s=float(stream.handover_after_h) * 3600,
-                ),
-            )
-            self._engine = engine
-            if self._stop_wish is not None:
-                engine.request_stop(self._stop_wish)
-            stager.start(order)
-            self.log.info(
-                "playing",
-                extra={"items": len(order.items), "destinations": len(urls), "limit_s": limit_s},
-            )
-            try:
-                result = engine.run()
+                self._engine = engine
+                reporter.playing(engine, outputs)
+                if self._stop_wish is not None:
+                    engine.request_stop(self._stop_wish)
+                stager.start(order)
+                self.log.info(
+                    "playing",
+                    extra={"items": len(order.items), "destinations": len(outputs), "limit_s": limit_s},
+                )
+                return engine.run()
             finally:
-                for output in self._outputs:
+                for output in outputs:
                     output.close(s.stop_grace_s)
                 stager.close()
-        return self._conclude(stream, result)
 
     def _conclude(self, stream: Stream, result: EngineResult) -> int:
         if result.ending is Ending.FINISHED:
-            finish(stream, ENDED)
             self.log.info("playlist finished")
-            return EXIT_OK
+            return self._settle(stream, ENDED)
         if result.ending is Ending.FAILED:
-            return self._fail(stream, self.redact(result.reason or "the stream failed"))
+            reason = self.redact(result.reason or "the stream failed")
+            self.log.error("stream failed", extra={"reason": reason})
+            return self._settle(stream, FAILED, reason)
+        if result.reason == SUPERSEDED:
+            self.log.info("run replaced or no longer active; left as it is")
+            return EXIT_SETTLED
         if result.reason == INTERRUPTED:
-            return self._interrupted(stream, result.played)
-        if self._status == STOPPING or result.reason == "stop requested":
-            finish(stream, ENDED)
-            self.log.info("stream stopped on request")
-            return EXIT_OK
-        self.log.info("run replaced or no longer active; left as it is", extra={"status": self._status})
-        return EXIT_OK
+            return self._interrupted(stream, result)
+        self.log.info("stream stopped on request")
+        return self._settle(stream, ENDED)
 
-    def _fail(self, stream: Stream, reason: str) -> int:
-        self.log.error("stream failed", extra={"reason": reason})
-        finish(stream, FAILED, reason)
-        return EXIT_FAILED
+    def _settle(self, stream: Stream, status: str, error: str | None = None) -> int:
+        """Writes the end; exit 3 (ended) or 4 (failed) when the database would not take it in time."""
+        self._last_beat()
+        unwritten = EXIT_ENDED_UNWRITTEN if status == ENDED else EXIT_FAILED
+        try:
+            wrote = retry_write(
+                lambda: finish(stream, status, error),
+                what=f"write `{status}`",
+                deadline_s=self.settings.final_write_deadline_s,
+                log=self.log,
+            )
+        except DATABASE_ERRORS:
+            return unwritten
+        if not wrote:
+            self.log.info("the run was settled elsewhere meanwhile")
+            return EXIT_SETTLED
+        return EXIT_SETTLED if status == ENDED else EXIT_FAILED
 
-    def _interrupted(self, stream: Stream, played: Played | None) -> int:
+    def _last_beat(self) -> str | None:
+        """The final position and usage; what the API wants now, or None (superseded or unwritten)."""
+        if self._reporter is None:
+            return None
+        try:
+            return self._reporter.final_beat(LAST_BEAT_DEADLINE_S)
+        except DATABASE_ERRORS:
+            return health.WANT_PLAY  # unknown: the workflow's resumed task reads it again
+
+    def _interrupted(self, stream: Stream, result: EngineResult) -> int:
         """Saves where the stream got to, then hands over to the next task (unless a stop was asked)."""
-        s = self.settings
-        status = self._beat(played, force=True)
-        if status is None:
-            claimed = claim_run(s.user_id, s.stream_id, s.run_id)
-            status = None if claimed is None else str(claimed.status)
-        if status == STOPPING:
-            finish(stream, ENDED)
+        wanted = self._last_beat()
+        if wanted == health.WANT_STOP:
             self.log.info("stream stopped on request (SIGTERM)")
-            return EXIT_OK
-        if status not in ACTIVE:
-            self.log.info("interrupted; the run is no longer this task's", extra={"status": status})
-            return EXIT_OK
+            return self._settle(stream, ENDED)
+        if wanted is None:
+            self.log.info("interrupted; the run is no longer this task's")
+            return EXIT_SETTLED
+        played = result.played
         where = f"at {played.output_s:.1f} s of output" if played is not None else "before playing"
-        record_event(
-            s.user_id,
-            s.stream_id,
-            INTERRUPTED,
-            f"task stopped by SIGTERM {where}; a new task resumes",
-            s.run_id,
-        )
+        assert self._reporter is not None
+        self._reporter.event(INTERRUPTED, f"task stopped by SIGTERM {where}; a new task resumes")
+        self._reporter.flush_events()
         self.log.warning("interrupted; exiting for the workflow to resume the run")
         return EXIT_INTERRUPTED
+
+    def _retry(self, read: Callable[[], T], what: str) -> T:
+        return retry_write(read, what=what, deadline_s=self.settings.final_write_deadline_s, log=self.log)
+
+    def _record_task(self, stream: Stream) -> None:
+        arn = _ecs_task_arn()
+        if arn is None:
+            return  # not on ECS: the local launcher knows its own processes
+        try:
+            self._retry(lambda: record_task(stream, arn), "record the task")
+        except DATABASE_ERRORS:
+            self.log.warning("could not record the task's ARN; stop waits for the next heartbeat")
 
     # --- setup ---
 
@@ -206,7 +240,10 @@ class StreamRun(EngineEvents):
         media_ids = [str(m) for m in stream.media_ids]
         distinct = list(dict.fromkeys(media_ids))
         try:
-            objects = {media_id: str(get_media(s.user_id, media_id).object_key) for media_id in distinct}
+            objects = {
+                media_id: str(self._retry(partial(get_media, s.user_id, media_id), "read media").object_key)
+                for media_id in distinct
+            }
         except PlayoutError as error:
             raise SetupFailed(error.message) from None
         stager.register(objects)
@@ -234,11 +271,15 @@ class StreamRun(EngineEvents):
             seed=str(stream.run_id),
         )
 
-    def _ingest_urls(self, stream: Stream) -> list[tuple[str, str]]:
-        urls = []
+    def _ingests(self, stream: Stream) -> list[Ingest]:
+        ingests = []
         for destination_id in map(str, stream.destination_ids):
             try:
-                ingest = resolve_ingest(self.settings.user_id, destination_id)
+                ingest = self._retry(
+                    partial(resolve_ingest, self.settings.user_id, destination_id),
+                    f"read destination {destination_id}",
+                )
+                ingest.address  # noqa: B018  (refuses a URL stored before today's rules)
             except PlayoutError as error:
                 raise SetupFailed(error.message) from None
             except ClientError as error:
@@ -246,21 +287,28 @@ class StreamRun(EngineEvents):
                     f"the stream key of destination {destination_id} could not be read: "
                     f"{error.response.get('Error', {}).get('Code', 'error')}"
                 ) from None
-            self.redact.add(ingest.stream_key)
-            urls.append((destination_id, ingest.url))
-        return urls
+            self.redact.add(ingest.stream_key, url=ingest.url)
+            ingests.append(ingest)
+        return ingests
 
-    def _resume_cursor(self, stream: Stream) -> Cursor | None:
-        """A run claimed while already live is resumed where the interrupted task left it."""
-        health = stream.health
-        if stream.status != LIVE or health is None:
-            return None
-        pass_index = getattr(health, "pass_index", None)
-        slot = getattr(health, "slot", None)
-        offset = positive_seconds(getattr(health, "item_offset_s", None)) or 0.0
-        if pass_index is None or slot is None:
-            return None
-        return Cursor(int(pass_index), int(slot), offset)
+    def _output(self, ingest: Ingest) -> Output:
+        s = self.settings
+        address = ingest.address
+
+        def check_host(_url: str) -> None:
+            # Before every (re)connect: DNS may have changed since the last one.
+            resolve_public(address.host, address.connect_port, allow_loopback=s.allow_loopback_ingests)
+
+        return Output(
+            ingest.destination_id,
+            ingest.url,
+            ffmpeg=s.ffmpeg_path,
+            redact=self.redact,
+            logger=self.log,
+            on_change=self._on_output,
+            check_host=check_host,
+            retry_window_s=s.destination_retry_window_s,
+        )
 
     @staticmethod
     def _remaining_duration(stream: Stream) -> float | None:
@@ -273,71 +321,68 @@ class StreamRun(EngineEvents):
             else float(stream.duration_s)
         )
 
-    # --- what the engine tells (on the engine's thread) ---
+    # --- what the engine tells (on the engine's thread: nothing here waits on the database) ---
 
     def on_air(self) -> None:
-        assert self._stream is not None
-        if mark_live(self._stream):
-            self.log.info("live")
+        assert self._reporter is not None
+        self._reporter.on_air()
 
     def on_restart(self, entry: Entry, reason: str, gap_s: float) -> None:
-        s = self.settings
-        message = (
-            f"reader restarted in item {entry.cursor.slot + 1} ({self.redact(reason)}); gap {gap_s:.1f} s"
-        )
-        record_event(s.user_id, s.stream_id, "restarted", message, s.run_id)
+        assert self._reporter is not None
+        item, cause = entry.cursor.slot + 1, self.redact(reason)
+        self._reporter.event("restarted", f"reader restarted in item {item} ({cause}); gap {gap_s:.1f} s")
 
     def on_handover(self, entry: Entry) -> None:
-        s = self.settings
-        record_event(
-            s.user_id, s.stream_id, "handover", "new ingest connections at an item boundary", s.run_id
-        )
-
-    def on_tick(self, played: Played | None) -> None:
-        status = self._beat(played)
-        if status is not None and status not in PLAYING and self._engine is not None:
-            self._engine.request_stop("stop requested" if status == STOPPING else "run no longer active")
+        assert self._reporter is not None
+        self._reporter.event("handover", "new ingest connections at an item boundary")
 
     def _on_output(
         self, output: Output, previous: OutputState, state: OutputState, reason: str | None
     ) -> None:
-        s = self.settings
         if state is OutputState.STOPPED or (previous is OutputState.CONNECTING and state is OutputState.LIVE):
             return
         text = f"destination {output.destination_id} is {state.value}"
         if reason:
             text += f": {self.redact(reason)}"
-        try:
-            record_event(s.user_id, s.stream_id, f"destination_{state.value}", text[:900], s.run_id)
-        except (ClientError, BotoCoreError):
-            self.log.exception("could not record a destination event")
+        if self._reporter is not None:
+            self._reporter.event(f"destination_{state.value}", text)
 
-    def _beat(self, played: Played | None, force: bool = False) -> str | None:
-        now = time.monotonic()
-        if not force and now < self._next_beat:
-            return None
-        self._next_beat = now + self.settings.heartbeat_interval_s
-        assert self._stream is not None
-        self._status = heartbeat(self._stream, self._health(played))
-        return self._status
 
-    def _health(self, played: Played | None) -> dict[str, Any]:
-        stream = self._stream
-        uptime = (
-            (utcnow() - stream.started_at).total_seconds()
-            if stream is not None and stream.started_at is not None
-            else time.monotonic() - self._started
-        )
-        values: dict[str, Any] = {"uptime_s": round(max(0.0, uptime), 1)}
-        if played is not None:
-            values |= {
-                "position_s": round(played.output_s, 3),
-                "item_index": played.entry.item_index,
-                "pass_index": played.entry.cursor.pass_index,
-                "slot": played.entry.cursor.slot,
-                "item_offset_s": round(played.item_offset_s, 3),
-            }
-        live = [o.stats() for o in self._outputs]
-        if live:
-            values["bytes_sent"] = sum(stat.bytes_sent for stat in live)
-        return values
+def _usage_base(item: StreamHealthItem | None) -> UsageBase:
+    if item is None:
+        return UsageBase()
+    return UsageBase(
+        spot_s=float(item.spot_s or 0),
+        on_demand_s=float(item.on_demand_s or 0),
+        bytes_sent={str(d.destination_id): int(d.bytes_sent or 0) for d in item.destinations or []},
+    )
+
+
+def _resume_cursor(stream: Stream, item: StreamHealthItem | None) -> Cursor | None:
+    """A run claimed while already live is resumed where the interrupted task of the same run left it."""
+    if stream.status != LIVE or item is None or item.run_id != stream.run_id:
+        return None
+    if item.pass_index is None or item.slot is None:
+        return None
+    offset = positive_seconds(item.item_offset_s) or 0.0
+    return Cursor(int(item.pass_index), int(item.slot), offset)
+
+
+def _not_before(scheduled_start: datetime | None) -> float | None:
+    """The monotonic time of the scheduled start: the task starts early (pre-warm), holds the first frame."""
+    if scheduled_start is None:
+        return None
+    wait_s = (scheduled_start - utcnow()).total_seconds()
+    return time.monotonic() + wait_s if wait_s > 0 else None
+
+
+def _ecs_task_arn() -> str | None:
+    uri = os.environ.get("ECS_CONTAINER_METADATA_URI_V4")
+    if not uri:
+        return None
+    try:
+        response = requests.get(f"{uri}/task", timeout=2)
+        response.raise_for_status()
+        return str(response.json()["TaskARN"])
+    except (requests.RequestException, ValueError, KeyError):
+        return None

@@ -12,6 +12,8 @@ from typing import Any
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from playout.health import MIN_BEAT_INTERVAL_S, ON_DEMAND, SPOT
+
 
 def _knob(name: str, **kwargs: Any) -> Any:
     return Field(validation_alias=AliasChoices(name, f"STREAM_TASK_{name}", name.lower()), **kwargs)
@@ -26,11 +28,19 @@ class TaskSettings(BaseSettings):
     table_name: str = Field(min_length=3)
     media_bucket: str = Field(min_length=3)
     scratch_dir: Path = _knob("SCRATCH_DIR", default_factory=lambda: Path(tempfile.gettempdir()))
-    heartbeat_interval_s: float = _knob("HEARTBEAT_INTERVAL_S", default=5.0, gt=0)
+    # At most one health write per 5 s: the cost of health per stream-hour (playout.health).
+    heartbeat_interval_s: float = _knob(
+        "HEARTBEAT_INTERVAL_S", default=MIN_BEAT_INTERVAL_S, ge=MIN_BEAT_INTERVAL_S
+    )
     stale_progress_timeout_s: float = _knob("STALE_PROGRESS_TIMEOUT_S", default=10.0, gt=0)
     stop_grace_s: float = _knob("STOP_GRACE_S", default=5.0, ge=0)
     # How long an ingest that refuses or drops the connection is retried before that destination fails.
     destination_retry_window_s: float = _knob("DESTINATION_RETRY_WINDOW_S", default=600.0, gt=0)
+    # How long the writes that end a run are retried before the task exits non-zero for the workflow to write
+    # them; well inside ECS's 120 s stop timeout.
+    final_write_deadline_s: float = _knob("FINAL_WRITE_DEADLINE_S", default=60.0, gt=0, le=90)
+    # Which Fargate capacity runs the task (the workflow's RunOnSpot / RunOnDemand), for the cost meter.
+    capacity: str = _knob("CAPACITY", default=ON_DEMAND, pattern=f"^({SPOT}|{ON_DEMAND})$")
     ffmpeg_path: str = _knob("FFMPEG_PATH", default="ffmpeg")
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
     # "auto" picks path-style addressing for a custom endpoint (local mode) and virtual hosts on AWS.

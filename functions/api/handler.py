@@ -36,7 +36,9 @@ from api.schemas import (
     page_out,
 )
 from playout import destinations, media, playlists, streams, users
+from playout import health as stream_health
 from playout.errors import PlayoutError
+from playout.models import Stream
 from playout.settings import get_settings
 
 SETTINGS = get_settings()  # validated at cold start: a misconfigured function fails before serving
@@ -253,17 +255,23 @@ def create_stream(body: CreateStreamRequest) -> StreamOut:
         handover_after_h=body.handover_after_h,
         scheduled_start=body.scheduled_start,
     )
-    return StreamOut.of(streams.create_stream(_user_id(), spec))
+    return _stream_out(streams.create_stream(_user_id(), spec))
+
+
+def _stream_out(stream: Stream) -> StreamOut:
+    return StreamOut.of(stream, stream_health.read(_user_id(), stream.stream_id))
 
 
 @app.get("/api/streams", tags=["streams"])
 def list_streams(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
-    return page_out(streams.list_streams(_user_id(), limit, cursor), StreamOut.of)
+    page = streams.list_streams(_user_id(), limit, cursor)
+    items = stream_health.read_many(_user_id(), [s.stream_id for s in page.items])
+    return page_out(page, lambda stream: StreamOut.of(stream, items.get(stream.stream_id)))
 
 
 @app.get("/api/streams/<stream_id>", tags=["streams"])
 def get_stream(stream_id: Id) -> StreamOut:
-    return StreamOut.of(streams.get_stream(_user_id(), stream_id))
+    return _stream_out(streams.get_stream(_user_id(), stream_id))
 
 
 @app.delete("/api/streams/<stream_id>", tags=["streams"], status_code=HTTPStatus.NO_CONTENT)
@@ -276,22 +284,22 @@ def delete_stream(stream_id: Id) -> Response[None]:
 def start_stream(stream_id: Id) -> StreamOut:
     stream = streams.start_stream(_user_id(), stream_id)
     metrics.add_metric(name="StreamStartRequests", unit=MetricUnit.Count, value=1)
-    return StreamOut.of(stream)
+    return _stream_out(stream)
 
 
 @app.post("/api/streams/<stream_id>/stop", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
 def stop_stream(stream_id: Id) -> StreamOut:
-    return StreamOut.of(streams.stop_stream(_user_id(), stream_id))
+    return _stream_out(streams.stop_stream(_user_id(), stream_id))
 
 
 @app.put("/api/streams/<stream_id>/schedule", tags=["streams"])
 def reschedule_stream(stream_id: Id, body: ScheduleRequest) -> StreamOut:
-    return StreamOut.of(streams.reschedule_stream(_user_id(), stream_id, body.scheduled_start))
+    return _stream_out(streams.reschedule_stream(_user_id(), stream_id, body.scheduled_start))
 
 
 @app.delete("/api/streams/<stream_id>/schedule", tags=["streams"])
 def cancel_schedule(stream_id: Id) -> StreamOut:
-    return StreamOut.of(streams.cancel_schedule(_user_id(), stream_id))
+    return _stream_out(streams.cancel_schedule(_user_id(), stream_id))
 
 
 @app.get("/api/streams/<stream_id>/events", tags=["streams"])

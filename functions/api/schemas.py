@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AwareDatetime,
@@ -17,8 +17,10 @@ from pydantic import (
 
 from playout import playlists, streams
 from playout.destinations import MAX_INGEST_URL_LENGTH, MAX_STREAM_KEY_LENGTH, public_url
-from playout.models import Destination, Media, Playlist, Stream, StreamEvent
+from playout.health import CAPACITIES, MIN_BEAT_INTERVAL_S
+from playout.models import Destination, Media, Playlist, Stream, StreamEvent, StreamHealthItem
 from playout.pagination import Page
+from playout.usage import usage_of
 
 Limit = Field(default=25, ge=1, le=100)
 MAX_UPLOAD_BYTES = 256 * 1024**3
@@ -237,10 +239,17 @@ class PlaylistPageOut(BaseModel):
         return cls(items=[PlaylistOut.of(p) for p in page.items], next_cursor=page.next_cursor)
 
 
+DestinationStatus = Literal["idle", "connecting", "live", "retrying", "failed", "stopped"]
+
+
 class StreamDestinationOut(BaseModel):
     destination_id: str
     type: str
-    status: str
+    status: DestinationStatus = Field(
+        description="this destination's own state while the stream runs; `idle` when it does not"
+    )
+    reason: str | None = Field(default=None, description="why it is retrying or failed, in short")
+    bytes_sent: int = Field(description="bytes written to this ingest over the stream's life, every run")
 
 
 class HealthOut(BaseModel):
@@ -252,6 +261,53 @@ class HealthOut(BaseModel):
     item_index: int | None = None
     uptime_s: float | None = None
     updated_at: datetime | None = None
+
+
+class UsageOut(BaseModel):
+    egress_bytes: int = Field(description="bytes written to every ingest, measured per destination")
+    compute_s: float = Field(description="seconds of stream task, every run")
+    spot_s: float
+    on_demand_s: float
+    capacity: Literal["spot", "on_demand"] | None = Field(description="the current or last run's")
+    estimated_usd: float = Field(description="at list prices (playout.usage): compute, egress, health writes")
+
+
+def _destinations_out(stream: Stream, item: StreamHealthItem | None) -> list[StreamDestinationOut]:
+    reports = {str(d.destination_id): d for d in (item.destinations if item else None) or []}
+    this_run = item is not None and stream.run_id is not None and item.run_id == stream.run_id
+    active = stream.status in streams.ACTIVE
+    out = []
+    for destination_id in map(str, stream.destination_ids):
+        report = reports.get(destination_id)
+        sent = int(report.bytes_sent or 0) if report else 0
+        status: DestinationStatus
+        if active and this_run and report is not None:
+            status, reason = cast(DestinationStatus, str(report.state)), report.reason
+        elif active:
+            status, reason = "connecting", None
+        elif report is not None and report.state == "failed":
+            status, reason = "failed", report.reason
+        else:
+            status, reason = "idle", None
+        out.append(
+            StreamDestinationOut(
+                destination_id=destination_id, type="rtmp", status=status, reason=reason, bytes_sent=sent
+            )
+        )
+    return out
+
+
+def _health_out(stream: Stream, item: StreamHealthItem | None) -> HealthOut | None:
+    if item is None or item.updated_at is None or item.run_id != stream.run_id:
+        return None
+    return HealthOut(
+        bitrate_kbps=item.bitrate_kbps,
+        fps=item.fps,
+        position_s=item.position_s,
+        item_index=int(item.item_index) if item.item_index is not None else None,
+        uptime_s=item.uptime_s,
+        updated_at=item.updated_at,
+    )
 
 
 class StreamOut(BaseModel):
@@ -272,12 +328,13 @@ class StreamOut(BaseModel):
     ended_at: datetime | None
     destinations: list[StreamDestinationOut]
     health: HealthOut | None
+    usage: UsageOut
     error: str | None
     created_at: datetime
 
     @classmethod
-    def of(cls, stream: Stream) -> StreamOut:
-        # Per-destination status arrives with simulcast health; until then each follows the stream.
+    def of(cls, stream: Stream, health_item: StreamHealthItem | None) -> StreamOut:
+        usage = usage_of(health_item, MIN_BEAT_INTERVAL_S)
         return cls(
             stream_id=stream.stream_id,
             title=stream.title,
@@ -294,11 +351,16 @@ class StreamOut(BaseModel):
             scheduled_start=stream.scheduled_start,
             started_at=stream.started_at,
             ended_at=stream.ended_at,
-            destinations=[
-                StreamDestinationOut(destination_id=str(d), type="rtmp", status=stream.status)
-                for d in stream.destination_ids
-            ],
-            health=HealthOut(**stream.health.as_dict()) if stream.health else None,
+            destinations=_destinations_out(stream, health_item),
+            health=_health_out(stream, health_item),
+            usage=UsageOut(
+                egress_bytes=usage.egress_bytes,
+                compute_s=usage.compute_s,
+                spot_s=usage.spot_s,
+                on_demand_s=usage.on_demand_s,
+                capacity=usage.capacity if usage.capacity in CAPACITIES else None,  # type: ignore[arg-type]
+                estimated_usd=usage.estimated_usd,
+            ),
             error=stream.error,
             created_at=stream.created_at,
         )

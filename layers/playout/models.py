@@ -108,21 +108,6 @@ class Playlist(_Item):
     updated_at = UTCDateTimeAttribute(default=utcnow)
 
 
-class StreamHealth(MapAttribute[str, Any]):
-    bitrate_kbps = NumberAttribute(null=True)
-    fps = NumberAttribute(null=True)
-    speed = NumberAttribute(null=True)
-    dropped_frames = NumberAttribute(null=True)
-    position_s = NumberAttribute(null=True)
-    item_index = NumberAttribute(null=True)
-    pass_index = NumberAttribute(null=True)
-    slot = NumberAttribute(null=True)
-    item_offset_s = NumberAttribute(null=True)
-    bytes_sent = NumberAttribute(null=True)
-    uptime_s = NumberAttribute(null=True)
-    updated_at = UTCDateTimeAttribute(null=True)
-
-
 class ActiveStreamsIndex(GlobalSecondaryIndex["Stream"]):
     """Sparse: a stream is in it only while active (the watchdog's sweep reads it with one Query)."""
 
@@ -150,7 +135,6 @@ class Stream(_Item):
     run_id = UnicodeAttribute(null=True)
     started_at = UTCDateTimeAttribute(null=True)
     ended_at = UTCDateTimeAttribute(null=True)
-    health = StreamHealth(null=True)
     error = UnicodeAttribute(null=True)
     scheduled_start = UTCDateTimeAttribute(null=True)
     task_arn = UnicodeAttribute(null=True)  # written by the task at claim (ECS task ARN; locally its pid)
@@ -166,11 +150,39 @@ class StreamEvent(_Item):
     expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE)
 
 
+class DestinationHealth(MapAttribute[str, Any]):
+    """One destination in a health item. Short attribute names: the item is written every few seconds and
+    billed per KB, whatever the number of destinations (at most 10)."""
+
+    destination_id = UnicodeAttribute(attr_name="d")
+    state = UnicodeAttribute(attr_name="s")  # connecting, live, retrying, failed, stopped
+    reason = UnicodeAttribute(attr_name="r", null=True)  # a short cause, e.g. "connection refused"
+    bytes_sent = NumberAttribute(attr_name="b", default=0)  # over the stream's whole life, every run
+
+
 class StreamHealthItem(_Item):
-    """`pk=USER#<sub>, sk=HEALTH#<stream_id>`: the task's heartbeat, a small item of its own."""
+    """`pk=USER#<sub>, sk=HEALTH#<stream_id>`: the task's heartbeat, a small item of its own (<= 1 KB, see
+    playout.health), so that a beat never rewrites the stream item with its description and playlist.
+
+    The API writes `run_id` and `wanted` (start, stop); the task writes the rest, conditional on its run.
+    Usage totals (`spot_s`, `on_demand_s`, each destination's bytes) add up over every run of the stream."""
 
     run_id = UnicodeAttribute(null=True)
-    updated_at = UTCDateTimeAttribute(null=True)
+    wanted = UnicodeAttribute(null=True)  # "play" or "stop": what the API asked of the run
+    updated_at = UTCDateTimeAttribute(null=True)  # the task's last beat; none yet for a new run
+    uptime_s = NumberAttribute(null=True)
+    position_s = NumberAttribute(null=True)  # seconds of output this run
+    pass_index = NumberAttribute(null=True)  # where a resumed task starts: pass, slot, offset in the item
+    slot = NumberAttribute(null=True)
+    item_offset_s = NumberAttribute(null=True)
+    item_index = NumberAttribute(null=True)
+    bitrate_kbps = NumberAttribute(null=True)
+    fps = NumberAttribute(null=True)
+    capacity = UnicodeAttribute(null=True)  # this run's: spot or on_demand
+    spot_s = NumberAttribute(default=0)
+    on_demand_s = NumberAttribute(default=0)
+    destinations = ListAttribute(of=DestinationHealth, default=list)
+    expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE, null=True)
 
 
 ALL_MODELS: tuple[type[_Item], ...] = (

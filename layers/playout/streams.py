@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError, UpdateError
@@ -16,7 +15,7 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
-from playout import playlists, schedules
+from playout import health, playlists, schedules
 from playout.destinations import get_destination
 from playout.errors import InvalidInput, InvalidState, NotFound, TooManyRequests
 from playout.ids import new_id
@@ -224,6 +223,7 @@ def delete_stream(user_id: str, stream_id: str) -> None:
         schedules.get_scheduler().delete(stream_id)
     for event in StreamEvent.query(user_pk(user_id), StreamEvent.sk.startswith(_event_prefix(stream_id))):
         event.delete()
+    health.delete(user_id, stream_id)
 
 
 # --- starting: the status and the user's active-stream counter change in one transaction ---
@@ -273,7 +273,6 @@ def _start(user_id: str, stream: Stream, *, keep_schedule: bool) -> Stream:
         Stream.active_index_pk.set(ACTIVE_STREAMS_INDEX_VALUE),
         Stream.ended_at.remove(),
         Stream.error.remove(),
-        Stream.health.remove(),
         Stream.task_arn.remove(),
     ]
     if not keep_schedule:
@@ -286,6 +285,8 @@ def _start(user_id: str, stream: Stream, *, keep_schedule: bool) -> Stream:
                 actions=[UserProfile.active_streams.add(1)],
                 condition=UserProfile.active_streams.does_not_exist() | (UserProfile.active_streams < limit),
             )
+            health_item, health_actions = health.new_run(user_id, stream_id, run_id)
+            transaction.update(health_item, actions=health_actions)
     except TransactWriteError as error:
         failed = _cancelled_by_condition(error)
         if failed[:1] == [True]:
@@ -391,14 +392,19 @@ def stop_stream(user_id: str, stream_id: str) -> Stream:
         raise InvalidState(f"stream {stream_id} is {stream.status}, not running")
     if stream.status != STOPPING:
         try:
-            stream.update(
-                actions=[Stream.status.set(STOPPING)],
-                condition=_status_in(STARTING, LIVE) & _this_run(stream.run_id),
-            )
-        except UpdateError as error:
-            if not _condition_failed(error):
+            with _transaction() as transaction:
+                transaction.update(
+                    stream,
+                    actions=[Stream.status.set(STOPPING)],
+                    condition=_status_in(STARTING, LIVE) & _this_run(stream.run_id),
+                )
+                health_item, health_actions = health.stop_run(user_id, stream_id)
+                transaction.update(health_item, actions=health_actions)  # the stream's condition guards both
+        except TransactWriteError as error:
+            if not any(_cancelled_by_condition(error)):
                 raise
             return get_stream(user_id, stream_id, consistent=True)
+        stream.status = STOPPING
         record_event(user_id, stream_id, "stopping", "stop requested", stream.run_id)
     try:
         get_launcher().stop(stream_id, user_id, str(stream.run_id), stream.task_arn)
@@ -423,6 +429,17 @@ def claim_run(user_id: str, stream_id: str, run_id: str) -> Stream | None:
     return stream
 
 
+def record_task(stream: Stream, task_arn: str) -> bool:
+    """Which task plays the run (what `stop` and the watchdog stop); False if the run was superseded."""
+    try:
+        stream.update(actions=[Stream.task_arn.set(task_arn)], condition=_this_run(stream.run_id))
+    except UpdateError as error:
+        if _condition_failed(error):
+            return False
+        raise
+    return True
+
+
 def mark_live(stream: Stream) -> bool:
     """False only when the run was superseded or is no longer starting; any other error raises (retry it)."""
     try:
@@ -434,22 +451,8 @@ def mark_live(stream: Stream) -> bool:
         if _condition_failed(error):
             return False
         raise
-    record_event(
-        _owner(stream), stream.stream_id, "live", "ffmpeg is sending to every destination", stream.run_id
-    )
+    record_event(_owner(stream), stream.stream_id, "live", "on air", stream.run_id)
     return True
-
-
-def heartbeat(stream: Stream, health: dict[str, Any]) -> str | None:
-    """Writes health; returns the status as it stands now (same request), or None if the run was replaced."""
-    try:
-        stream.update(
-            actions=[Stream.health.set({**health, "updated_at": utcnow()})],
-            condition=_this_run(stream.run_id),
-        )
-    except UpdateError:
-        return None
-    return str(stream.status)
 
 
 def finish(stream: Stream, status: str, error: str | None = None) -> bool:

@@ -404,5 +404,9 @@ def test_a_stream_of_a_thousand_item_playlist_reads_its_media_in_batches(
     batches = calls.named("BatchGetItem")
     assert sorted(len(b["RequestItems"]["playout-test"]["Keys"]) for b in batches) == [50, 100, 100]
     fetched = [get["Key"]["sk"]["S"] for get in calls.named("GetItem")]
-    assert fetched == [f"PLAYLIST#{made['playlist_id']}", f"DEST#{dest['destination_id']}"]
+    assert fetched == [
+        f"PLAYLIST#{made['playlist_id']}",
+        f"DEST#{dest['destination_id']}",
+        f"HEALTH#{response.json()['stream_id']}",  # the answer's usage and destinations' state
+    ]
     assert "Scan" not in calls.operations

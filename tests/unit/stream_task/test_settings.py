@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from stream_task.settings import TaskSettings
 
@@ -36,17 +37,33 @@ def test_knobs_answer_to_their_name_and_to_the_stream_task_prefix(monkeypatch: p
     for name, value in RUN.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("STOP_GRACE_S", "1.5")
-    monkeypatch.setenv("STREAM_TASK_HEARTBEAT_INTERVAL_S", "0.5")
+    monkeypatch.setenv("STREAM_TASK_HEARTBEAT_INTERVAL_S", "7.5")
     monkeypatch.setenv("FFMPEG_PATH", "/opt/ffmpeg")
     monkeypatch.setenv("SCRATCH_DIR", "/scratch")
     settings = TaskSettings()  # type: ignore[call-arg]
-    assert (settings.stop_grace_s, settings.heartbeat_interval_s) == (1.5, 0.5)
+    assert (settings.stop_grace_s, settings.heartbeat_interval_s) == (1.5, 7.5)
     assert (settings.ffmpeg_path, settings.scratch_dir) == ("/opt/ffmpeg", Path("/scratch"))
 
 
 def test_keyword_arguments_by_field_name() -> None:
-    settings = TaskSettings(**{k.lower(): v for k, v in RUN.items()}, heartbeat_interval_s=0.2)  # type: ignore[arg-type]
-    assert settings.heartbeat_interval_s == 0.2
+    settings = TaskSettings(**{k.lower(): v for k, v in RUN.items()}, heartbeat_interval_s=6)  # type: ignore[arg-type]
+    assert settings.heartbeat_interval_s == 6
+
+
+def test_health_is_never_written_more_often_than_every_5_s() -> None:
+    with pytest.raises(ValidationError, match="greater than or equal to 5"):
+        TaskSettings(**{k.lower(): v for k, v in RUN.items()}, heartbeat_interval_s=2)  # type: ignore[arg-type]
+
+
+def test_capacity_is_spot_or_on_demand(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in RUN.items():
+        monkeypatch.setenv(name, value)
+    assert TaskSettings().capacity == "on_demand"  # type: ignore[call-arg]
+    monkeypatch.setenv("CAPACITY", "spot")
+    assert TaskSettings().capacity == "spot"  # type: ignore[call-arg]
+    monkeypatch.setenv("CAPACITY", "ec2")
+    with pytest.raises(ValidationError):
+        TaskSettings()  # type: ignore[call-arg]
 
 
 def test_loopback_ingests_are_refused_unless_local_mode_allows_them(monkeypatch: pytest.MonkeyPatch) -> None:
