@@ -44,6 +44,31 @@ class OutputStats:
     connects: int
 
 
+# Why a destination is retrying or failed, in a few words that fit the health item (the full text, with
+# ffmpeg's own lines, goes to the stream's events). First match wins.
+_BRIEF_REASONS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("not a public", "not on the public"), "address not allowed"),
+    (("could not be resolved", "name or service not known", "failed to resolve"), "host not found"),
+    (("connection refused",), "connection refused"),
+    (("timed out", "timeout"), "timed out"),
+    (("stopped taking data",), "not taking data"),
+    (("tls", "ssl", "certificate", "handshake"), "TLS failed"),
+    (("badname", "server error", "unauthorized", "forbidden", "publish", "rejected"), "stream key refused"),
+    (("connection reset", "broken pipe", "end of file", "i/o error"), "connection lost"),
+    (("exited with code", "connection ended"), "ingest closed"),
+)
+
+
+def brief_reason(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    text = reason.lower()
+    for needles, brief in _BRIEF_REASONS:
+        if any(needle in text for needle in needles):
+            return brief
+    return "error"
+
+
 def pusher_argv(ffmpeg: str, url: str) -> list[str]:
     return [
         ffmpeg,

@@ -22,7 +22,7 @@ from playout.health import Beat, DestinationReport
 from playout.models import Stream
 from playout.streams import mark_live, record_event
 from stream_task.engine import Engine
-from stream_task.outputs import Output
+from stream_task.outputs import Output, brief_reason
 from stream_task.process import Log
 
 # What a database call may raise that is worth another try (a failed condition is an answer, not an error).
@@ -64,7 +64,7 @@ class UsageBase:
 
     spot_s: float = 0.0
     on_demand_s: float = 0.0
-    bytes_sent: dict[str, int] = field(default_factory=dict)
+    bytes_sent: list[int] = field(default_factory=list)  # per destination, in the stream's order
 
 
 @dataclass(frozen=True)
@@ -166,6 +166,16 @@ class Reporter:
     # --- the reporter's thread ---
 
     def _loop(self) -> None:
+        while True:
+            try:
+                self._serve()
+                return
+            except Exception:
+                # A bug here must not silence the heartbeat for good (the watchdog would stop the task).
+                self._log.exception("reporter failed; starting it again")
+                time.sleep(BACKOFF_S[-1] / 10)
+
+    def _serve(self) -> None:
         next_beat = self._clock()
         while True:
             with self._cond:
@@ -232,14 +242,14 @@ class Reporter:
             engine, outputs = self._engine, list(self._outputs)
         stats = {o.destination_id: o.stats() for o in outputs}
         destinations = []
-        for destination_id in self._destination_ids:
+        for index, destination_id in enumerate(self._destination_ids):
             stat = stats.get(destination_id)
+            before = base.bytes_sent[index] if index < len(base.bytes_sent) else 0
             destinations.append(
                 DestinationReport(
-                    destination_id,
                     stat.state.value if stat else "connecting",
-                    stat.reason if stat else None,
-                    base.bytes_sent.get(destination_id, 0) + (stat.bytes_sent if stat else 0),
+                    brief_reason(stat.reason) if stat else None,
+                    before + (stat.bytes_sent if stat else 0),
                 )
             )
         played = engine.played if engine is not None else None

@@ -354,7 +354,7 @@ def _usage_base(item: StreamHealthItem | None) -> UsageBase:
     return UsageBase(
         spot_s=float(item.spot_s or 0),
         on_demand_s=float(item.on_demand_s or 0),
-        bytes_sent={str(d.destination_id): int(d.bytes_sent or 0) for d in item.destinations or []},
+        bytes_sent=[int(d.bytes_sent or 0) for d in item.destinations or []],
     )
 
 

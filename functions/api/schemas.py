@@ -273,12 +273,12 @@ class UsageOut(BaseModel):
 
 
 def _destinations_out(stream: Stream, item: StreamHealthItem | None) -> list[StreamDestinationOut]:
-    reports = {str(d.destination_id): d for d in (item.destinations if item else None) or []}
+    reports = list((item.destinations if item else None) or [])  # in the order of destination_ids
     this_run = item is not None and stream.run_id is not None and item.run_id == stream.run_id
     active = stream.status in streams.ACTIVE
     out = []
-    for destination_id in map(str, stream.destination_ids):
-        report = reports.get(destination_id)
+    for index, destination_id in enumerate(map(str, stream.destination_ids)):
+        report = reports[index] if index < len(reports) else None
         sent = int(report.bytes_sent or 0) if report else 0
         status: DestinationStatus
         if active and this_run and report is not None:

@@ -38,7 +38,9 @@ from constructs import Construct
 from infra.constructs.data import DataStore
 from infra.nag import acknowledge, logical_id
 from playout import resources
+from playout.health import ON_DEMAND, SPOT
 from playout.models import PROFILE_SK
+from playout.usage import STREAM_TASK_SIZE
 from playout.workflow import (
     EXIT_ENDED_UNWRITTEN,
     EXIT_FAILED_FOR_GOOD,
@@ -100,8 +102,8 @@ _IMAGE_CONTEXT_EXCLUDES = [
 @dataclass(frozen=True)
 class StreamingSettings:
     log_retention: logs.RetentionDays
-    task_cpu: int = 512
-    task_memory_mib: int = 1024
+    task_cpu: int = STREAM_TASK_SIZE.cpu_units  # the size bench/ measured a stream to need
+    task_memory_mib: int = STREAM_TASK_SIZE.memory_mib
 
 
 class Streaming(Construct):
@@ -275,8 +277,8 @@ class Streaming(Construct):
                 "crashes": 0,
             },
         )
-        run_on_spot = self._build_run_task(RUN_ON_SPOT, capacity_provider="FARGATE_SPOT")
-        run_on_demand = self._build_run_task(RUN_ON_DEMAND, capacity_provider="FARGATE")
+        run_on_spot = self._build_run_task(RUN_ON_SPOT, capacity_provider="FARGATE_SPOT", capacity=SPOT)
+        run_on_demand = self._build_run_task(RUN_ON_DEMAND, capacity_provider="FARGATE", capacity=ON_DEMAND)
         backoff = sfn.CustomState(
             self,
             BACKOFF,
@@ -379,7 +381,7 @@ class Streaming(Construct):
             )
         )
 
-    def _build_run_task(self, state_id: str, *, capacity_provider: str) -> tasks.EcsRunTask:
+    def _build_run_task(self, state_id: str, *, capacity_provider: str, capacity: str) -> tasks.EcsRunTask:
         container = self.task_definition.default_container
         assert container is not None
         return _TaggedRunTask(
@@ -402,8 +404,12 @@ class Streaming(Construct):
                 tasks.ContainerOverride(
                     container_definition=container,
                     environment=[
-                        tasks.TaskEnvironmentVariable(name=name, value=f"{{% ${variable} %}}")
-                        for name, variable in TASK_ENVIRONMENT.items()
+                        *(
+                            tasks.TaskEnvironmentVariable(name=name, value=f"{{% ${variable} %}}")
+                            for name, variable in TASK_ENVIRONMENT.items()
+                        ),
+                        # For the cost meter: which capacity this task runs on.
+                        tasks.TaskEnvironmentVariable(name="CAPACITY", value=capacity),
                     ],
                 )
             ],

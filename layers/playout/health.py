@@ -22,7 +22,7 @@ SPOT, ON_DEMAND = "spot", "on_demand"
 CAPACITIES = (SPOT, ON_DEMAND)
 MAX_ITEM_BYTES = 1024
 MIN_BEAT_INTERVAL_S = 5.0
-MAX_REASON_CHARS = 48
+MAX_REASON_BYTES = 20
 # Usage outlives the run; an item whose stream is gone (a delete that failed half-way) goes by itself.
 RETENTION = timedelta(days=400)
 CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -30,9 +30,8 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 
 @dataclass(frozen=True)
 class DestinationReport:
-    destination_id: str
     state: str
-    reason: str | None
+    reason: str | None  # a few words (the events carry the whole message)
     bytes_sent: int  # over the stream's life
 
 
@@ -44,7 +43,7 @@ class Beat:
     capacity: str
     spot_s: float  # compute seconds over the stream's life, per capacity
     on_demand_s: float
-    destinations: list[DestinationReport] = field(default_factory=list)
+    destinations: list[DestinationReport] = field(default_factory=list)  # in the stream's order
     position_s: float | None = None
     pass_index: int | None = None
     slot: int | None = None
@@ -125,42 +124,43 @@ def beat(user_id: str, stream_id: str, run_id: str, report: Beat) -> str | None:
 
 def beat_actions(report: Beat, now: datetime | None = None) -> list[Action]:
     now = now or utcnow()
-    values: dict[Any, Any] = {
-        StreamHealthItem.updated_at: now,
-        StreamHealthItem.expires_at: now + RETENTION,
-        StreamHealthItem.uptime_s: _number(report.uptime_s, 1),
-        StreamHealthItem.capacity: report.capacity,
-        StreamHealthItem.spot_s: _number(report.spot_s, 0),
-        StreamHealthItem.on_demand_s: _number(report.on_demand_s, 0),
-        StreamHealthItem.destinations: [
-            DestinationHealth(
-                destination_id=d.destination_id,
-                state=d.state,
-                reason=short_reason(d.reason),
-                bytes_sent=d.bytes_sent,
-            )
-            for d in report.destinations
-        ],
-        StreamHealthItem.position_s: _number(report.position_s, 1),
-        StreamHealthItem.pass_index: report.pass_index,
-        StreamHealthItem.slot: report.slot,
-        StreamHealthItem.item_offset_s: _number(report.item_offset_s, 3),
-        StreamHealthItem.item_index: report.item_index,
-        StreamHealthItem.bitrate_kbps: _number(report.bitrate_kbps, 0),
-        StreamHealthItem.fps: _number(report.fps, 1),
-    }
-    return [
-        attribute.set(value) if value is not None else attribute.remove()
-        for attribute, value in values.items()
+    values: list[tuple[Any, Any]] = [
+        (StreamHealthItem.updated_at, now),
+        (StreamHealthItem.expires_at, now + RETENTION),
+        (StreamHealthItem.uptime_s, _number(report.uptime_s, 1)),
+        (StreamHealthItem.capacity, report.capacity),
+        (StreamHealthItem.spot_s, _number(report.spot_s, 0)),
+        (StreamHealthItem.on_demand_s, _number(report.on_demand_s, 0)),
+        (
+            StreamHealthItem.destinations,
+            [
+                DestinationHealth(
+                    state=d.state,
+                    reason=short_reason(d.reason),
+                    bytes_sent=d.bytes_sent,
+                )
+                for d in report.destinations
+            ],
+        ),
+        (StreamHealthItem.position_s, _number(report.position_s, 1)),
+        (StreamHealthItem.pass_index, report.pass_index),
+        (StreamHealthItem.slot, report.slot),
+        (StreamHealthItem.item_offset_s, _number(report.item_offset_s, 3)),
+        (StreamHealthItem.item_index, report.item_index),
+        (StreamHealthItem.bitrate_kbps, _number(report.bitrate_kbps, 0)),
+        (StreamHealthItem.fps, _number(report.fps, 1)),
     ]
+    return [attribute.set(value) if value is not None else attribute.remove() for attribute, value in values]
 
 
 def short_reason(reason: str | None) -> str | None:
-    """The first clause of a cause, to fit the item (the full text is in the stream's events)."""
+    """At most MAX_REASON_BYTES of UTF-8, so that ten destinations keep the item under 1 KB."""
     if not reason:
         return None
     text = " ".join(reason.split())
-    return text if len(text) <= MAX_REASON_CHARS else text[: MAX_REASON_CHARS - 1].rstrip() + "…"
+    while len(text.encode()) > MAX_REASON_BYTES:
+        text = text[:-1]
+    return text
 
 
 def _number(value: float | None, digits: int) -> float | int | None:

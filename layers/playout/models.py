@@ -151,12 +151,12 @@ class StreamEvent(_Item):
 
 
 class DestinationHealth(MapAttribute[str, Any]):
-    """One destination in a health item. Short attribute names: the item is written every few seconds and
-    billed per KB, whatever the number of destinations (at most 10)."""
+    """One destination in a health item, at the same position as in the stream's `destination_ids` (which
+    never change). Short names and no id: the item is written every few seconds and must stay under 1 KB
+    with 10 destinations."""
 
-    destination_id = UnicodeAttribute(attr_name="d")
     state = UnicodeAttribute(attr_name="s")  # connecting, live, retrying, failed, stopped
-    reason = UnicodeAttribute(attr_name="r", null=True)  # a short cause, e.g. "connection refused"
+    reason = UnicodeAttribute(attr_name="r", null=True)  # a few words, e.g. "connection refused"
     bytes_sent = NumberAttribute(attr_name="b", default=0)  # over the stream's whole life, every run
 
 
