@@ -30,12 +30,15 @@ def atomic_requests(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @contextmanager
-def throttled(monkeypatch: pytest.MonkeyPatch, *operations: str) -> Iterator[list[str]]:
-    """Every request of `operations` answers ThrottlingException (what DynamoDB sends under a hot key)."""
+def throttled(
+    monkeypatch: pytest.MonkeyPatch, *operations: str, times: int | None = None
+) -> Iterator[list[str]]:
+    """Every request of `operations` (or only the first `times`) answers ThrottlingException (what DynamoDB
+    sends under a hot key)."""
     refused: list[str] = []
 
     def throttle(self: Connection, operation_name: str, operation_kwargs: dict[str, Any]) -> Any:
-        if operation_name in operations:
+        if operation_name in operations and (times is None or len(refused) < times):
             refused.append(operation_name)
             raise ClientError(
                 {"Error": {"Code": "ThrottlingException", "Message": "Rate of requests exceeds the allowed"}},
