@@ -39,6 +39,9 @@ class EngineLimits:
     max_restarts: int = 8  # within restart_window_s; then the stream fails
     restart_window_s: float = 600.0
     handover_after_s: float | None = 12 * 3600.0
+    # An item still playing this long after a handover fell due gets it at its next keyframe: however long
+    # one file is, no ingest connection comes near FLV's 24.8-day timestamp wrap.
+    handover_grace_s: float = 3600.0
     tick_s: float = 0.02
 
 
@@ -126,6 +129,7 @@ class Engine:
         self._played: Played | None = None
         self._restart_times: deque[float] = deque()
         self.restarts = 0
+        self.handovers = 0
         self.aired_frames = 0  # video frames handed to the outputs (the health's fps)
         self.aired_bytes = 0  # audio and video payload handed to the outputs (the health's bitrate)
         self._handover_due: float | None = None
@@ -219,10 +223,7 @@ class Engine:
     def _open(self, entry: Entry, start_s: float) -> None:
         boundary = start_s == entry.start_s and entry.start_s == 0.0
         if boundary and self._handover_wanted():
-            self._handover_due = None
-            for output in self.outputs:
-                output.handover()
-            self._events.on_handover(entry)
+            self._handover(entry)
         remaining = entry.duration_s - (start_s - entry.start_s)
         part = Part(self._source(entry), start_s, max(remaining, 0.001), entry.item.has_audio)
         reader = ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log)
@@ -230,14 +231,21 @@ class Engine:
         self.splicer.begin_segment()
         self._events.on_entry(entry)
 
-    def _handover_wanted(self) -> bool:
+    def _handover_wanted(self, late_by_s: float = 0.0) -> bool:
         after = self.limits.handover_after_s
         if after is None or self._t0 is None:
             return False
         if self._handover_due is None:
-            self._handover_due = self._t0 + after
-            return False
-        return self._clock() >= self._handover_due
+            self._handover_due = self._t0 + after  # the first: `after` from the first frame
+        return self._clock() >= self._handover_due + late_by_s
+
+    def _handover(self, entry: Entry) -> None:
+        after = self.limits.handover_after_s
+        self._handover_due = self._clock() + (after or 0.0)  # the next: `after` from this one
+        self.handovers += 1
+        for output in self.outputs:
+            output.handover()
+        self._events.on_handover(entry)
 
     def _take(self, reading: _Reading, tag: Tag) -> None:
         reading.last_tag_at = self._clock()
@@ -248,6 +256,8 @@ class Engine:
             reading.last_item_offset_s = offset
             if tag.is_keyframe:
                 reading.last_keyframe_offset_s = offset
+                if self._handover_wanted(self.limits.handover_grace_s):
+                    self._handover(reading.entry)
         for out in self.splicer.feed(tag):
             self._air.append(_Aired(out, reading.entry, reading.last_item_offset_s))
 
