@@ -109,23 +109,6 @@ class PlayOrder:
                 slot, offset = slot + 1, 0.0
             pass_index, slot = pass_index + 1, 0
 
-    def advance(self, cursor: Cursor, seconds: float) -> Cursor:
-        """The cursor `seconds` of play after `cursor` (to resume where a run got to)."""
-        pass_index, slot, offset = cursor.pass_index, cursor.slot, cursor.offset_s + max(0.0, seconds)
-        if self.pass_s > 0 and self.passes is None:
-            whole = int(offset // self.pass_s) if slot == 0 else 0
-            pass_index, offset = pass_index + whole, offset - whole * self.pass_s
-        while True:
-            order = self.order(pass_index)
-            if slot >= len(order):
-                pass_index, slot = pass_index + 1, 0
-                continue
-            length = self.items[order[slot]].duration_s
-            if offset < length:
-                return Cursor(pass_index, slot, offset)
-            offset -= length
-            slot += 1
-
 
 def _arrange(indices: list[int], media: Callable[[int], str], *, before: str | None, after: str) -> None:
     """Reorders in place so that no media follows itself (nor `before` at the start, nor precedes `after`

@@ -55,14 +55,6 @@ class Splicer:
         """Where the next frame would go: the stream's length in output time."""
         return 0.0 if self._last_video_out is None else self._last_video_out + self._frame_ms
 
-    @property
-    def segments(self) -> int:
-        return self._segments
-
-    def headers(self) -> list[Tag]:
-        """The sequence headers a new listener needs before the next keyframe (an output that reconnects)."""
-        return [Tag(kind, 0, body) for kind, body in sorted(self._headers.items())]
-
     def begin_segment(self) -> None:
         if self._segment is not None and len(self._segment.video_steps) >= 2:
             self._frame_ms = statistics.median(self._segment.video_steps)

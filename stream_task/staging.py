@@ -60,10 +60,6 @@ class Stager:
             staged = self._staged.get(media_id)
         return str(staged) if staged is not None else self.url(media_id)
 
-    def staged(self, media_id: str) -> bool:
-        with self._lock:
-            return media_id in self._staged
-
     def start(self, order: PlayOrder) -> None:
         first_play = list(dict.fromkeys(order.items[i].media_id for i in order.order(0)))
         self._thread = threading.Thread(

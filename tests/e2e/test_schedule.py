@@ -77,4 +77,3 @@ def test_a_scheduled_stream_goes_on_air_at_its_time(
     record_figure(figures, "scheduled_first_frame_offset_s", late_s)
     assert abs(late_s) <= FIRST_FRAME_TOLERANCE_S
     wait_for_status(alice_api, stream["stream_id"], {"ended"}, 40, interval_s=0.5)
-

@@ -49,9 +49,3 @@ def test_resuming_enters_the_item_where_the_run_stopped() -> None:
     order = PlayOrder(ITEMS, passes=2)
     entries = list(order.entries(Cursor(1, 1, 3.5)))
     assert [(e.item.media_id, e.start_s, e.duration_s) for e in entries] == [("b", 3.5, 4.5), ("c", 0.0, 7.0)]
-
-
-def test_advance_finds_the_cursor_seconds_later() -> None:
-    order = PlayOrder(ITEMS, passes=None)
-    assert order.advance(Cursor(), 12.0) == Cursor(0, 1, 2.0)
-    assert order.advance(Cursor(), 25.0 * 3 + 1.0) == Cursor(3, 0, 1.0)

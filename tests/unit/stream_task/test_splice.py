@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from stream_task.flv import FlvError, Tag, TagKind, file_header, read_tags
-from stream_task.splice import AAC_FRAME_MS, Splicer, splice
+from stream_task.splice import AAC_FRAME_MS, splice
 
 AVC_HEADER = bytes([0x17, 0x00, 0, 0, 0]) + b"avcC-1"
 AAC_HEADER = bytes([0xAF, 0x00]) + b"\x11\x90"
@@ -58,14 +58,6 @@ def test_only_changed_sequence_headers_and_one_script_tag_are_sent() -> None:
     assert [t.kind for t in headers] == [TagKind.VIDEO, TagKind.AUDIO, TagKind.VIDEO]
     assert headers[-1].timestamp_ms >= 3990, "the new picture's header comes at the seam, not at 0"
     assert sum(1 for t in out if t.kind is TagKind.SCRIPT) == 1
-
-
-def test_a_new_listener_gets_the_current_headers() -> None:
-    splicer = Splicer()
-    splicer.begin_segment()
-    for tag in segment(1.0):
-        splicer.feed(tag)
-    assert [t.body for t in splicer.headers()] == [AAC_HEADER, AVC_HEADER]
 
 
 def test_each_later_segment_drops_its_encoders_priming_packet() -> None:
