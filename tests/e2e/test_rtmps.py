@@ -1,0 +1,136 @@
+"""RTMPS: a destination behind TLS receives the stream. nginx-rtmp speaks no TLS, so a TLS terminator in front
+of it plays the ingest's part (as YouTube's and Facebook's RTMPS ingests terminate TLS before their RTMP)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.e2e.conftest import ApiClient, RtmpSink, new_stream_key, probe, wait_for_status
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "ingest.crt", directory / "ingest.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@dataclass
+class TlsIngest:
+    url: str
+    handshakes: list[str] = field(default_factory=list)  # the TLS version of each session
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            target.sendall(data)
+    with contextlib.suppress(OSError):
+        target.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def tls_ingest(rtmp_sink: RtmpSink, tmp_path: Path) -> Iterator[TlsIngest]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+    upstream_port = int(rtmp_sink.url.rsplit(":", 1)[1].split("/", 1)[0])
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    ingest = TlsIngest(f"rtmps://127.0.0.1:{port}/live")
+    closing = threading.Event()
+
+    def serve() -> None:
+        while not closing.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            try:
+                client = context.wrap_socket(raw, server_side=True)
+            except (ssl.SSLError, OSError):
+                raw.close()
+                continue
+            ingest.handshakes.append(str(client.version()))
+            upstream = socket.create_connection(("127.0.0.1", upstream_port))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    try:
+        yield ingest
+    finally:
+        closing.set()
+        server.join(timeout=5)
+        listener.close()
+
+
+def test_an_rtmps_destination_receives_the_stream(
+    alice_api: ApiClient,
+    alice_media: dict[str, Any],
+    rtmp_sink: RtmpSink,
+    tls_ingest: TlsIngest,
+    stream_keys: list[str],
+) -> None:
+    key = new_stream_key(stream_keys)
+    destination = alice_api.ok(
+        "POST",
+        "/api/destinations",
+        {"type": "rtmp", "name": "tls ingest", "url": tls_ingest.url, "stream_key": key},
+        201,
+    )
+    assert destination["url"] == tls_ingest.url
+    stream = alice_api.ok(
+        "POST",
+        "/api/streams",
+        {
+            "title": "e2e rtmps",
+            "media_ids": [alice_media["media_id"]],
+            "destination_ids": [destination["destination_id"]],
+            "duration_s": 8,
+        },
+        201,
+    )
+    assert alice_api.post(f"/api/streams/{stream['stream_id']}/start").status_code == 202
+    wait_for_status(alice_api, stream["stream_id"], {"live"}, 30)
+    ended, _ = wait_for_status(alice_api, stream["stream_id"], {"ended"}, 40, interval_s=0.5)
+
+    assert tls_ingest.handshakes
+    assert all(v.startswith("TLSv1.") for v in tls_ingest.handshakes)
+    (sent,) = ended["destinations"]
+    assert sent["bytes_sent"] > 500_000  # 8 s at about 1.3 Mbps, measured by the pusher
+    recorded = float(probe(rtmp_sink.recording(key))["format"]["duration"])
+    print(f"RTMPS: {tls_ingest.handshakes}, {sent['bytes_sent']} bytes sent, {recorded:.2f} s recorded")
+    assert abs(recorded - 8) <= 1.0
