@@ -62,6 +62,7 @@ class StreamRun(EngineEvents):
         self._engine: Engine | None = None
         self._stop_wish: str | None = None
         self._reporter: Reporter | None = None
+        self._down_since: dict[str, float] = {}  # destination -> when it began retrying (monotonic)
 
     def interrupt(self) -> None:
         """SIGTERM/SIGINT: stop cleanly (signal-safe: it only records the wish)."""
@@ -341,7 +342,12 @@ class StreamRun(EngineEvents):
     ) -> None:
         if state is OutputState.STOPPED or (previous is OutputState.CONNECTING and state is OutputState.LIVE):
             return
+        now = time.monotonic()
+        if state is OutputState.RETRYING:
+            self._down_since.setdefault(output.destination_id, now)
         text = f"destination {output.destination_id} is {state.value}"
+        if state is OutputState.LIVE and output.destination_id in self._down_since:
+            text += f" again after {now - self._down_since.pop(output.destination_id):.1f} s"
         if reason:
             text += f": {self.redact(reason)}"
         if self._reporter is not None:
