@@ -21,7 +21,7 @@ from stream_task.outputs import Output, OutputState
 from stream_task.playlist import Cursor, Entry
 from stream_task.process import Log
 from stream_task.reader import ItemReader, Part, ReaderEnd
-from stream_task.splice import Splicer
+from stream_task.splice import Splicer, ends_together
 
 
 class Ending(enum.Enum):
@@ -203,6 +203,7 @@ class Engine:
                 entry = next(self._entries, None)
                 if entry is None:
                     self._exhausted = True
+                    self._end_together()
                     return None
                 self._open(entry, entry.start_s)
                 continue
@@ -219,6 +220,13 @@ class Engine:
                 return self._restart(reading, got.error or f"the reader exited with code {got.returncode}")
             self._take(reading, got)
         return None
+
+    def _end_together(self) -> None:
+        """The playlist ran out and its last tags wait to go on air: trim them so that sound and picture
+        stop together (a stream whose length limit cuts an item would end with ~2 frames of picture and no
+        sound)."""
+        keep = ends_together([aired.tag for aired in self._air], self.splicer.frame_ms)
+        self._air = deque(aired for aired, kept in zip(self._air, keep, strict=True) if kept)
 
     def _open(self, entry: Entry, start_s: float) -> None:
         boundary = start_s == entry.start_s and entry.start_s == 0.0

@@ -23,6 +23,7 @@ _VIDEO_KEYFRAME: Final = 1
 _CODEC_AVC: Final = 7
 _SOUND_AAC: Final = 10
 _PACKET_SEQUENCE_HEADER: Final = 0
+_AVC_NALU: Final = 1
 
 
 class TagKind(enum.IntEnum):
@@ -67,6 +68,16 @@ class Tag:
     @property
     def is_media(self) -> bool:
         return (self.is_video or self.is_audio) and not self.is_sequence_header
+
+    @property
+    def presentation_ms(self) -> int:
+        """When the frame shows: the (decode) timestamp plus H.264's composition offset, a signed 24-bit
+        field after the packet type (B-frames show after later frames are decoded)."""
+        body = self.body
+        if not (self.is_video and len(body) >= 5 and body[0] & 0x0F == _CODEC_AVC and body[1] == _AVC_NALU):
+            return self.timestamp_ms
+        offset = int.from_bytes(body[2:5], "big")
+        return self.timestamp_ms + (offset - (1 << 24) if offset & 0x800000 else offset)
 
     def at(self, timestamp_ms: int) -> Tag:
         return replace(self, timestamp_ms=timestamp_ms)

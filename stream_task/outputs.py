@@ -25,6 +25,7 @@ from stream_task.progress import ProgressParser
 
 INGEST_PROTOCOLS = "pipe,rtmp,rtmps,tcp,tls"
 RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 10.0)
+FLUSH_TIMEOUT_S = 2.0  # for a pusher to finish by itself once its input has ended
 
 
 class OutputState(enum.StrEnum):
@@ -186,16 +187,17 @@ class Output:
             )
 
     def close(self, grace_s: float = 5.0) -> None:
+        """Sends what waits (the stream's last tags), then ends ffmpeg's input: ffmpeg flushes and closes
+        the RTMP session cleanly. A pusher that does not finish within `grace_s` (a stalled ingest) is
+        stopped, which also frees a write stuck on its pipe."""
         with self._cond:
             self._closing = True
             self._cond.notify()
+        self._thread.join(timeout=grace_s)
         child = self._child
-        if child is not None and child.stdin is not None:
-            with contextlib.suppress(OSError):
-                child.stdin.close()  # end of input: ffmpeg flushes and closes the RTMP session cleanly
-        self._thread.join(timeout=grace_s + 5)
-        if child is not None and child.poll() is None:
+        if self._thread.is_alive() and child is not None:
             child.stop(grace_s)
+        self._thread.join(timeout=5)
 
     # --- the output's own thread ---
 
@@ -277,6 +279,11 @@ class Output:
         progress = threading.Thread(target=self._read_progress, args=(child,), daemon=True)
         progress.start()
         error = self._feed(child)
+        if self._closing:
+            # Its input has ended: ffmpeg sends what it has, closes the session and exits by itself.
+            # SIGINT at once would make it drop what it had not read yet (the stream's last tags).
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(FLUSH_TIMEOUT_S)
         code = child.wait() if child.poll() is not None else child.stop(2.0)
         progress.join(timeout=2)
         with self._cond:
@@ -299,7 +306,7 @@ class Output:
                     self._cond.wait_for(
                         lambda: self._queue or self._closing or self._restart_reason is not None, timeout=1.0
                     )
-                    if self._closing or self._restart_reason is not None:
+                    if self._restart_reason is not None or (self._closing and not self._queue):
                         break
                     if child.poll() is not None:
                         return None

@@ -11,13 +11,17 @@ Each reader starts its own timeline at about zero and its own AAC encoder, whose
   drift apart whatever the number of seams;
 - sends the codec sequence headers again only when they change (another resolution or encoder), and the
   script (metadata) tag only once.
+
+Where the stream ends, `ends_together` trims its last tags so that sound and picture stop together: a
+reader cut inside an item (a stream's length limit) copies the picture up to a decode time, which is the
+B-frame delay (two frames from x264) past the point where its sound, encoded, is cut.
 """
 
 from __future__ import annotations
 
 import statistics
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from stream_task.flv import Tag, TagKind
@@ -54,6 +58,11 @@ class Splicer:
     def video_end_ms(self) -> float:
         """Where the next frame would go: the stream's length in output time."""
         return 0.0 if self._last_video_out is None else self._last_video_out + self._frame_ms
+
+    @property
+    def frame_ms(self) -> float:
+        """One picture's duration, as the last whole segment measured it."""
+        return self._frame_ms
 
     def begin_segment(self) -> None:
         if self._segment is not None and len(self._segment.video_steps) >= 2:
@@ -116,6 +125,28 @@ class Splicer:
                 return []
             self._audio_clock = wanted if wanted - contiguous > AAC_FRAME_MS / 2 else contiguous
         return [tag.at(round(self._audio_clock))]
+
+
+def ends_together(tags: Sequence[Tag], frame_ms: float) -> list[bool]:
+    """Which of the stream's last tags to keep so that its sound and picture end within a frame of each
+    other. The picture is cut in decode order (the first frame that would show past the sound's end, and
+    every frame after it, so that no frame kept refers to one dropped); then the sound by whole packets
+    (those that start after the picture's end, give or take half a packet)."""
+    keep = [True] * len(tags)
+    video = [i for i, tag in enumerate(tags) if tag.is_video and tag.is_media]
+    audio = [i for i, tag in enumerate(tags) if tag.is_audio and tag.is_media]
+    if not video or not audio:
+        return keep
+    audio_end = tags[audio[-1]].timestamp_ms + AAC_FRAME_MS
+    cut = next((i for i in video if tags[i].presentation_ms + frame_ms / 2 > audio_end), None)
+    if cut is not None and cut > video[0]:
+        for i in video:
+            keep[i] = i < cut
+    video_end = max(tags[i].presentation_ms for i in video if keep[i]) + frame_ms
+    for i in audio:
+        if tags[i].timestamp_ms + AAC_FRAME_MS / 2 > video_end:
+            keep[i] = False
+    return keep
 
 
 def splice(segments: Iterable[Iterable[Tag]]) -> list[Tag]:

@@ -1,5 +1,7 @@
 """Suite-wide wiring: the expensive session fixtures (one CDK synth, one local-mode stack) each live on
-one pytest-xdist worker, so `-n 2 --dist loadgroup` never builds them twice."""
+one pytest-xdist worker, so `-n 2 --dist loadgroup` never builds them twice. A module that names its own
+group runs on a worker of its own, with its own session fixtures (tests/e2e/test_seams.py: ten minutes of
+real time beside the rest of the suite)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ _GROUPED_SUITES = ("infra", "e2e")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         suite = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[0]
-        if suite in _GROUPED_SUITES:
+        # A module may name its own group (a long test that runs beside its suite, on another worker).
+        if suite in _GROUPED_SUITES and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(name=suite))
 
 

@@ -1,12 +1,14 @@
 """End-to-end: local mode as a process (moto, gateway, real stream tasks and ffmpeg), an nginx-rtmp sink
 that records what it receives, and API clients signed in through the local Cognito proxy.
 
-Everything expensive is session-scoped and started once; tests/conftest.py keeps all e2e tests on one
-pytest-xdist worker.
+Everything expensive is session-scoped and started once per worker; tests/conftest.py keeps the e2e tests
+on one pytest-xdist worker, except a module with its own group (test_seams.py), which gets its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
@@ -33,6 +35,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "Correct-Horse-9-battery!"
 CLIP_SECONDS = 20
 LOCAL_START_TIMEOUT_S = 120
+_SESSION_STARTED = time.time()  # figures written before this are an earlier run's
 PASSED_ENV = (
     "PATH",
     "HOME",
@@ -96,9 +99,22 @@ def figures() -> Iterator[dict[str, Any]]:
     values: dict[str, Any] = {}
     yield values
     if values:
-        FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
-        FIGURES_FILE.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
-        print(f"\ne2e figures ({FIGURES_FILE}): {json.dumps(values, sort_keys=True)}")
+        merged = _merge_figures(values)
+        print(f"\ne2e figures ({FIGURES_FILE}): {json.dumps(merged, sort_keys=True)}")
+
+
+def _merge_figures(values: dict[str, Any]) -> dict[str, Any]:
+    """Adds to what another worker of this run wrote (the e2e groups run side by side), under a lock."""
+    FIGURES_FILE.parent.mkdir(parents=True, exist_ok=True)
+    with FIGURES_FILE.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        merged: dict[str, Any] = {}
+        if FIGURES_FILE.exists() and FIGURES_FILE.stat().st_mtime >= _SESSION_STARTED:
+            with contextlib.suppress(ValueError):
+                merged = dict(json.loads(FIGURES_FILE.read_text()))
+        merged |= values
+        FIGURES_FILE.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    return merged
 
 
 def record_figure(figures: dict[str, Any], name: str, value: float) -> None:
