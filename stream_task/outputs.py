@@ -185,17 +185,31 @@ class Output:
                 self.connects,
             )
 
-    def close(self, grace_s: float = 5.0) -> None:
+    def request_close(self) -> None:
+        """Starts closing without waiting (close() waits): several outputs then close at the same time."""
         with self._cond:
             self._closing = True
             self._cond.notify()
+
+    def close(self, grace_s: float = 5.0) -> None:
+        """Ends the output. Its own thread closes the pusher's input (ffmpeg then flushes and closes the RTMP
+        session cleanly) and reaps it. A pusher that takes no data (an ingest that hung) leaves that thread
+        blocked writing to the pipe: it is killed after `grace_s`, which unblocks the write. The pipe is
+        never closed from here: closing a file another thread is writing to waits for that write."""
+        self.request_close()
+        self._thread.join(timeout=grace_s)
+        if self._thread.is_alive():
+            child = self._child
+            if child is not None:
+                self._log.warning(
+                    "the ingest took no data while closing; its pusher is killed",
+                    extra={"destination_id": self.destination_id},
+                )
+                child.kill()
+            self._thread.join(timeout=5)
         child = self._child
-        if child is not None and child.stdin is not None:
-            with contextlib.suppress(OSError):
-                child.stdin.close()  # end of input: ffmpeg flushes and closes the RTMP session cleanly
-        self._thread.join(timeout=grace_s + 5)
         if child is not None and child.poll() is None:
-            child.stop(grace_s)
+            child.kill()
 
     # --- the output's own thread ---
 
