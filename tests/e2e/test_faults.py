@@ -60,6 +60,7 @@ SHORT_CLIP_SECONDS = 8
 RETRY_WINDOW_S = 30  # STREAM_TASK_DESTINATION_RETRY_WINDOW_S: a dead destination fails after this
 FINAL_WRITE_DEADLINE_S = 5  # STREAM_TASK_FINAL_WRITE_DEADLINE_S: then exit 3 (ended unwritten)
 SCRATCH_SIZE = "2m"
+HUNG_STOP_LIMIT_S = 10.0  # the task's stop grace (5 s) for a pusher that takes no data, then the usual stop
 PARALLEL_SCENARIOS = int(os.environ.get("FAULTS_PARALLEL", "6"))
 SCENARIO_TIMEOUT_S = 240
 
@@ -504,6 +505,35 @@ def _black_hole(rig: Rig) -> Seen:
     }
 
 
+def _stopped_while_an_ingest_hangs(rig: Rig) -> Seen:
+    """A stop while one pusher is blocked on an ingest that takes no data (its pipe full)."""
+    api = rig.user("hung-stop")
+    hole = BlackHole()
+    try:
+        good, key = rig.destination(api, rig.sink.url, "good")
+        bad, _ = rig.destination(api, hole.url, "hangs")
+        stream_id = rig.stream(api, [rig.media(api, rig.clip)], [good, bad], loop=True)
+        with RecordingWatch(rig.sink.record_dir, key) as recording:
+            rig.start(api, stream_id)
+            assert recording.wait_for_video(3, 20), "the stream should be on the good ingest"
+            hung_pushers = ffmpeg_children(stream_id, "pusher")
+            stop_called = time.monotonic()
+            assert api.post(f"/api/streams/{stream_id}/stop").status_code == 202
+            ended, ended_at = wait_for_status(api, stream_id, {"ended"}, 60, interval_s=0.2)
+    finally:
+        hole.close()
+    return {
+        "fault_at": stop_called,
+        "connections": len(hole.accepted),
+        "pushers": len(hung_pushers),
+        "stop_to_ended_s": ended_at - stop_called,
+        "ended": ended,
+        "left": [pid for pid in hung_pushers if Path(f"/proc/{pid}/cmdline").exists()],
+        "gap": recording.wall_gap(until=stop_called),
+        "dts_gap": recording.dts_gap(),
+    }
+
+
 def _task_interrupted(rig: Rig) -> Seen:
     api = rig.user("sigterm")
     destination, key = rig.destination(api, rig.sink.url, "sigterm")
@@ -859,6 +889,20 @@ def test_ingest_that_never_reads_stalls_only_itself(outcomes: Any, figures: dict
     assert seen["played_s"] >= RETRY_WINDOW_S
     assert gap <= 1.0, _where(seen)
     assert seen["stopped"]["status"] == "ended"
+
+
+@scenario(_stopped_while_an_ingest_hangs)
+def test_stop_while_an_ingest_hangs_ends_the_stream(outcomes: Any, figures: dict[str, Any]) -> None:
+    seen = _seen(outcomes, _stopped_while_an_ingest_hangs)
+    gap = _gaps(figures, "hung_stop_good", seen)
+    _figure(figures, "fault_hung_stop_to_ended_s", seen["stop_to_ended_s"])
+    assert seen["connections"] >= 1, "the hanging ingest should have been connected to"
+    assert seen["pushers"] == 2, "both pushers ran when the stop came"
+    assert seen["ended"]["status"] == "ended", seen["ended"]
+    # The hung pusher is given the stop grace period (STREAM_TASK_STOP_GRACE_S, 5 s), then killed.
+    assert seen["stop_to_ended_s"] <= HUNG_STOP_LIMIT_S, "a hung ingest must not hold the stop"
+    assert seen["left"] == [], "no pusher outlives the task"
+    assert gap <= 1.0, _where(seen)
 
 
 @scenario(_task_interrupted)
