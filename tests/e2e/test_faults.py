@@ -937,9 +937,9 @@ def test_failed_launch_fails_the_stream_and_frees_the_slot(outcomes: Any) -> Non
 def test_throttled_heartbeats_leave_the_stream_playing(outcomes: Any, figures: dict[str, Any]) -> None:
     seen = _seen(outcomes, _heartbeats_throttled)
     gap = _gaps(figures, "heartbeat_throttle", seen)
-    _say("heartbeat_throttle", f"{seen['hits']} heartbeats throttled, {len(seen['not_written'])} logged")
+    _say("heartbeat_throttle", f"{seen['hits']} requests throttled; {len(seen['not_written'])} beats lost")
     _figure(figures, "fault_heartbeat_throttle_health_back_s", seen["moved_after_s"])
-    assert seen["hits"] >= 2, "the heartbeats should have been refused"
+    assert seen["hits"] >= 2, "the heartbeats' requests should have been refused"
     assert len(seen["updated_during"]) <= 1, "no heartbeat gets through the throttle"
     assert seen["not_written"], "the task logs each heartbeat it could not write"
     assert seen["written_again"], "... and when one is written again"
@@ -956,7 +956,7 @@ def test_throttled_final_write_exits_3_and_the_workflow_ends_the_stream(
     gap = _gaps(figures, "final_write_throttle", seen)
     _say(
         "final_write",
-        f"{seen['hits']} writes throttled; {[(r['exit_code'], r['next']) for r in seen['exits']]}",
+        f"{seen['hits']} requests throttled; {[(r['exit_code'], r['next']) for r in seen['exits']]}",
     )
     assert seen["hits"] >= 2, "the task should have retried its final write"
     assert [(r["exit_code"], r["next"]) for r in seen["exits"]] == [(3, "settle_ended")], seen["exits"]
