@@ -6,6 +6,7 @@ measured on the ingest's recording (tests/e2e/gaps.py).
 The faults are independent, so they run at the same time, each in a thread of its own with its own user
 (the concurrent-stream limit is per user); every test waits for its scenario and judges what it saw. The
 SIGTERM of a task (a Spot reclaim) is asserted in test_streaming.py; here it is run again for its gap.
+FAULTS_PARALLEL (default 6) caps how many scenarios run at once.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ SHORT_CLIP_SECONDS = 8
 RETRY_WINDOW_S = 30  # STREAM_TASK_DESTINATION_RETRY_WINDOW_S: a dead destination fails after this
 FINAL_WRITE_DEADLINE_S = 5  # STREAM_TASK_FINAL_WRITE_DEADLINE_S: then exit 3 (ended unwritten)
 SCRATCH_SIZE = "2m"
+SIGTERM_RESUME_LIMIT_S = 15.0
 HUNG_STOP_LIMIT_S = 10.0  # the task's stop grace (5 s) for a pusher that takes no data, then the usual stop
 PARALLEL_SCENARIOS = int(os.environ.get("FAULTS_PARALLEL", "6"))
 SCENARIO_TIMEOUT_S = 240
@@ -855,7 +857,9 @@ def test_ingest_down_for_5s_is_reconnected(outcomes: Any, figures: dict[str, Any
     assert len(seen["sizes_now"]) == 2, seen["sizes_now"]
     second = max(seen["sizes_now"])  # names end in the unix time the session began
     assert seen["sizes_now"][second] > seen["sizes_then"].get(second, 0), "the second recording grows"
-    assert seen["outage_s"] - 0.5 <= gap <= seen["outage_s"] + 5, _where(seen)
+    # Reconnects come 1, 2, 4 s apart (stream_task.outputs.RECONNECT_DELAYS_S): the one after the ingest is
+    # back is at most 4 s late, then at most a GOP (2 s) to a keyframe, and ffmpeg's start and handshake.
+    assert seen["outage_s"] - 0.5 <= gap <= seen["outage_s"] + 4 + 2 + 1, _where(seen)
     assert seen["stopped"]["status"] == "ended"
 
 
@@ -913,7 +917,10 @@ def test_task_sigterm_resumes_with_a_gap(outcomes: Any, figures: dict[str, Any])
     assert "resuming at" in seen["restarted"]["message"], seen["restarted"]
     assert seen["tasks_after"], "a new task"
     assert seen["first_task"] not in seen["tasks_after"], seen
-    assert gap <= 10.0, f"a new task starts at once and resumes the run: {_where(seen)}"
+    # The old task's exit and the new one's start (Python, claim, probe, reader): about 2 s on an idle
+    # machine, 10 s measured at a load of 8 on 2 CPUs. A resume through the crash backoff or the watchdog
+    # (30 s of stale heartbeat) would not fit.
+    assert gap <= SIGTERM_RESUME_LIMIT_S, f"a new task starts at once and resumes the run: {_where(seen)}"
     assert seen["stopped"]["status"] == "ended"
 
 
