@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,10 @@ DEFAULT_PORT: Final = 8080
 DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 # Variables a developer may set to tune the stream task locally (its own settings), passed through as-is.
 TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG")
+# Local mode's own knobs (docs/contracts.md, "Local mode knobs"): where the tasks' DynamoDB calls go (a proxy
+# that injects faults, say), and the command the launcher runs as the stream task.
+TASK_DYNAMODB_ENDPOINT_VAR: Final = "STREAM_TASK_DYNAMODB_ENDPOINT"
+TASK_COMMAND_VAR: Final = "LOCAL_TASK_COMMAND"
 
 
 @dataclass
@@ -91,7 +97,9 @@ class LocalMode:
         from playout import launcher as playout_launcher
         from playout import schedules
 
-        self.launcher = LocalLauncher(task_env=self._task_env(res), log=self.log, cwd=REPO_ROOT)
+        self.launcher = LocalLauncher(
+            task_env=self._task_env(res), log=self.log, command=task_command(), cwd=REPO_ROOT
+        )
         playout_launcher.set_launcher(self.launcher)
         self.launcher.start_watchdog()
         self.scheduler = LocalScheduler(log=self.log)
@@ -141,6 +149,9 @@ class LocalMode:
         for name, value in os.environ.items():
             if name.startswith(TASK_ENV_PASSTHROUGH_PREFIXES):
                 env[name] = value
+        if os.environ.get(TASK_DYNAMODB_ENDPOINT_VAR):
+            # botocore's per-service endpoint: only DynamoDB moves, S3 and KMS stay on moto.
+            env["AWS_ENDPOINT_URL_DYNAMODB"] = os.environ[TASK_DYNAMODB_ENDPOINT_VAR]
         return env
 
     def stop(self) -> None:
@@ -162,6 +173,12 @@ class LocalMode:
             self._moto = None
         self.log.event("local mode stopped")
         self.log.close()
+
+
+def task_command() -> list[str]:
+    """`python -m stream_task` with this interpreter, or LOCAL_TASK_COMMAND (split as a shell would)."""
+    custom = os.environ.get(TASK_COMMAND_VAR, "").strip()
+    return shlex.split(custom) if custom else [sys.executable, "-m", "stream_task"]
 
 
 class _LateApp:

@@ -186,18 +186,32 @@ class Output:
                 self.connects,
             )
 
-    def close(self, grace_s: float = 5.0) -> None:
-        """Sends what waits (the stream's last tags), then ends ffmpeg's input: ffmpeg flushes and closes
-        the RTMP session cleanly. A pusher that does not finish within `grace_s` (a stalled ingest) is
-        stopped, which also frees a write stuck on its pipe."""
+    def request_close(self) -> None:
+        """Starts closing without waiting (close() waits): several outputs then close at the same time."""
         with self._cond:
             self._closing = True
             self._cond.notify()
+
+    def close(self, grace_s: float = 5.0) -> None:
+        """Ends the output. Its own thread sends what waits (the stream's last tags), closes the pusher's
+        input (ffmpeg then flushes and closes the RTMP session cleanly) and reaps it. A pusher that takes no
+        data (an ingest that hung) leaves that thread blocked writing to the pipe: it is killed after
+        `grace_s`, which unblocks the write. The pipe is never closed from here: closing a file another
+        thread is writing to waits for that write."""
+        self.request_close()
         self._thread.join(timeout=grace_s)
+        if self._thread.is_alive():
+            child = self._child
+            if child is not None:
+                self._log.warning(
+                    "the ingest took no data while closing; its pusher is killed",
+                    extra={"destination_id": self.destination_id},
+                )
+                child.kill()
+            self._thread.join(timeout=5)
         child = self._child
-        if self._thread.is_alive() and child is not None:
-            child.stop(grace_s)
-        self._thread.join(timeout=5)
+        if child is not None and child.poll() is None:
+            child.kill()
 
     # --- the output's own thread ---
 

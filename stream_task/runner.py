@@ -158,6 +158,8 @@ class StreamRun(EngineEvents):
                 return engine.run()
             finally:
                 for output in outputs:
+                    output.request_close()  # all at once: each may wait up to the grace period
+                for output in outputs:
                     output.close(s.stop_grace_s)
                 stager.close()
 

@@ -83,7 +83,10 @@ class Stager:
                 with contextlib.suppress(OSError):
                     path.with_suffix(".part").unlink()
                 self.failures[media_id] = str(error)
-                self._log.warning("staging failed; the item plays from S3", extra={"media_id": media_id})
+                self._log.warning(
+                    "staging failed; the item plays from S3",
+                    extra={"media_id": media_id, "error": str(error)},
+                )
 
     def _stage(self, media_id: str, path: Path) -> None:
         key = self._keys[media_id]

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,10 +193,12 @@ class LocalModeProcess:
     process: subprocess.Popen[bytes]
 
 
-@pytest.fixture(scope="session")
-def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModeProcess]:
+@contextmanager
+def running_local_mode(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[LocalModeProcess]:
+    """`python -m local` on a free port, logging under `root`; `extra_env` adds local mode's knobs
+    (STREAM_TASK_* for the tasks, docs/contracts.md). Stopped with SIGTERM, which must exit 0."""
     _require("ffmpeg", "ffprobe")
-    root = tmp_path_factory.mktemp("local")
+    root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_file = root / "local.log"
     # A clean environment: other suites in this worker set AWS and API variables (quota, table) at import.
@@ -208,6 +211,7 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModePr
         ),
         "PYTHONUNBUFFERED": "1",
     }
+    env |= extra_env or {}
     console = (root / "console.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "local"], cwd=REPO_ROOT, env=env, stdout=console, stderr=subprocess.STDOUT
@@ -231,6 +235,12 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModePr
         code = _stop(process, signal.SIGTERM, timeout_s=40)
         console.close()
         assert code == 0, f"local mode exited with {code} on SIGTERM: see {root / 'console.log'}"
+
+
+@pytest.fixture(scope="session")
+def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModeProcess]:
+    with running_local_mode(tmp_path_factory.mktemp("local")) as local:
+        yield local
 
 
 @pytest.fixture(scope="session")

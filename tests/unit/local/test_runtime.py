@@ -1,0 +1,52 @@
+"""Local mode's knobs for the stream task: what the launcher runs, and where the task's DynamoDB calls go."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from local.resources import LocalResources
+from local.runtime import LocalMode, task_command
+
+RESOURCES = LocalResources(
+    endpoint_url="http://127.0.0.1:5000",
+    region="us-east-1",
+    table_name="playout-local",
+    media_bucket="playout-media",
+    key_id="key",
+    user_pool_id="pool",
+    user_pool_client_id="client",
+)
+
+
+def _task_env() -> dict[str, str]:
+    return LocalMode(build_web=False)._task_env(RESOURCES)
+
+
+def test_the_task_runs_as_python_m_stream_task_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCAL_TASK_COMMAND", raising=False)
+    assert task_command() == [sys.executable, "-m", "stream_task"]
+
+
+def test_local_task_command_replaces_the_task_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_TASK_COMMAND", "/opt/task --flag 'two words'")
+    assert task_command() == ["/opt/task", "--flag", "two words"]
+
+
+def test_the_tasks_dynamodb_endpoint_moves_only_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAM_TASK_DYNAMODB_ENDPOINT", "http://127.0.0.1:6000")
+    env = _task_env()
+    assert env["AWS_ENDPOINT_URL_DYNAMODB"] == "http://127.0.0.1:6000"
+    assert env["AWS_ENDPOINT_URL"] == RESOURCES.endpoint_url  # S3 and KMS stay on moto
+
+
+def test_without_the_knob_dynamodb_is_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("STREAM_TASK_DYNAMODB_ENDPOINT", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL_DYNAMODB", raising=False)
+    assert "AWS_ENDPOINT_URL_DYNAMODB" not in _task_env()
+
+
+def test_stream_task_variables_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAM_TASK_FINAL_WRITE_DEADLINE_S", "5")
+    assert _task_env()["STREAM_TASK_FINAL_WRITE_DEADLINE_S"] == "5"
