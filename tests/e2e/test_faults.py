@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 import requests
 
+from local.dynamodb_proxy import DynamoDbProxy
 from tests.e2e.conftest import (
     ApiClient,
     LocalModeProcess,
@@ -45,7 +46,6 @@ from tests.e2e.conftest import (
 from tests.e2e.fault_rig import (
     BlackHole,
     Nginx,
-    ThrottleProxy,
     argv_of,
     ffmpeg_children,
     kill9,
@@ -104,15 +104,15 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scratch]:
 
 
 @pytest.fixture(scope="module")
-def throttle() -> Iterator[ThrottleProxy]:
-    proxy = ThrottleProxy()
+def throttle() -> Iterator[DynamoDbProxy]:
+    proxy = DynamoDbProxy()
     yield proxy
     proxy.close()
 
 
 @pytest.fixture(scope="module")
 def faults_local(
-    tmp_path_factory: pytest.TempPathFactory, throttle: ThrottleProxy, scratch: Scratch
+    tmp_path_factory: pytest.TempPathFactory, throttle: DynamoDbProxy, scratch: Scratch
 ) -> Iterator[LocalModeProcess]:
     env = {
         "STREAM_TASK_DYNAMODB_ENDPOINT": throttle.url,
@@ -176,7 +176,7 @@ class Rig:
     local: LocalModeProcess
     config: dict[str, str]
     sink: Nginx
-    throttle: ThrottleProxy
+    throttle: DynamoDbProxy
     scratch: Scratch
     clip: Path
     short_clip: Path
@@ -739,7 +739,7 @@ def outcomes(
     request: pytest.FixtureRequest,
     faults_local: LocalModeProcess,
     sink: Nginx,
-    throttle: ThrottleProxy,
+    throttle: DynamoDbProxy,
     scratch: Scratch,
     clip: Path,
     short_clip: Path,
