@@ -1,13 +1,64 @@
-"""Runs every benchmark; each prints a ratio against a baseline measured side by side in the same run."""
+"""`python -m bench [--quick]`: every benchmark, each figure a ratio against a baseline measured side by side
+in the same run (the machine's noise hits both alike). Prints a table and writes build/bench/results.json."""
 
 from __future__ import annotations
 
-from bench import copy_vs_transcode
+import argparse
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from bench import copy_vs_transcode, cpu_share, media
+from bench.harness import BUILD_DIR, RtmpSink
+from bench.report import Figure, now, table, write_json
+
+RESULTS = BUILD_DIR / "results.json"
 
 
-def main() -> None:
-    copy_vs_transcode.main()
+@dataclass(frozen=True)
+class Plan:
+    cpu_seconds: float
+    cpu_rounds: int
+    share_seconds: float
+
+
+FULL = Plan(cpu_seconds=60, cpu_rounds=2, share_seconds=60)
+QUICK = Plan(cpu_seconds=20, cpu_rounds=1, share_seconds=20)
+
+
+def _progress(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every finally: each process started gets stopped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test in about 3 min")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    started, clock = now(), time.monotonic()
+    _progress("preparing the test media (cached in build/bench)")
+    files = media.prepare()
+    figures: list[Figure] = []
+    sink = RtmpSink()
+    try:
+        _progress(f"CPU: copy vs live transcode, {plan.cpu_rounds} x {plan.cpu_seconds:g} s")
+        figures += copy_vs_transcode.measure(sink, files, seconds=plan.cpu_seconds, rounds=plan.cpu_rounds)
+        _progress(f"CPU share with {cpu_share.DESTINATIONS} destinations, {plan.share_seconds:g} s")
+        figures += cpu_share.measure(sink, files, seconds=plan.share_seconds)
+    finally:
+        sink.close()
+    print(table(figures))
+    write_json(RESULTS, figures, quick=args.quick, started=started, wall_s=time.monotonic() - clock)
+    _progress(f"written to {RESULTS.relative_to(BUILD_DIR.parent.parent)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
