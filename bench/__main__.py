@@ -1,5 +1,8 @@
 """`python -m bench [--quick]`: every benchmark, each figure a ratio against a baseline measured side by side
-in the same run (the machine's noise hits both alike). Prints a table and writes build/bench/results.json."""
+in the same run (the machine's noise hits both alike). Prints a table and writes build/bench/results.json.
+
+The memory runs (15 min and 1 min, or 2 and 0.5 with --quick) start first and go on while the others run,
+so the whole takes about as long as the long memory run."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import copy_vs_transcode, cpu_share, media
+from bench import copy_vs_transcode, cpu_share, media, memory
 from bench.harness import BUILD_DIR, RtmpSink
 from bench.report import Figure, now, table, write_json
 
@@ -22,10 +25,12 @@ class Plan:
     cpu_seconds: float
     cpu_rounds: int
     share_seconds: float
+    memory_long_s: float
+    memory_short_s: float
 
 
-FULL = Plan(cpu_seconds=60, cpu_rounds=2, share_seconds=60)
-QUICK = Plan(cpu_seconds=20, cpu_rounds=1, share_seconds=20)
+FULL = Plan(cpu_seconds=60, cpu_rounds=2, share_seconds=60, memory_long_s=900, memory_short_s=60)
+QUICK = Plan(cpu_seconds=20, cpu_rounds=1, share_seconds=20, memory_long_s=120, memory_short_s=30)
 
 
 def _progress(text: str) -> None:
@@ -48,10 +53,19 @@ def main(argv: list[str] | None = None) -> int:
     figures: list[Figure] = []
     sink = RtmpSink()
     try:
-        _progress(f"CPU: copy vs live transcode, {plan.cpu_rounds} x {plan.cpu_seconds:g} s")
-        figures += copy_vs_transcode.measure(sink, files, seconds=plan.cpu_seconds, rounds=plan.cpu_rounds)
-        _progress(f"CPU share with {cpu_share.DESTINATIONS} destinations, {plan.share_seconds:g} s")
-        figures += cpu_share.measure(sink, files, seconds=plan.share_seconds)
+        _progress(f"memory: {plan.memory_long_s:g} s and {plan.memory_short_s:g} s runs started alongside")
+        runs = memory.start(sink, files, long_s=plan.memory_long_s, short_s=plan.memory_short_s)
+        try:
+            _progress(f"CPU: copy vs live transcode, {plan.cpu_rounds} x {plan.cpu_seconds:g} s")
+            figures += copy_vs_transcode.measure(
+                sink, files, seconds=plan.cpu_seconds, rounds=plan.cpu_rounds
+            )
+            _progress(f"CPU share with {cpu_share.DESTINATIONS} destinations, {plan.share_seconds:g} s")
+            figures += cpu_share.measure(sink, files, seconds=plan.share_seconds)
+            _progress("waiting for the memory runs to end")
+            figures += memory.finish(runs)
+        finally:
+            runs.close()
     finally:
         sink.close()
     print(table(figures))
