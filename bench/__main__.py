@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import copy_vs_transcode, cpu_share, media, memory
+from bench import copy_vs_transcode, cpu_share, media, memory, start_latency
 from bench.harness import BUILD_DIR, RtmpSink
 from bench.report import Figure, now, table, write_json
 
@@ -25,12 +25,17 @@ class Plan:
     cpu_seconds: float
     cpu_rounds: int
     share_seconds: float
+    latency_rounds: int
     memory_long_s: float
     memory_short_s: float
 
 
-FULL = Plan(cpu_seconds=60, cpu_rounds=2, share_seconds=60, memory_long_s=900, memory_short_s=60)
-QUICK = Plan(cpu_seconds=20, cpu_rounds=1, share_seconds=20, memory_long_s=120, memory_short_s=30)
+FULL = Plan(
+    cpu_seconds=60, cpu_rounds=2, share_seconds=60, latency_rounds=5, memory_long_s=900, memory_short_s=60
+)
+QUICK = Plan(
+    cpu_seconds=20, cpu_rounds=1, share_seconds=20, latency_rounds=2, memory_long_s=120, memory_short_s=30
+)
 
 
 def _progress(text: str) -> None:
@@ -62,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             _progress(f"CPU share with {cpu_share.DESTINATIONS} destinations, {plan.share_seconds:g} s")
             figures += cpu_share.measure(sink, files, seconds=plan.share_seconds)
+            _progress(f"start latency, {plan.latency_rounds} rounds")
+            figures += start_latency.measure(sink, files, rounds=plan.latency_rounds)
             _progress("waiting for the memory runs to end")
             figures += memory.finish(runs)
         finally:
