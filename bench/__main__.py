@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import copy_vs_transcode, cpu_share, media, memory, start_latency
+from bench import copy_vs_transcode, cpu_share, media, memory, restart_gap, start_latency
 from bench.harness import BUILD_DIR, RtmpSink
 from bench.report import Figure, now, table, write_json
 
@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             figures += cpu_share.measure(sink, files, seconds=plan.share_seconds)
             _progress(f"start latency, {plan.latency_rounds} rounds")
             figures += start_latency.measure(sink, files, rounds=plan.latency_rounds)
+            _progress("restart gap after kill -9 of the reader")
+            figures += restart_gap.measure(sink, files)
             _progress("waiting for the memory runs to end")
             figures += memory.finish(runs)
         finally:
