@@ -10,6 +10,7 @@ ahead, so a reader restart should look like an item boundary in both."""
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import signal
 import time
@@ -63,6 +64,10 @@ def _video_length_s(tags: list[Tag]) -> float:
     return (times[-1] - times[0] + steps[len(steps) // 2]) / 1000
 
 
+def _ratio(ours: float, baseline: float) -> float:
+    return ours / baseline if baseline > 0 else math.inf
+
+
 def measure(sink: RtmpSink, media: Media) -> list[Figure]:
     proxy = Proxy(sink.port)
     name = stream_name("restart")
@@ -111,7 +116,7 @@ def measure(sink: RtmpSink, media: Media) -> list[Figure]:
             ours=kill_gap,
             baseline=boundary_gap,
             unit="s",
-            ratio=kill_gap / boundary_gap,
+            ratio=_ratio(kill_gap, boundary_gap),
             ratio_of="kill/boundary",
             target=f"ours <= {TARGET_S:g} s",
             met=kill_gap <= TARGET_S,
@@ -124,7 +129,7 @@ def measure(sink: RtmpSink, media: Media) -> list[Figure]:
             ours=kill_step,
             baseline=boundary_step,
             unit="s",
-            ratio=kill_step / boundary_step,
+            ratio=_ratio(kill_step, boundary_step),
             ratio_of="kill/boundary",
             target="-",
             met=None,
