@@ -31,7 +31,7 @@ class Plan:
 
 
 FULL = Plan(
-    cpu_seconds=60, cpu_rounds=3, share_seconds=90, latency_rounds=5, memory_long_s=900, memory_short_s=60
+    cpu_seconds=120, cpu_rounds=2, share_seconds=120, latency_rounds=7, memory_long_s=900, memory_short_s=60
 )
 QUICK = Plan(
     cpu_seconds=20, cpu_rounds=1, share_seconds=20, latency_rounds=2, memory_long_s=120, memory_short_s=30

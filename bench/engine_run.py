@@ -5,19 +5,22 @@ a task's would be, the Python threads included.
 It writes one JSON line per event on stdout, each with `t`, the system-wide monotonic clock, which the
 benchmark compares with what it sees at the sink: `ready` (imports done), `run` (items probed, the engine
 starts), `air` (first tag released), `entry` (a reader opens: `seam_ms` is where it joins the timeline),
-`restart`, and `end`."""
+`restart`, and `end` (outputs closed). `run` and `end` also tell the CPU spent so far."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import time
 from types import FrameType
 from typing import Any, cast
 
+from bench.harness import cpu_of, descendants
 from stream_task.engine import Engine, EngineEvents
 from stream_task.outputs import Output
 from stream_task.playlist import Cursor, Entry, Item, PlayOrder
@@ -28,6 +31,17 @@ from stream_task.redact import Redactor
 
 def emit(event: str, **values: Any) -> None:
     print(json.dumps({"event": event, "t": time.monotonic(), **values}), flush=True)
+
+
+def cpu_so_far() -> dict[str, float]:
+    """This process's own CPU, and its whole tree's: the children it waited for (each ended reader, the
+    probes) and those still running."""
+    own, reaped = cpu_of(os.getpid())
+    running = 0.0
+    for pid in descendants(os.getpid()):
+        with contextlib.suppress(OSError, ValueError):
+            running += sum(cpu_of(pid))
+    return {"own_cpu_s": own, "tree_cpu_s": own + reaped + running}
 
 
 class _Events(EngineEvents):
@@ -92,13 +106,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    emit("run")
+    emit("run", **cpu_so_far())
     try:
         result = engine.run()
     finally:
         for output in outputs:
             output.close(grace_s=5.0)
-    emit("end", ending=result.ending.value, reason=result.reason, restarts=result.restarts)
+    emit("end", ending=result.ending.value, reason=result.reason, restarts=result.restarts, **cpu_so_far())
     return 0
 
 

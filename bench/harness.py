@@ -102,11 +102,17 @@ def descendants(root: int) -> list[int]:
     return found
 
 
-def _cpu_s(pid: int) -> float:
-    """utime + stime, plus cutime + cstime: the children it has reaped (the engine waits for its ffmpegs)."""
+def cpu_of(pid: int) -> tuple[float, float]:
+    """Its own utime + stime, and cutime + cstime: the children it has reaped (the engine waits for each
+    ffmpeg it started, so a reader that ended still counts, in the engine's process)."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+    fields = [int(value) / CLOCK_TICKS for value in stat[stat.rindex(")") + 2 :].split()[11:15]]
+    return fields[0] + fields[1], fields[2] + fields[3]
+
+
+def is_pusher(argv: Sequence[str]) -> bool:
+    """One of the engine's outputs: the ffmpeg that reads FLV on its standard input."""
+    return "-i" in argv[:-1] and argv[argv.index("-i") + 1] == "pipe:0"
 
 
 def _smaps_rollup(pid: int) -> dict[str, int]:
@@ -145,7 +151,9 @@ def _shared_and_private(pid: int) -> tuple[dict[tuple[str, ...], int], int]:
 @dataclass(frozen=True)
 class Sample:
     t: float
-    cpu_s: float
+    cpu_s: float  # the whole tree, ended children included
+    own_cpu_s: float  # the root process alone (the engine's Python)
+    pusher_cpu_s: float  # the engine's running outputs
     rss_bytes: int
     pss_bytes: int
     # What the tree would hold alone (what a task's container is charged): each process's private pages,
@@ -157,12 +165,12 @@ class Sample:
 
 def sample_tree(root: int, footprint: bool = False) -> Sample | None:
     """One look at a process and its descendants; None once the root is gone."""
-    cpu = 0.0
+    cpu = own = pushers = 0.0
     rss = pss = private = count = 0
     shared: dict[tuple[str, ...], int] = {}
     for pid in [root, *descendants(root)]:
         try:
-            cpu += _cpu_s(pid)
+            itself, reaped = cpu_of(pid)
             memory = _smaps_rollup(pid)
             if footprint:
                 its_shared, its_private = _shared_and_private(pid)
@@ -170,6 +178,11 @@ def sample_tree(root: int, footprint: bool = False) -> Sample | None:
             if pid == root:
                 return None
             continue  # a child that ended between two reads
+        cpu += itself + reaped
+        if pid == root:
+            own = itself
+        elif is_pusher(command_line(pid)):
+            pushers += itself + reaped
         rss += memory.get("Rss", 0)
         pss += memory.get("Pss", 0)
         if footprint:
@@ -178,7 +191,7 @@ def sample_tree(root: int, footprint: bool = False) -> Sample | None:
                 shared[key] = max(shared.get(key, 0), size)
         count += 1
     footprint_bytes = private + sum(shared.values()) if footprint else 0
-    return Sample(time.monotonic(), cpu, rss, pss, footprint_bytes, count)
+    return Sample(time.monotonic(), cpu, own, pushers, rss, pss, footprint_bytes, count)
 
 
 class TreeSampler:
@@ -205,31 +218,10 @@ class TreeSampler:
         self._done.set()
         self._thread.join(timeout=5)
 
-    def window(self, start: float, end: float) -> list[Sample]:
-        return [s for s in self.samples if start <= s.t <= end]
-
-
-# Start-up (imports, probing, the first read-ahead) is paid once per task, not per minute on air; the end
-# (closing the outputs) once per run.
-WARMUP_S = 3.0
-TAIL_S = 1.0
-
-
-def steady(sampler: TreeSampler, on_air: float, seconds: float) -> list[Sample]:
-    """The samples of a run `seconds` long on air from `on_air`, start-up and end left out."""
-    return sampler.window(on_air + WARMUP_S, on_air + seconds - TAIL_S)
-
 
 def share_pct(cpu_per_s: float) -> float:
     """CPU-seconds per second as a share of the smallest Fargate task's CPU."""
     return 100.0 * cpu_per_s / FARGATE_SMALLEST_VCPU
-
-
-def cpu_rate(samples: Sequence[Sample]) -> float:
-    """CPU-seconds per wall second between the first and the last sample."""
-    if len(samples) < 2 or samples[-1].t <= samples[0].t:
-        raise ValueError("not enough samples to measure CPU")
-    return (samples[-1].cpu_s - samples[0].cpu_s) / (samples[-1].t - samples[0].t)
 
 
 # --- the sink ---
@@ -410,6 +402,7 @@ class Run:
         self, argv: Sequence[str], *, events: bool = False, sample_s: float = 1.0, footprint: bool = False
     ) -> None:
         self.spawned_at = time.monotonic()
+        self.cpu_s: float | None = None  # known once `wait` has reaped it
         self.events: list[Event] = []
         self._changed = threading.Condition()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open for the run's life, closed by close()
@@ -470,14 +463,21 @@ class Run:
         return " | ".join(text[-lines:]) or "(no output)"
 
     def wait(self, timeout_s: float) -> int:
-        """Waits for the run's own end (its length limit); stops it if it overruns."""
-        try:
-            code = self.process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            self.close()
-            raise RuntimeError(f"the run did not end within {timeout_s:.0f} s") from None
+        """Waits for the run's own end (its length limit), or stops it if it overruns. It is reaped with
+        wait4, which tells the CPU of its whole life, the children it waited for included."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"the run did not end within {timeout_s:.0f} s: {self.stderr_tail()}")
+            time.sleep(0.05)
+        self.process.returncode = os.waitstatus_to_exitcode(status)
+        self.cpu_s = usage.ru_utime + usage.ru_stime
         self.close()
-        return code
+        return self.process.returncode
 
     def close(self) -> None:
         stop(self.process)

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.harness import Proxy, RtmpSink, Run, Sample, cpu_rate, engine_run, share_pct, steady, stream_name
+from bench.copy_vs_transcode import engine_cost
+from bench.harness import Proxy, RtmpSink, Run, Sample, engine_run, share_pct, stream_name
 from bench.media import Media
 from bench.report import Figure
 
@@ -56,8 +57,7 @@ def finish(runs: MemoryRuns) -> list[Figure]:
     long, short = runs.long.sampler.samples, runs.short.sampler.samples
     long_peak, short_peak = _peak(long, "footprint_bytes"), _peak(short, "footprint_bytes")
     ratio = long_peak / short_peak
-    on_air = runs.proxies[0].first_media_at()
-    details: dict[str, object] = {
+    details = {
         "long_s": runs.long_s,
         "short_s": runs.short_s,
         "sample_s": SAMPLE_S,
@@ -69,10 +69,10 @@ def finish(runs: MemoryRuns) -> list[Figure]:
             max(s.footprint_bytes for s in long if s.t >= long[-1].t - 60) / MB, 1
         ),
         "processes": max(s.processes for s in long),
+        "long_cpu_share_pct_of_0.25_vcpu": round(
+            share_pct(engine_cost(runs.long, runs.long_s).per_minute / 60), 1
+        ),
     }
-    if on_air is not None:
-        window = steady(runs.long.sampler, on_air, runs.long_s)
-        details["long_cpu_share_pct_of_0.25_vcpu"] = round(share_pct(cpu_rate(window)), 1)
     return [
         Figure(
             measure=f"Memory peak, 1080p30, {DESTINATIONS} dests",

@@ -16,7 +16,16 @@ import signal
 import time
 from pathlib import Path
 
-from bench.harness import Event, Proxy, RtmpSink, command_line, descendants, engine_run, stream_name
+from bench.harness import (
+    Event,
+    Proxy,
+    RtmpSink,
+    command_line,
+    descendants,
+    engine_run,
+    is_pusher,
+    stream_name,
+)
 from bench.media import Media
 from bench.report import Figure
 from stream_task.engine import EngineLimits
@@ -31,10 +40,10 @@ LEAD_S = EngineLimits().lead_ms / 1000
 
 
 def _reader_pid(root: int) -> int:
-    """The engine's reader: the ffmpeg whose input is a file (a pusher's is the pipe)."""
+    """The engine's reader: its ffmpeg that is not a pusher."""
     for pid in descendants(root):
         argv = command_line(pid)
-        if "-i" in argv and argv[argv.index("-i") + 1] != "pipe:0":
+        if argv and not is_pusher(argv):
             return pid
     raise RuntimeError("the engine has no reader running")
 
