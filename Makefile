@@ -87,7 +87,7 @@ synth: $(VENV)/.installed web/dist/index.html build/layer/.built
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
 bench: system-deps $(VENV)/.installed
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH_ARGS)
 
 deploy: synth infra/node_modules/.bin/cdk
 	infra/node_modules/.bin/cdk deploy --app cdk.out

@@ -1,13 +1,87 @@
-"""Runs every benchmark; each prints a ratio against a baseline measured side by side in the same run."""
+"""`python -m bench [--quick]`: every benchmark, each figure a ratio against a baseline measured side by side
+in the same run (the machine's noise hits both alike). Prints a table and writes build/bench/results.json.
+
+The memory runs (15 min and 1 min, or 2 and 0.5 with --quick) start first and go on while the others run,
+so the whole takes about as long as the long memory run."""
 
 from __future__ import annotations
 
-from bench import copy_vs_transcode
+import argparse
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from bench import copy_vs_transcode, cpu_share, media, memory, restart_gap, start_latency
+from bench.harness import BUILD_DIR, RtmpSink
+from bench.report import Figure, now, table, write_json
+
+RESULTS = BUILD_DIR / "results.json"
 
 
-def main() -> None:
-    copy_vs_transcode.main()
+@dataclass(frozen=True)
+class Plan:
+    cpu_seconds: float
+    cpu_rounds: int
+    share_seconds: float
+    latency_rounds: int
+    memory_long_s: float
+    memory_short_s: float
+
+
+FULL = Plan(
+    cpu_seconds=120, cpu_rounds=2, share_seconds=120, latency_rounds=7, memory_long_s=900, memory_short_s=60
+)
+QUICK = Plan(
+    cpu_seconds=20, cpu_rounds=1, share_seconds=20, latency_rounds=2, memory_long_s=120, memory_short_s=30
+)
+
+
+def _progress(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through every finally: each process started gets stopped
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test in about 3 min")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    started, clock = now(), time.monotonic()
+    _progress("preparing the test media (cached in build/bench)")
+    files = media.prepare()
+    figures: list[Figure] = []
+    sink = RtmpSink()
+    try:
+        _progress(f"memory: {plan.memory_long_s:g} s and {plan.memory_short_s:g} s runs started alongside")
+        runs = memory.start(sink, files, long_s=plan.memory_long_s, short_s=plan.memory_short_s)
+        try:
+            _progress(f"CPU: copy vs live transcode, {plan.cpu_rounds} x {plan.cpu_seconds:g} s")
+            figures += copy_vs_transcode.measure(
+                sink, files, seconds=plan.cpu_seconds, rounds=plan.cpu_rounds
+            )
+            _progress(f"CPU share with {cpu_share.DESTINATIONS} destinations, {plan.share_seconds:g} s")
+            figures += cpu_share.measure(sink, files, seconds=plan.share_seconds)
+            _progress(f"start latency, {plan.latency_rounds} rounds")
+            figures += start_latency.measure(sink, files, rounds=plan.latency_rounds)
+            _progress("restart gap after kill -9 of the reader")
+            figures += restart_gap.measure(sink, files)
+            _progress("waiting for the memory runs to end")
+            figures += memory.finish(runs)
+        finally:
+            runs.close()
+    finally:
+        sink.close()
+    print(table(figures))
+    write_json(RESULTS, figures, quick=args.quick, started=started, wall_s=time.monotonic() - clock)
+    _progress(f"written to {RESULTS.relative_to(BUILD_DIR.parent.parent)}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
