@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import copy_vs_transcode, cpu_share, media, memory, restart_gap, start_latency
+from bench import copy_vs_transcode, cpu_share, dynamodb_writes, media, memory, restart_gap, start_latency
 from bench.harness import BUILD_DIR, RtmpSink
 from bench.report import Figure, now, table, write_json
 
@@ -28,13 +28,26 @@ class Plan:
     latency_rounds: int
     memory_long_s: float
     memory_short_s: float
+    dynamodb_s: float
 
 
 FULL = Plan(
-    cpu_seconds=120, cpu_rounds=2, share_seconds=120, latency_rounds=7, memory_long_s=900, memory_short_s=60
+    cpu_seconds=120,
+    cpu_rounds=2,
+    share_seconds=120,
+    latency_rounds=7,
+    memory_long_s=900,
+    memory_short_s=60,
+    dynamodb_s=300,
 )
 QUICK = Plan(
-    cpu_seconds=20, cpu_rounds=1, share_seconds=20, latency_rounds=2, memory_long_s=120, memory_short_s=30
+    cpu_seconds=20,
+    cpu_rounds=1,
+    share_seconds=20,
+    latency_rounds=2,
+    memory_long_s=120,
+    memory_short_s=30,
+    dynamodb_s=30,
 )
 
 
@@ -71,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             figures += start_latency.measure(sink, files, rounds=plan.latency_rounds)
             _progress("restart gap after kill -9 of the reader")
             figures += restart_gap.measure(sink, files)
+            _progress(f"DynamoDB writes of a stream in local mode, {plan.dynamodb_s:g} s")
+            figures += dynamodb_writes.measure(sink, files, seconds=plan.dynamodb_s)
             _progress("waiting for the memory runs to end")
             figures += memory.finish(runs)
         finally:

@@ -68,7 +68,7 @@ def _item(number: int, path: str) -> Item:
     duration = positive_seconds(probed.video_s) or positive_seconds(probed.duration_s)
     if duration is None:
         raise SystemExit(f"{path}: no duration")
-    return Item(f"item-{number}", duration, probed.has_audio)
+    return Item(f"item-{number}", duration, probed.has_audio, copy_audio=probed.audio_copyable)
 
 
 def main(argv: list[str] | None = None) -> int:

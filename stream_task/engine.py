@@ -42,7 +42,7 @@ class EngineLimits:
     # An item still playing this long after a handover fell due gets it at its next keyframe: however long
     # one file is, no ingest connection comes near FLV's 24.8-day timestamp wrap.
     handover_grace_s: float = 3600.0
-    tick_s: float = 0.02
+    tick_s: float = 0.05  # far inside the 1 s lead; each wake-up costs CPU the whole stream long
 
 
 @dataclass(frozen=True)
@@ -233,7 +233,8 @@ class Engine:
         if boundary and self._handover_wanted():
             self._handover(entry)
         remaining = entry.duration_s - (start_s - entry.start_s)
-        part = Part(self._source(entry), start_s, max(remaining, 0.001), entry.item.has_audio)
+        item = entry.item
+        part = Part(self._source(entry), start_s, max(remaining, 0.001), item.has_audio, item.copy_audio)
         reader = ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log)
         self._reading = _Reading(entry, reader, start_s, last_tag_at=self._clock())
         self.splicer.begin_segment()

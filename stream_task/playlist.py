@@ -19,6 +19,7 @@ class Item:
     media_id: str
     duration_s: float
     has_audio: bool = True
+    copy_audio: bool = False  # its sound is already AAC-LC 48 kHz stereo, as long as the picture
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Probing media with ffprobe: what the playlist needs to time each item (its picture's length, whether it
-has sound)."""
+has sound, and whether that sound can go out as it is)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 # Audio longer than the video by less than this is not worth an outpoint (container rounding).
 _OUTLAST_EPSILON_S = 0.001
+AAC_FRAME_S = 1024 / 48000
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,24 @@ class Probe:
     audio_s: float | None
     has_video: bool = True
     has_audio: bool = True
+    audio_codec: str | None = None
+    audio_profile: str | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+    @property
+    def audio_copyable(self) -> bool:
+        """Sound already in the output's form (AAC-LC, 48 kHz, stereo) and as long as the picture to within
+        one AAC frame, as a conformed file's is: it can be copied, which costs a tenth of encoding it."""
+        if self.video_s is None or self.audio_s is None:
+            return False
+        return (
+            self.audio_codec == "aac"
+            and self.audio_profile == "LC"
+            and self.sample_rate == 48000
+            and self.channels == 2
+            and abs(self.audio_s - self.video_s) <= AAC_FRAME_S
+        )
 
     @property
     def outpoint_s(self) -> float | None:
@@ -43,7 +62,7 @@ def positive_seconds(value: Any) -> float | None:
 
 
 def parse_probe(document: dict[str, Any]) -> Probe:
-    """Reads `ffprobe -show_entries stream=codec_type,duration:format=duration -of json` output."""
+    """Reads `ffprobe -show_entries stream=codec_type,codec_name,...,duration:format=duration -of json`."""
     streams = document.get("streams") or []
 
     def first(kind: str) -> float | None:
@@ -52,7 +71,25 @@ def parse_probe(document: dict[str, Any]) -> Probe:
 
     container_s = positive_seconds((document.get("format") or {}).get("duration"))
     kinds = {s.get("codec_type") for s in streams}
-    return Probe(container_s, first("video"), first("audio"), "video" in kinds, "audio" in kinds)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    return Probe(
+        container_s,
+        first("video"),
+        first("audio"),
+        "video" in kinds,
+        "audio" in kinds,
+        audio_codec=audio.get("codec_name"),
+        audio_profile=audio.get("profile"),
+        sample_rate=_integer(audio.get("sample_rate")),
+        channels=_integer(audio.get("channels")),
+    )
+
+
+def _integer(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def probe(ffprobe: str, path: Path | str, timeout_s: float = 60) -> Probe | None:
@@ -64,7 +101,7 @@ def probe(ffprobe: str, path: Path | str, timeout_s: float = 60) -> Probe | None
                 "-v",
                 "error",
                 "-show_entries",
-                "stream=codec_type,duration:format=duration",
+                "stream=codec_type,codec_name,profile,sample_rate,channels,duration:format=duration",
                 "-of",
                 "json",
                 str(path),

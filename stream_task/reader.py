@@ -1,6 +1,7 @@
 """Reads one playlist entry (or the rest of one) with ffmpeg into FLV tags: the picture copied as it is,
 the sound encoded to AAC-LC 48 kHz stereo (which makes every item's audio alike, whatever its rate,
-channels or priming) and exactly as long as the picture."""
+channels or priming) and exactly as long as the picture; or copied too, when it already is so (a
+conformed file) and the item plays from its start."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class Part:
     start_s: float = 0.0
     duration_s: float | None = None
     has_audio: bool = True
+    copy_audio: bool = False
 
 
 def reader_argv(ffmpeg: str, part: Part) -> list[str]:
@@ -43,10 +45,15 @@ def reader_argv(ffmpeg: str, part: Part) -> list[str]:
         argv += ["-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"]
         audio_input = "1:a:0"
     argv += ["-map", "0:v:0", "-map", audio_input, "-c:v", "copy"]
-    argv += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", "48000", "-ac", "2"]
-    # async fills holes and trims overlaps in the source's audio; apad + -t make it exactly as long as
-    # the picture, so no item leaves the sound ahead of or behind the picture at its end.
-    argv += ["-af", "aresample=async=1:first_pts=0,apad"]
+    if part.copy_audio and part.has_audio and part.start_s == 0:
+        # Already the output's form and length; mid-item (a seek) its start would not line up with the
+        # picture's keyframe, so a resumed or restarted part encodes.
+        argv += ["-c:a", "copy"]
+    else:
+        argv += ["-c:a", "aac", "-b:a", AUDIO_BITRATE, "-ar", "48000", "-ac", "2"]
+        # async fills holes and trims overlaps in the source's audio; apad + -t make it exactly as long as
+        # the picture, so no item leaves the sound ahead of or behind the picture at its end.
+        argv += ["-af", "aresample=async=1:first_pts=0,apad"]
     if part.duration_s is not None:
         argv += ["-t", f"{max(part.duration_s, 0.001):.3f}"]
     elif not part.has_audio:

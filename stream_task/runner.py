@@ -262,7 +262,7 @@ class StreamRun(EngineEvents):
             duration = positive_seconds(probed.video_s) or positive_seconds(probed.duration_s)
             if duration is None:
                 raise SetupFailed(f"media {media_id} has no duration")
-            return Item(media_id, duration, probed.has_audio)
+            return Item(media_id, duration, probed.has_audio, copy_audio=probed.audio_copyable)
 
         with ThreadPoolExecutor(max_workers=min(8, len(distinct))) as pool:
             items = dict(zip(distinct, pool.map(item, distinct), strict=True))

@@ -1,0 +1,135 @@
+"""DynamoDB writes per stream-hour: a real stream in local mode (the API's domain code, the local
+launcher, the stream task) with the task's DynamoDB calls counted by local mode's DynamoDB proxy. The
+stream is the costly kind: a 5,000-character description and a 1,000-item playlist. Baseline, in the same
+run: the heartbeat this replaced, which rewrote that stream's whole item every 2 s (its size measured)."""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import requests
+
+from bench.harness import RtmpSink
+from bench.media import Media
+from bench.report import Figure
+
+WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
+OLD_BEAT_INTERVAL_S = 2.0
+BUDGET_CENTS_PER_HOUR = 0.05  # $0.0005
+KB = 1024
+
+
+def _upload(user_id: str, clip: Path) -> str:
+    from playout import media
+
+    data = clip.read_bytes()
+    plan = media.create_upload(user_id, clip.name, len(data), "video/mp4")
+    etags = []
+    for part in plan.parts:
+        chunk = data[(part.part_number - 1) * plan.part_size : part.part_number * plan.part_size]
+        response = requests.put(part.url, data=chunk, timeout=120)
+        response.raise_for_status()
+        etags.append((part.part_number, response.headers["ETag"]))
+    return str(media.complete_upload(user_id, plan.media.media_id, etags).media_id)
+
+
+def _wait_for(user_id: str, stream_id: str, statuses: set[str], timeout_s: float) -> None:
+    from playout import streams
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        status = streams.get_stream(user_id, stream_id, consistent=True).status
+        if status in statuses:
+            return
+        if status == streams.FAILED:
+            raise RuntimeError(f"the bench stream failed: {streams.get_stream(user_id, stream_id).error}")
+        time.sleep(0.2)
+    raise RuntimeError(f"the bench stream did not become {statuses} in {timeout_s:.0f} s")
+
+
+def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
+    from local.dynamodb_proxy import DynamoDbProxy
+    from local.runtime import LocalMode
+    from playout import destinations, health, streams
+    from playout.health import item_bytes
+    from playout.usage import PRICES
+
+    proxy = DynamoDbProxy(lifetime_s=seconds + 600)
+    os.environ["STREAM_TASK_DYNAMODB_ENDPOINT"] = proxy.url
+    mode = LocalMode(port=0, build_web=False)
+    try:
+        mode.start()
+        assert mode.resources is not None
+        proxy.upstream = mode.resources.endpoint_url
+        user_id = str(uuid.uuid4())
+        media_id = _upload(user_id, files.clip)
+        destination = destinations.create_destination(
+            user_id, "bench sink", f"rtmp://127.0.0.1:{sink.port}/live", "bench-dynamodb", allow_loopback=True
+        )
+        spec = streams.StreamSpec(
+            title="bench: a 24/7 channel",
+            description="d" * 5000,
+            privacy="unlisted",
+            media_ids=[media_id] * 1000,
+            destination_ids=[destination.destination_id],
+            loop=True,
+            duration_s=None,
+        )
+        stream_id = streams.create_stream(user_id, spec).stream_id
+        streams.start_stream(user_id, stream_id)
+        _wait_for(user_id, stream_id, {streams.LIVE}, 60)
+        time.sleep(health.MIN_BEAT_INTERVAL_S)  # past the first beats of the run
+        mark, started = len(proxy.log), time.monotonic()
+        time.sleep(seconds)
+        window, elapsed = list(proxy.log[mark:]), time.monotonic() - started
+        stream = streams.get_stream(user_id, stream_id, consistent=True)
+        health_item = health.read(user_id, stream_id, consistent=True)
+        assert health_item is not None
+        streams.stop_stream(user_id, stream_id)
+        _wait_for(user_id, stream_id, {streams.ENDED}, 60)
+    finally:
+        mode.stop()
+        proxy.close()
+        os.environ.pop("STREAM_TASK_DYNAMODB_ENDPOINT", None)
+
+    writes = Counter(operation for operation, _ in window if operation in WRITES)
+    health_bytes = item_bytes(health_item.serialize())
+    stream_bytes = item_bytes(stream.serialize())
+    # An UpdateItem costs the larger of the item's sizes before and after, per started KB; the task's
+    # steady writes are its health beats (the events it may add are small PutItems: one unit each).
+    ours_units_per_hour = (
+        writes["UpdateItem"] * math.ceil(health_bytes / KB) + sum(writes.values()) - writes["UpdateItem"]
+    ) * (3600 / elapsed)
+    baseline_units_per_hour = math.ceil(stream_bytes / KB) * 3600 / OLD_BEAT_INTERVAL_S
+    price = PRICES["on_demand"].dynamodb_write_million / 1_000_000
+    ours, baseline = ours_units_per_hour * price * 100, baseline_units_per_hour * price * 100
+    details = {
+        "window_s": round(elapsed, 1),
+        "writes_in_window": dict(writes),
+        "health_item_bytes": health_bytes,
+        "stream_item_bytes": stream_bytes,
+        "write_units_per_hour": {
+            "ours": round(ours_units_per_hour),
+            "baseline": round(baseline_units_per_hour),
+        },
+    }
+    return [
+        Figure(
+            measure="DynamoDB writes per stream-hour, 5000-char text, 1000 items",
+            ours=ours,
+            baseline=baseline,
+            unit="¢",
+            ratio=baseline / ours if ours else math.inf,
+            ratio_of="old/new",
+            target=f"ours <= {BUDGET_CENTS_PER_HOUR} ¢",
+            met=ours <= BUDGET_CENTS_PER_HOUR,
+            ours_label="health item",
+            baseline_label="stream item every 2 s",
+            details=details,
+        )
+    ]
