@@ -24,7 +24,9 @@ from stream_task.process import ChildProcess, Log
 from stream_task.progress import ProgressParser
 
 INGEST_PROTOCOLS = "pipe,rtmp,rtmps,tcp,tls"
-RECONNECT_DELAYS_S = (1.0, 2.0, 4.0, 8.0, 10.0)
+# The first reconnect after a live session is immediate (a dropped connection, a killed pusher: the ingest
+# is usually right there); refusals then back off.
+RECONNECT_DELAYS_S = (0.0, 1.0, 2.0, 4.0, 8.0, 10.0)
 FLUSH_TIMEOUT_S = 2.0  # for a pusher to finish by itself once its input has ended
 
 
@@ -142,6 +144,7 @@ class Output:
         self._script: Tag | None = None
         self._closing = False
         self._restart_reason: str | None = None
+        self._replay: list[Tag] = []  # what the last failed session sent since its last keyframe
         self._child: ChildProcess | None = None
         self.state = OutputState.CONNECTING
         self.reason: str | None = None
@@ -252,6 +255,7 @@ class Output:
             now = self._clock()
             if self.state is OutputState.LIVE or self.failed_since is None:
                 self.failed_since = now
+                attempt = 0  # it was on air: a new incident, not one more try of the last
             if now - self.failed_since >= self._retry_window_s:
                 self._set(OutputState.FAILED, error)
                 break
@@ -273,7 +277,10 @@ class Output:
             except Exception as refused:
                 return str(getattr(refused, "message", refused))
         with self._cond:
-            # Start from a keyframe: drop what waits before the next one.
+            # A reconnect starts again from the last keyframe the ingest got (the picture it lost, at once,
+            # rather than a wait for the next keyframe); then from a keyframe in any case.
+            self._queue.extendleft(reversed(self._replay))
+            self._replay = []
             while self._queue and not (self._queue[0].is_keyframe and not self._queue[0].is_sequence_header):
                 self._queue.popleft()
         child = ChildProcess(
@@ -313,6 +320,7 @@ class Output:
         stdin = child.stdin
         assert stdin is not None
         base: int | None = None
+        gop: list[Tag] = []
         try:
             stdin.write(file_header())
             while True:
@@ -339,11 +347,18 @@ class Output:
                     if tag.timestamp_ms < base:
                         continue
                     stdin.write(tag.at(tag.timestamp_ms - base).encode())
+                    if tag.is_video and tag.is_keyframe and not tag.is_sequence_header:
+                        gop = [tag]
+                    elif gop and not tag.is_sequence_header:
+                        gop.append(tag)
                 stdin.flush()
                 self._maybe_live(child)
         except (BrokenPipeError, ValueError, OSError):
             return None
         finally:
+            with self._cond:
+                failed = not self._closing and self._restart_reason != "handover"
+                self._replay = gop if failed else []
             with contextlib.suppress(OSError):
                 stdin.close()
         return None

@@ -71,7 +71,7 @@ def parse_probe(document: dict[str, Any]) -> Probe:
 
     container_s = positive_seconds((document.get("format") or {}).get("duration"))
     kinds = {s.get("codec_type") for s in streams}
-    audio = next((s for s in streams if s.get("codec_type") == "audio"), {})
+    audio: dict[str, Any] = next((s for s in streams if s.get("codec_type") == "audio"), {})
     return Probe(
         container_s,
         first("video"),

@@ -81,3 +81,26 @@ def test_no_outpoint_when_the_tracks_end_together_or_lengths_are_unknown() -> No
 def test_a_missing_or_failing_ffprobe_gives_no_probe(tmp_path: Path) -> None:
     assert probe(str(tmp_path / "no-ffprobe"), tmp_path / "x.mp4") is None
     assert probe("false", tmp_path / "x.mp4") is None
+
+
+def test_conformed_sound_is_copied_from_an_items_start_and_encoded_after_a_seek() -> None:
+    copied = reader_argv("ffmpeg", Part("/m.mp4", 0.0, 10.0, True, copy_audio=True))
+    assert copied[copied.index("-c:a") + 1] == "copy"
+    assert "-af" not in copied
+    resumed = reader_argv("ffmpeg", Part("/m.mp4", 4.0, 6.0, True, copy_audio=True))
+    assert resumed[resumed.index("-c:a") + 1] == "aac"
+
+
+def test_only_sound_in_the_outputs_form_and_length_counts_as_copyable() -> None:
+    def probed(**audio: object) -> Probe:
+        stream = {"codec_type": "audio", "codec_name": "aac", "profile": "LC", "sample_rate": "48000"}
+        stream |= {"channels": 2, "duration": "10.010"} | audio
+        video = {"codec_type": "video", "duration": "10.000"}
+        return parse_probe({"streams": [video, stream], "format": {"duration": "10.01"}})
+
+    assert probed().audio_copyable
+    assert not probed(sample_rate="44100").audio_copyable
+    assert not probed(channels=1).audio_copyable
+    assert not probed(profile="HE-AAC").audio_copyable
+    assert not probed(codec_name="mp3").audio_copyable
+    assert not probed(duration="10.064").audio_copyable  # 64 ms longer than the picture

@@ -129,3 +129,30 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_a_reconnect_starts_again_from_the_last_keyframe_the_ingest_got(tmp_path: Path) -> None:
+    """A dropped connection costs the ingest no wait for the next keyframe: the new session opens with the
+    picture the old one was in (frames 60.. here), at once."""
+    ffmpeg = fake_ffmpeg(tmp_path, 'for last; do :; done\nexec cat > "$last"')
+    received = tmp_path / "ingest.flv"
+    output = Output("d1", str(received), ffmpeg=ffmpeg, redact=str)
+    wait_until(lambda: output.connects == 1)
+    output.send(AVC_HEADER)
+    for index in range(75):  # keyframes at 0 and 60
+        output.send(frame(index))
+    wait_until(lambda: received.exists() and received.stat().st_size > 75 * 16)
+    dropped = output._child
+    assert dropped is not None
+    dropped.kill()  # the connection drops
+    wait_until(lambda: output.connects == 2)
+    for index in range(75, 90):
+        output.send(frame(index))
+    output.close(grace_s=2.0)
+
+    tags = [tag for tag in read_tags(io.BytesIO(received.read_bytes())) if tag.is_media]
+    assert tags[0].body == frame(60).body  # the last keyframe sent, again
+    assert [tag.timestamp_ms for tag in tags] == [
+        frame(i).timestamp_ms - frame(60).timestamp_ms for i in range(60, 90)
+    ]
+    assert output.connects == 2
