@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from stream_task.probe import probe as stream_task_probe
 from tests.e2e.conftest import (
     ApiClient,
     LocalModeProcess,
@@ -120,6 +121,11 @@ def seam_items(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert (int(audio["sample_rate"]), int(audio["channels"])) == (item.sample_rate, item.channels)
         outlasts_ms = (float(audio["duration"]) - float(video["duration"])) * 1000
         assert abs(outlasts_ms - item.audio_extra_s * 1000) <= 5, f"{item.label}: audio {outlasts_ms:+.1f} ms"
+        # Both ways the engine reads sound meet at the seams: A and B are encoded, C (already the output's
+        # form and length, as a conformed file is) is copied.
+        probed = stream_task_probe("ffprobe", path)
+        assert probed is not None
+        assert probed.audio_copyable == (item.label == "C"), item.label
         paths[item.label] = path
     labels = {encoder_settings(path) for path in paths.values()}
     assert len(labels) == len(ITEMS), "the items must be told apart by their encoder settings"
