@@ -85,9 +85,10 @@ def pusher_argv(ffmpeg: str, url: str) -> list[str]:
         "1",
         "-protocol_whitelist",
         INGEST_PROTOCOLS,
-        # The engine sends the sequence headers first: that is all ffmpeg needs to know the streams.
+        # ffmpeg stops looking after 0.2 s of stream (the engine sends 1 s at once, so this costs no wait);
+        # 1 MB lets that 0.2 s hold a 1080p keyframe and the first sound packet after it.
         "-probesize",
-        "65536",
+        "1048576",
         "-analyzeduration",
         "200000",
         "-f",
