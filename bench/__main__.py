@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import copy_vs_transcode, cpu_share, dynamodb_writes, media, memory, restart_gap, start_latency
+from bench import copy_vs_transcode, cpu_share, local_stream, media, memory, restart_gap, start_latency
 from bench.harness import BUILD_DIR, RtmpSink
 from bench.report import Figure, now, table, write_json
 
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             figures += start_latency.measure(sink, files, rounds=plan.latency_rounds)
             _progress("restart gap after kill -9 of the reader")
             figures += restart_gap.measure(sink, files)
-            _progress(f"DynamoDB writes of a stream in local mode, {plan.dynamodb_s:g} s")
-            figures += dynamodb_writes.measure(sink, files, seconds=plan.dynamodb_s)
+            _progress(f"a real stream in local mode: DynamoDB writes and memory, {plan.dynamodb_s:g} s")
+            figures += local_stream.measure(sink, files, seconds=plan.dynamodb_s)
             _progress("waiting for the memory runs to end")
             figures += memory.finish(runs)
         finally:

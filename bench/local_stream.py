@@ -1,7 +1,9 @@
-"""DynamoDB writes per stream-hour: a real stream in local mode (the API's domain code, the local
-launcher, the stream task) with the task's DynamoDB calls counted by local mode's DynamoDB proxy. The
-stream is the costly kind: a 5,000-character description and a 1,000-item playlist. Baseline, in the same
-run: the heartbeat this replaced, which rewrote that stream's whole item every 2 s (its size measured)."""
+"""A real stream in local mode (the API's domain code, the local launcher, the stream task as it runs in
+AWS) to three destinations: its DynamoDB writes per stream-hour, counted at local mode's DynamoDB proxy,
+and the memory of the task's whole process tree. The stream is the costly kind for DynamoDB: a
+5,000-character description and a 1,000-item playlist. Baselines, in the same run: the heartbeat this
+replaced, which rewrote that stream's whole item every 2 s (its size measured); the tree's memory at the
+start of the window."""
 
 from __future__ import annotations
 
@@ -14,13 +16,16 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import RtmpSink
+from bench.harness import RtmpSink, TreeSampler
 from bench.media import Media
 from bench.report import Figure
 
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 OLD_BEAT_INTERVAL_S = 2.0
 BUDGET_CENTS_PER_HOUR = 0.05  # $0.0005
+DESTINATIONS = 3
+MEMORY_BUDGET_MB = 150
+MB = 1024 * 1024
 KB = 1024
 
 
@@ -52,6 +57,21 @@ def _wait_for(user_id: str, stream_id: str, statuses: set[str], timeout_s: float
     raise RuntimeError(f"the bench stream did not become {statuses} in {timeout_s:.0f} s")
 
 
+def _task_pid(stream_id: str) -> int:
+    """The stream task's process, found by its environment contract as the local launcher started it."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ:
+            return int(entry.name)
+    raise RuntimeError(f"no stream task runs stream {stream_id}")
+
+
 def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
     from local.dynamodb_proxy import DynamoDbProxy
     from local.runtime import LocalMode
@@ -68,15 +88,23 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
         proxy.upstream = mode.resources.endpoint_url
         user_id = str(uuid.uuid4())
         media_id = _upload(user_id, files.clip)
-        destination = destinations.create_destination(
-            user_id, "bench sink", f"rtmp://127.0.0.1:{sink.port}/live", "bench-dynamodb", allow_loopback=True
-        )
+        ingest_url = f"rtmp://127.0.0.1:{sink.port}/live"
+        destination_ids = [
+            destinations.create_destination(
+                user_id,
+                f"sink {n}",
+                ingest_url,
+                f"bench-local-{n}",
+                allow_loopback=True,
+            ).destination_id
+            for n in range(DESTINATIONS)
+        ]
         spec = streams.StreamSpec(
             title="bench: a 24/7 channel",
             description="d" * 5000,
             privacy="unlisted",
             media_ids=[media_id] * 1000,
-            destination_ids=[destination.destination_id],
+            destination_ids=destination_ids,
             loop=True,
             duration_s=None,
         )
@@ -84,9 +112,11 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
         streams.start_stream(user_id, stream_id)
         _wait_for(user_id, stream_id, {streams.LIVE}, 60)
         time.sleep(health.MIN_BEAT_INTERVAL_S)  # past the first beats of the run
+        sampler = TreeSampler(_task_pid(stream_id), interval_s=5.0, footprint=True)
         mark, started = len(proxy.log), time.monotonic()
         time.sleep(seconds)
         window, elapsed = list(proxy.log[mark:]), time.monotonic() - started
+        sampler.close()
         stream = streams.get_stream(user_id, stream_id, consistent=True)
         health_item = health.read(user_id, stream_id, consistent=True)
         assert health_item is not None
@@ -118,7 +148,28 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
             "baseline": round(baseline_units_per_hour),
         },
     }
+    footprints = [sample.footprint_bytes / MB for sample in sampler.samples]
+    cpu_share = (sampler.samples[-1].cpu_s - sampler.samples[0].cpu_s) / (
+        sampler.samples[-1].t - sampler.samples[0].t
+    )
+    memory = Figure(
+        measure=f"Memory peak of the real stream task, {DESTINATIONS} dests",
+        ours=max(footprints),
+        baseline=footprints[0],
+        unit="MB",
+        ratio=max(footprints) / footprints[0],
+        ratio_of="peak/start",
+        target=f"ours <= {MEMORY_BUDGET_MB} MB",
+        met=max(footprints) <= MEMORY_BUDGET_MB,
+        ours_label="peak",
+        baseline_label="start",
+        details={
+            "samples_mb": [round(f, 1) for f in footprints],
+            "cpu_share_of_quarter_vcpu_pct": round(cpu_share / 0.25 * 100, 1),
+        },
+    )
     return [
+        memory,
         Figure(
             measure="DynamoDB writes per stream-hour, 5000-char text, 1000 items",
             ours=ours,
@@ -131,5 +182,5 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
             ours_label="health item",
             baseline_label="stream item every 2 s",
             details=details,
-        )
+        ),
     ]
