@@ -358,8 +358,11 @@ class Output:
             return None
         finally:
             with self._cond:
-                failed = not self._closing and self._restart_reason != "handover"
-                self._replay = gop if failed else []
+                # Only a session that was on air (the ingest had it, then lost it) is picked up where it
+                # was: one that never got through (refused) may have swallowed what followed, and
+                # replaying its GOP would then put a jump into the stream; the next starts at a keyframe.
+                dropped = self.state is OutputState.LIVE and not self._closing
+                self._replay = gop if dropped and self._restart_reason != "handover" else []
             with contextlib.suppress(OSError):
                 stdin.close()
         return None

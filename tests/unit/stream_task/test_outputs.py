@@ -5,6 +5,7 @@ froze mid-stream: found by tests/e2e/test_faults.py, where a stop left the strea
 from __future__ import annotations
 
 import io
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -134,7 +135,10 @@ def _zombie(pid: int) -> bool:
 def test_a_reconnect_starts_again_from_the_last_keyframe_the_ingest_got(tmp_path: Path) -> None:
     """A dropped connection costs the ingest no wait for the next keyframe: the new session opens with the
     picture the old one was in (frames 60.. here), at once."""
-    ffmpeg = fake_ffmpeg(tmp_path, 'for last; do :; done\nexec cat > "$last"')
+    # On air: it reports bytes sent, as ffmpeg's -progress does, then passes its input on.
+    ffmpeg = fake_ffmpeg(
+        tmp_path, 'for last; do :; done\nprintf "total_size=1\\nprogress=continue\\n"\nexec cat > "$last"'
+    )
     received = tmp_path / "ingest.flv"
     output = Output("d1", str(received), ffmpeg=ffmpeg, redact=str)
     wait_until(lambda: output.connects == 1)
@@ -142,6 +146,7 @@ def test_a_reconnect_starts_again_from_the_last_keyframe_the_ingest_got(tmp_path
     for index in range(75):  # keyframes at 0 and 60
         output.send(frame(index))
     wait_until(lambda: received.exists() and received.stat().st_size > 75 * 16)
+    wait_until(lambda: output.state is OutputState.LIVE)
     dropped = output._child
     assert dropped is not None
     dropped.kill()  # the connection drops
@@ -156,3 +161,28 @@ def test_a_reconnect_starts_again_from_the_last_keyframe_the_ingest_got(tmp_path
         frame(i).timestamp_ms - frame(60).timestamp_ms for i in range(60, 90)
     ]
     assert output.connects == 2
+
+
+def test_a_session_that_never_got_through_leaves_no_replay(tmp_path: Path) -> None:
+    """A refused connection may swallow tags into its pipe before it dies: replaying its GOP would jump
+    over them, so the next session starts at the next keyframe, from 0, with no jump inside it."""
+    ffmpeg = fake_ffmpeg(tmp_path, 'for last; do :; done\nexec cat > "$last"')  # never reports progress
+    received = tmp_path / "ingest.flv"
+    output = Output("d1", str(received), ffmpeg=ffmpeg, redact=str)
+    wait_until(lambda: output.connects == 1)
+    output.send(AVC_HEADER)
+    for index in range(75):
+        output.send(frame(index))
+    wait_until(lambda: received.exists() and received.stat().st_size > 75 * 16)
+    refused = output._child
+    assert refused is not None
+    refused.kill()
+    wait_until(lambda: output.connects == 2)
+    for index in range(75, 150):
+        output.send(frame(index))
+    output.close(grace_s=2.0)
+
+    tags = [tag for tag in read_tags(io.BytesIO(received.read_bytes())) if tag.is_media]
+    assert tags[0].body == frame(120).body  # the next keyframe, not a replay
+    steps = {b.timestamp_ms - a.timestamp_ms for a, b in itertools.pairwise(tags)}
+    assert max(steps) <= 34
