@@ -135,18 +135,9 @@ class RtmpSink:
         return self.record_dir / f"{stream_key}.flv"
 
 
-@pytest.fixture(scope="session")
-def rtmp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtmpSink]:
-    _require("nginx")
-    if not RTMP_MODULE.is_file():
-        pytest.fail(f"{RTMP_MODULE} is missing (apt-get install libnginx-mod-rtmp)", pytrace=False)
-    root = tmp_path_factory.mktemp("rtmp")
-    for directory in (root / "temp", root / "logs"):
-        directory.mkdir()
-    # nginx started as root writes its recordings as `nobody`, who cannot enter pytest's 0700 temp dirs.
-    record_dir = Path(tempfile.mkdtemp(prefix="playout-e2e-rtmp-"))
-    record_dir.chmod(0o777)
-    port = free_port()
+def write_rtmp_config(root: Path, port: int, record_dir: Path, *, one_file_per_session: bool) -> Path:
+    """An nginx-rtmp on 127.0.0.1:`port` whose application `live` records every stream to `record_dir`: one
+    file per stream key (a new publish starts it again), or one per session (`<key>-<unix time>.flv`)."""
     config = root / "nginx.conf"
     config.write_text(
         f"""load_module {RTMP_MODULE};
@@ -164,12 +155,28 @@ rtmp {{
             live on;
             record all;
             record_path {record_dir};
-            record_unique off;
+            record_unique {"on" if one_file_per_session else "off"};
         }}
     }}
 }}
 """
     )
+    return config
+
+
+@pytest.fixture(scope="session")
+def rtmp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtmpSink]:
+    _require("nginx")
+    if not RTMP_MODULE.is_file():
+        pytest.fail(f"{RTMP_MODULE} is missing (apt-get install libnginx-mod-rtmp)", pytrace=False)
+    root = tmp_path_factory.mktemp("rtmp")
+    for directory in (root / "temp", root / "logs"):
+        directory.mkdir()
+    # nginx started as root writes its recordings as `nobody`, who cannot enter pytest's 0700 temp dirs.
+    record_dir = Path(tempfile.mkdtemp(prefix="playout-e2e-rtmp-"))
+    record_dir.chmod(0o777)
+    port = free_port()
+    config = write_rtmp_config(root, port, record_dir, one_file_per_session=False)
     process = subprocess.Popen(
         ["nginx", "-p", str(root), "-c", str(config), "-e", str(root / "logs" / "error.log")],
         stdout=subprocess.DEVNULL,
@@ -378,22 +385,45 @@ def bob_api(bob: User, make_client: Callable[[User | None], ApiClient]) -> ApiCl
     return make_client(bob)
 
 
+def stream_task_pids(stream_id: str) -> list[int]:
+    """The local launcher's stream_task processes for one stream (found by their environment contract)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
 # --- media ---
 
 
-@pytest.fixture(scope="session")
-def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """20 s of 640x360 H.264 (30 fps, a keyframe every 2 s, yuv420p) + AAC 48 kHz stereo: stream-ready."""
-    _require("ffmpeg")
-    path = tmp_path_factory.mktemp("media") / "clip.mp4"
+def make_clip(
+    path: Path,
+    seconds: float,
+    *,
+    tone_hz: int = 440,
+    size: str = "640x360",
+    gop: int = 60,
+    preset: str = "veryfast",
+) -> Path:
+    """H.264 High (30 fps, a keyframe every `gop` frames, yuv420p) + AAC 48 kHz stereo, as long as each
+    other: stream-ready."""
     subprocess.run(
         [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", str(CLIP_SECONDS),
-            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-level", "4.0",
-            "-pix_fmt", "yuv420p", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-b:v", "1200k",
+            "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30",
+            "-f", "lavfi", "-i", f"sine=frequency={tone_hz}:sample_rate=48000",
+            "-t", str(seconds),
+            "-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-level", "4.0",
+            "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
+            "-b:v", "1200k",
             "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k",
             "-movflags", "+faststart", str(path),
         ],
@@ -401,6 +431,13 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
         timeout=120,
     )  # fmt: skip
     return path
+
+
+@pytest.fixture(scope="session")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """20 s of 640x360 H.264 (30 fps, a keyframe every 2 s, yuv420p) + AAC 48 kHz stereo: stream-ready."""
+    _require("ffmpeg")
+    return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", CLIP_SECONDS)
 
 
 def probe(path: Path) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import RTMP_MODULE, _stop, _wait_for_port, free_port
+from tests.e2e.conftest import _stop, _wait_for_port, free_port, stream_task_pids, write_rtmp_config
 
 SERVER_LIFETIME_S = 600.0
 
@@ -39,29 +39,7 @@ class Nginx:
         for directory in (root / "temp", root / "logs", record_dir):
             directory.mkdir(parents=True, exist_ok=True)
         record_dir.chmod(0o777)  # nginx started as root records as `nobody`
-        self.config = root / "nginx.conf"
-        self.config.write_text(
-            f"""load_module {RTMP_MODULE};
-daemon off;
-master_process on;
-worker_processes 1;
-pid {root}/nginx.pid;
-error_log {root}/logs/error.log warn;
-events {{ worker_connections 64; }}
-rtmp {{
-    server {{
-        listen 127.0.0.1:{self.port};
-        chunk_size 4096;
-        application live {{
-            live on;
-            record all;
-            record_path {record_dir};
-            record_unique on;
-        }}
-    }}
-}}
-"""
-        )
+        self.config = write_rtmp_config(root, self.port, record_dir, one_file_per_session=True)
 
     def start(self, lifetime_s: float = SERVER_LIFETIME_S) -> None:
         self._process = subprocess.Popen(
@@ -131,22 +109,6 @@ class BlackHole:
 
 
 # --- the stream task's processes ---
-
-
-def stream_task_pids(stream_id: str) -> list[int]:
-    """The local launcher's stream_task processes for one stream (found by their environment contract)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
 
 
 def children(pid: int) -> list[tuple[int, list[str]]]:

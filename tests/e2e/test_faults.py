@@ -36,10 +36,12 @@ from tests.e2e.conftest import (
     ApiClient,
     LocalModeProcess,
     ResponseLog,
+    make_clip,
     new_stream_key,
     record_figure,
     running_local_mode,
     sign_up_and_in,
+    stream_task_pids,
     upload_media,
     wait_for_status,
 )
@@ -50,7 +52,6 @@ from tests.e2e.fault_rig import (
     ffmpeg_children,
     kill9,
     log_records,
-    stream_task_pids,
 )
 from tests.e2e.gaps import RecordingWatch
 
@@ -150,22 +151,7 @@ def sink(tmp_path_factory: pytest.TempPathFactory, record_dirs: Callable[[str], 
 
 @pytest.fixture(scope="module")
 def short_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("faults-media") / "short.mp4"
-    subprocess.run(
-        [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=660:sample_rate=48000",
-            "-t", str(SHORT_CLIP_SECONDS),
-            "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "high", "-level", "4.0",
-            "-pix_fmt", "yuv420p", "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-b:v", "1200k",
-            "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k",
-            "-movflags", "+faststart", str(path),
-        ],
-        check=True,
-        timeout=120,
-    )  # fmt: skip
-    return path
+    return make_clip(tmp_path_factory.mktemp("faults-media") / "short.mp4", SHORT_CLIP_SECONDS, tone_hz=660)
 
 
 # --- what every scenario does through the API ---

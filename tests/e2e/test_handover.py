@@ -7,7 +7,6 @@ ingest went without data."""
 from __future__ import annotations
 
 import logging
-import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,25 +18,14 @@ from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits
 from stream_task.outputs import Output
 from stream_task.playlist import Entry, Item, PlayOrder
 from stream_task.redact import Redactor
-from tests.e2e.conftest import RtmpSink, probe, record_figure
+from tests.e2e.conftest import RtmpSink, make_clip, probe, record_figure
 
 log = logging.getLogger("handover-test")
 
 
 def _clip(path: Path, seconds: float) -> Path:
-    subprocess.run(
-        [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", f"testsrc2=size=320x180:rate=30:duration={seconds}",
-            "-f", "lavfi", "-i", f"sine=frequency=330:sample_rate=48000:duration={seconds}",
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-keyint_min", "30", "-sc_threshold", "0",
-            "-pix_fmt", "yuv420p", "-c:a", "aac", "-ar", "48000", "-ac", "2", "-shortest",
-            "-movflags", "+faststart", str(path),
-        ],
-        check=True,
-        timeout=60,
-    )  # fmt: skip
-    return path
+    # A keyframe every second: a handover inside an item waits at most that long.
+    return make_clip(path, seconds, tone_hz=330, size="320x180", gop=30, preset="ultrafast")
 
 
 @dataclass

@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     new_stream_key,
     probe,
     record_figure,
+    stream_task_pids,
     wait_for_status,
 )
 
@@ -145,22 +146,6 @@ def test_looping_stream_stops_promptly(
     assert alice_api.post(f"/api/streams/{stream_id}/stop").status_code == 202
 
 
-def _stream_task_pids(stream_id: str) -> list[int]:
-    """The local launcher's stream_task processes for one stream (found by their environment contract)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
-
-
 def _event_types(api: ApiClient, stream_id: str) -> list[str]:
     """The stream's timeline, oldest first."""
     return [
@@ -180,7 +165,7 @@ def test_a_stopped_container_is_replaced_and_the_stream_resumes(
     stream_id, key = _new_stream(alice_api, rtmp_sink, stream_keys, alice_media["media_id"], "e2e spot", True)
     _start_until_live(alice_api, stream_id)
     time.sleep(3)  # play a few seconds, so there is a position to resume from
-    [first_task] = _stream_task_pids(stream_id)
+    [first_task] = stream_task_pids(stream_id)
 
     interrupted = time.monotonic()
     os.kill(first_task, signal.SIGTERM)
@@ -192,7 +177,7 @@ def test_a_stopped_container_is_replaced_and_the_stream_resumes(
     assert kinds[-2:] == ["interrupted", "restarted"], kinds
     stream = alice_api.ok("GET", f"/api/streams/{stream_id}")
     assert stream["status"] == "live"
-    [second_task] = _stream_task_pids(stream_id)
+    [second_task] = stream_task_pids(stream_id)
     assert second_task != first_task
     assert _processes_mentioning(key), "the new task's ffmpeg should be pushing to the ingest"
 
