@@ -26,9 +26,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from playout import aws, health
 from playout.destinations import Ingest, resolve_ingest
 from playout.errors import PlayoutError
-from playout.media import get_media
+from playout.media import find_media
 from playout.models import Stream, StreamHealthItem, bind_table, utcnow
 from playout.netguard import resolve_public
+from playout.playlists import describe_ids, missing_ids
 from playout.streams import ENDED, FAILED, LIVE, STOPPING, claim_run, finish, record_task
 from playout.workflow import EXIT_ENDED_UNWRITTEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETTLED
 from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult
@@ -242,14 +243,11 @@ class StreamRun(EngineEvents):
         s = self.settings
         media_ids = [str(m) for m in stream.media_ids]
         distinct = list(dict.fromkeys(media_ids))
-        try:
-            objects = {
-                media_id: str(self._retry(partial(get_media, s.user_id, media_id), "read media").object_key)
-                for media_id in distinct
-            }
-        except PlayoutError as error:
-            raise SetupFailed(error.message) from None
-        stager.register(objects)
+        found = self._retry(partial(find_media, s.user_id, distinct), "read the media")  # BatchGetItem
+        missing = missing_ids(distinct, found)
+        if missing:
+            raise SetupFailed(f"media {describe_ids(missing)} not found")
+        stager.register({media_id: str(found[media_id].object_key) for media_id in distinct})
 
         def item(media_id: str) -> Item:
             try:

@@ -13,15 +13,17 @@ import pytest
 from aws_lambda_powertools import Logger
 from pynamodb.exceptions import UpdateError
 
-from playout import health, streams
+from playout import aws, health, streams
 from playout.health import Beat, DestinationReport
-from playout.models import Stream
+from playout.models import MEDIA_PREFIX, Media, Stream, user_pk
 from playout.workflow import EXIT_ENDED_UNWRITTEN, EXIT_FAILED, EXIT_SETTLED
 from stream_task.engine import Ending, EngineResult
 from stream_task.reporter import Reporter, RunIds, UsageBase, retry_write
-from stream_task.runner import StreamRun
+from stream_task.runner import SetupFailed, StreamRun
 from stream_task.settings import TaskSettings
+from stream_task.staging import Stager
 from tests.integration.dynamo_faults import throttled
+from tests.integration.helpers import dynamodb_calls
 from tests.integration.library import Library
 
 log = logging.getLogger("test")
@@ -210,3 +212,16 @@ def test_an_end_written_after_a_throttle_exits_zero(
     assert code == EXIT_SETTLED
     assert library.stream(stream_id)["status"] == "ended"
     assert library.active_count() == 0
+
+
+def test_a_run_whose_media_is_gone_fails_with_the_media_named(
+    library: Library, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _, stream = _started(library)
+    Media.get(user_pk(str(library.client.user_id)), MEDIA_PREFIX + library.media_id).delete()
+    run = _run(library, stream, tmp_path, deadline_s=1)
+    stager = Stager(aws.client("s3", "path"), os.environ["MEDIA_BUCKET"], tmp_path, logger=Logger())
+    with dynamodb_calls(monkeypatch) as calls, pytest.raises(SetupFailed) as failed:
+        run._plan(stream, stager)
+    assert str(failed.value) == f"media {library.media_id} not found"
+    assert calls.operations == ["BatchGetItem"]  # the playlist's media in one read, not one each
