@@ -1,12 +1,30 @@
-"""boto3 clients, built once per container and reused across invocations (keep-alive, pooled)."""
+"""boto3 clients, built once per container and reused across invocations (keep-alive, pooled).
+
+Every botocore session in the process, pynamodb's included (playout.models), reads botocore's JSON
+through one loader: each session otherwise parses endpoints.json and its service models again, about
+8 MB a session (botocore issue 3078; sharing the `data_loader` component is the maintainers' answer)."""
 
 from __future__ import annotations
 
+import os
 from functools import cache
 from typing import Any, Literal
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore.config import Config
+
+
+@cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader(os.environ.get("AWS_DATA_PATH"))
+
+
+def share_loader(session: botocore.session.Session) -> botocore.session.Session:
+    """`session`, reading botocore's data through the process's one loader (before it makes a client)."""
+    session.register_component("data_loader", _shared_loader())
+    return session
 
 
 @cache
@@ -15,7 +33,8 @@ def client(service: str, addressing_style: str = "virtual") -> Any:
     if service == "s3":
         style: Literal["auto", "virtual", "path"] = addressing_style  # type: ignore[assignment]
         config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": style}))
-    return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
+    session = boto3.session.Session(botocore_session=share_loader(botocore.session.get_session()))
+    return session.client(service, config=config)  # type: ignore[call-overload]
 
 
 def reset_clients() -> None:

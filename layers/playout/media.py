@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -159,7 +158,7 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
 def _count_and_mark_ready(user_id: str, media: Media, stored: int, quota: int) -> None:
     profile = UserProfile(user_pk(user_id), PROFILE_SK)
     try:
-        with TransactWrite(connection=Connection(region=Media.Meta.region)) as transaction:
+        with TransactWrite(connection=Media._get_connection().connection) as transaction:
             transaction.update(
                 media,
                 actions=[
@@ -200,7 +199,7 @@ def delete_media(user_id: str, media_id: str, in_use: bool) -> None:
                 Bucket=settings.media_bucket, Key=media.object_key, UploadId=media.upload_id
             )
     s3.delete_object(Bucket=settings.media_bucket, Key=media.object_key)
-    with TransactWrite(connection=Connection(region=Media.Meta.region)) as transaction:
+    with TransactWrite(connection=Media._get_connection().connection) as transaction:
         transaction.delete(media, condition=Media.sk.exists())
         if media.counted_bytes:
             transaction.update(

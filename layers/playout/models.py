@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,9 +17,12 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UTCDateTimeAttribute,
 )
+from pynamodb.connection import Connection
+from pynamodb.connection.table import TableConnection
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
+from playout.aws import share_loader
 from playout.resources import (
     ACTIVE_STREAMS_INDEX,
     ACTIVE_STREAMS_INDEX_KEY,
@@ -45,10 +49,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# pynamodb gives each model class a connection with a botocore session of its own: each is made to read
+# botocore's JSON through the process's one loader (playout.aws), and builds its client at once, on
+# that session, rather than on whichever thread first calls it (pynamodb keeps a session per thread).
+_READY_CONNECTIONS: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
 class _Item(Model):
     class Meta:
         table_name = os.environ.get("TABLE_NAME", "playout")
         region = os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        table = super()._get_connection()
+        if table.connection not in _READY_CONNECTIONS:
+            share_loader(table.connection.session)
+            table.connection.client  # noqa: B018  (built now, on the session that shares the loader)
+            _READY_CONNECTIONS.add(table.connection)
+        return table
 
     pk = UnicodeAttribute(hash_key=True, attr_name=TABLE_PARTITION_KEY)
     sk = UnicodeAttribute(range_key=True, attr_name=TABLE_SORT_KEY)
