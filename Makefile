@@ -10,7 +10,10 @@ PORT ?= 8080
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_DEFAULT_REGION ?= us-east-1
 
-APT_PACKAGES := ffmpeg nginx libnginx-mod-rtmp chromium
+# What stream_task/ffmpeg/build.sh needs to build the stream engine's ffmpeg (as the image's build stage does).
+FFMPEG_BUILD_PACKAGES := gcc make pkg-config nasm dpkg-dev libssl-dev zlib1g-dev xz-utils
+APT_PACKAGES := ffmpeg nginx libnginx-mod-rtmp chromium $(FFMPEG_BUILD_PACKAGES)
+ENGINE_FFMPEG := build/ffmpeg-stream/bin/ffmpeg
 WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -path web/dist -prune -o -type f -print 2>/dev/null)
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name 'requirements.txt' 2>/dev/null)
 
@@ -33,6 +36,11 @@ $(VENV)/.system-deps: Makefile
 	command -v nginx >/dev/null || missing="$$missing nginx"; \
 	ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || missing="$$missing libnginx-mod-rtmp"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	for tool in gcc make pkg-config nasm dpkg-source xz; do \
+	  command -v $$tool >/dev/null || missing="$$missing $$tool"; \
+	done; \
+	test -f /usr/include/openssl/ssl.h || missing="$$missing libssl-dev"; \
+	test -f /usr/include/zlib.h || missing="$$missing zlib1g-dev"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "installing Debian packages:$$missing"; \
@@ -64,15 +72,18 @@ build/layer/.built: $(VENV)/.installed $(LAYER_SOURCES)
 	$(PY) -m infra.layer_build
 	touch $@
 
+$(ENGINE_FFMPEG): stream_task/ffmpeg/build.sh | $(VENV)/.system-deps
+	stream_task/ffmpeg/build.sh build/ffmpeg-stream
+
 infra/node_modules/.bin/cdk: infra/package.json
 	npm --prefix infra ci --no-audit --no-fund --loglevel=error
 
 # --- the two commands ---------------------------------------------------------------------------------
 
-local: system-deps $(VENV)/.installed web/dist/index.html
+local: system-deps $(VENV)/.installed web/dist/index.html $(ENGINE_FFMPEG)
 	PORT=$(PORT) $(PY) -m local
 
-test: system-deps $(VENV)/.installed web/dist/index.html build/layer/.built lint
+test: system-deps $(VENV)/.installed web/dist/index.html build/layer/.built $(ENGINE_FFMPEG) lint
 	$(PY) -m pytest -n 2 --dist loadgroup -p no:cacheprovider
 
 # --- the rest -----------------------------------------------------------------------------------------
@@ -86,7 +97,7 @@ synth: $(VENV)/.installed web/dist/index.html build/layer/.built
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) infra/app.py
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
-bench: system-deps $(VENV)/.installed
+bench: system-deps $(VENV)/.installed $(ENGINE_FFMPEG)
 	$(PY) -m bench $(BENCH_ARGS)
 
 deploy: synth infra/node_modules/.bin/cdk

@@ -21,6 +21,7 @@ from types import FrameType
 from typing import Any, cast
 
 from bench.harness import cpu_of, descendants
+from local.task_image import engine_ffmpeg
 from stream_task.engine import Engine, EngineEvents
 from stream_task.outputs import Output
 from stream_task.playlist import Cursor, Entry, Item, PlayOrder
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     order = PlayOrder(items, passes=None if args.loop else 1)
     redact = Redactor()
     outputs = [
-        Output(f"dest-{number}", url, ffmpeg="ffmpeg", redact=redact, logger=log)
+        Output(f"dest-{number}", url, ffmpeg=engine_ffmpeg(), redact=redact, logger=log)
         for number, url in enumerate(args.dest)
     ]
     events = _Events()
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         order.entries(Cursor(), args.seconds),
         source=lambda entry: sources[entry.item.media_id],
         outputs=outputs,
-        ffmpeg="ffmpeg",
+        ffmpeg=engine_ffmpeg(),
         redact=redact,
         logger=log,
         events=events,

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from local.task_image import image_env
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = REPO_ROOT / "build" / "bench"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -399,7 +401,13 @@ class Run:
     engine driver's JSON events are collected as they come."""
 
     def __init__(
-        self, argv: Sequence[str], *, events: bool = False, sample_s: float = 1.0, footprint: bool = False
+        self,
+        argv: Sequence[str],
+        *,
+        events: bool = False,
+        sample_s: float = 1.0,
+        footprint: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.spawned_at = time.monotonic()
         self.cpu_s: float | None = None  # known once `wait` has reaped it
@@ -412,6 +420,7 @@ class Run:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE if events else subprocess.DEVNULL,
             stderr=self._stderr,
+            env=env,
         )
         self.sampler = TreeSampler(self.process.pid, sample_s, footprint)
         self._reader: threading.Thread | None = None
@@ -505,7 +514,9 @@ def engine_run(
         argv += ["--seconds", f"{seconds:.3f}"]
     if loop:
         argv.append("--loop")
-    return Run(argv, events=True, sample_s=sample_s, footprint=footprint)
+    # The engine as the container runs it: its ffmpeg build and the image's environment.
+    env = {**os.environ, **image_env()}
+    return Run(argv, events=True, sample_s=sample_s, footprint=footprint, env=env)
 
 
 def transcode_argv(clip: Path, destinations: Sequence[str], seconds: float) -> list[str]:

@@ -29,21 +29,22 @@ MB = 1024 * 1024
 KB = 1024
 
 
-def _upload(user_id: str, clip: Path) -> str:
+def upload(user_id: str, path: Path) -> str:
+    """Uploads `path` as the web app does (presigned multipart PUTs), a part in memory at a time."""
     from playout import media
 
-    data = clip.read_bytes()
-    plan = media.create_upload(user_id, clip.name, len(data), "video/mp4")
+    plan = media.create_upload(user_id, path.name, path.stat().st_size, "video/mp4")
     etags = []
-    for part in plan.parts:
-        chunk = data[(part.part_number - 1) * plan.part_size : part.part_number * plan.part_size]
-        response = requests.put(part.url, data=chunk, timeout=120)
-        response.raise_for_status()
-        etags.append((part.part_number, response.headers["ETag"]))
+    with path.open("rb") as source:
+        for part in plan.parts:
+            source.seek((part.part_number - 1) * plan.part_size)
+            response = requests.put(part.url, data=source.read(plan.part_size), timeout=300)
+            response.raise_for_status()
+            etags.append((part.part_number, response.headers["ETag"]))
     return str(media.complete_upload(user_id, plan.media.media_id, etags).media_id)
 
 
-def _wait_for(user_id: str, stream_id: str, statuses: set[str], timeout_s: float) -> None:
+def wait_for(user_id: str, stream_id: str, statuses: set[str], timeout_s: float) -> None:
     from playout import streams
 
     deadline = time.monotonic() + timeout_s
@@ -87,7 +88,7 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
         assert mode.resources is not None
         proxy.upstream = mode.resources.endpoint_url
         user_id = str(uuid.uuid4())
-        media_id = _upload(user_id, files.clip)
+        media_id = upload(user_id, files.clip)
         ingest_url = f"rtmp://127.0.0.1:{sink.port}/live"
         destination_ids = [
             destinations.create_destination(
@@ -110,7 +111,7 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
         )
         stream_id = streams.create_stream(user_id, spec).stream_id
         streams.start_stream(user_id, stream_id)
-        _wait_for(user_id, stream_id, {streams.LIVE}, 60)
+        wait_for(user_id, stream_id, {streams.LIVE}, 60)
         time.sleep(health.MIN_BEAT_INTERVAL_S)  # past the first beats of the run
         sampler = TreeSampler(_task_pid(stream_id), interval_s=5.0, footprint=True)
         mark, started = len(proxy.log), time.monotonic()
@@ -121,7 +122,7 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
         health_item = health.read(user_id, stream_id, consistent=True)
         assert health_item is not None
         streams.stop_stream(user_id, stream_id)
-        _wait_for(user_id, stream_id, {streams.ENDED}, 60)
+        wait_for(user_id, stream_id, {streams.ENDED}, 60)
     finally:
         mode.stop()
         proxy.close()

@@ -19,6 +19,7 @@ from local import resources as local_resources
 from local.launcher import LocalLauncher
 from local.logs import LogSink
 from local.scheduler import LocalScheduler
+from local.task_image import image_env
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 WEB_DIR: Final = REPO_ROOT / "web"
@@ -138,6 +139,7 @@ class LocalMode:
             "AWS_REGION": res.region,
             "S3_ADDRESSING_STYLE": "path",
             "ALLOW_LOOPBACK_INGESTS": "true",
+            **image_env(),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": os.pathsep.join(python_path),

@@ -63,6 +63,9 @@ class Stager:
         media_id = entry.item.media_id
         with self._lock:
             staged = self._staged.get(media_id)
+        self._log.info(
+            "reading media", extra={"media_id": media_id, "from": "S3" if staged is None else "scratch disk"}
+        )
         return str(staged) if staged is not None else self.url(media_id)
 
     def start(self, order: PlayOrder) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from local.task_image import engine_ffmpeg
 from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits
 from stream_task.outputs import Output
 from stream_task.playlist import Entry, Item, PlayOrder
@@ -74,13 +75,13 @@ def _play(
 ) -> tuple[Engine, Handovers, Watch]:
     order = PlayOrder([Item(str(path), duration) for path, duration in items], passes=None)
     redact = Redactor()
-    output = Output("dst_sink", f"{sink.url}/{key}", ffmpeg="ffmpeg", redact=redact, logger=log)
+    output = Output("dst_sink", f"{sink.url}/{key}", ffmpeg=engine_ffmpeg(), redact=redact, logger=log)
     events = Handovers()
     engine = Engine(
         order.entries(limit_s=seconds),
         source=lambda entry: entry.item.media_id,
         outputs=[output],
-        ffmpeg="ffmpeg",
+        ffmpeg=engine_ffmpeg(),
         redact=redact,
         logger=log,  # type: ignore[arg-type]
         events=events,
