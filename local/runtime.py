@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from moto.server import ThreadedMotoServer
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import resources as local_resources
 from local.launcher import LocalLauncher
 from local.logs import LogSink
+from local.moto_server import serve_moto
 from local.scheduler import LocalScheduler
 from local.task_image import image_env
 
@@ -45,7 +45,7 @@ class LocalMode:
     resources: local_resources.LocalResources | None = field(init=False, default=None)
     launcher: LocalLauncher | None = field(init=False, default=None)
     scheduler: LocalScheduler | None = field(init=False, default=None)
-    _moto: ThreadedMotoServer | None = field(init=False, default=None)
+    _moto: BaseWSGIServer | None = field(init=False, default=None)
     _server: BaseWSGIServer | None = field(init=False, default=None)
     _server_thread: threading.Thread | None = field(init=False, default=None)
 
@@ -65,10 +65,8 @@ class LocalMode:
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._server_thread.start()  # answers 503 until the gateway is in place
 
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=0, verbose=False)
-        self._moto.start()
-        moto_host, moto_port = self._moto.get_host_and_port()
-        endpoint_url = f"http://{moto_host}:{moto_port}"
+        self._moto = serve_moto(HOST)
+        endpoint_url = f"http://{HOST}:{self._moto.server_port}"
         _point_aws_at(endpoint_url)
 
         self.resources = res = local_resources.create_all(endpoint_url, origin=self.url)
@@ -171,7 +169,8 @@ class LocalMode:
             self.launcher.stop_all()
             self.launcher = None
         if self._moto is not None:
-            self._moto.stop()
+            self._moto.shutdown()
+            self._moto.server_close()
             self._moto = None
         self.log.event("local mode stopped")
         self.log.close()
