@@ -13,7 +13,16 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
-from bench import copy_vs_transcode, cpu_share, local_stream, media, memory, restart_gap, start_latency
+from bench import (
+    copy_vs_transcode,
+    cpu_share,
+    local_start,
+    local_stream,
+    media,
+    memory,
+    restart_gap,
+    start_latency,
+)
 from bench.harness import BUILD_DIR, RtmpSink
 from bench.report import Figure, now, table, write_json
 
@@ -26,6 +35,7 @@ class Plan:
     cpu_rounds: int
     share_seconds: float
     latency_rounds: int
+    local_start_rounds: int
     memory_long_s: float
     memory_short_s: float
     dynamodb_s: float
@@ -36,6 +46,7 @@ FULL = Plan(
     cpu_rounds=2,
     share_seconds=120,
     latency_rounds=7,
+    local_start_rounds=5,
     memory_long_s=900,
     memory_short_s=60,
     dynamodb_s=300,
@@ -45,6 +56,7 @@ QUICK = Plan(
     cpu_rounds=1,
     share_seconds=20,
     latency_rounds=2,
+    local_start_rounds=1,
     memory_long_s=120,
     memory_short_s=30,
     dynamodb_s=30,
@@ -82,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
             figures += cpu_share.measure(sink, files, seconds=plan.share_seconds)
             _progress(f"start latency, {plan.latency_rounds} rounds")
             figures += start_latency.measure(sink, files, rounds=plan.latency_rounds)
+            _progress(f"start latency in local mode, {plan.local_start_rounds} rounds (uploads 2 GB first)")
+            figures += local_start.measure(sink, files, rounds=plan.local_start_rounds)
             _progress("restart gap after kill -9 of the reader")
             figures += restart_gap.measure(sink, files)
             _progress(f"a real stream in local mode: DynamoDB writes and memory, {plan.dynamodb_s:g} s")
