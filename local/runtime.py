@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
 import sys
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -169,6 +171,15 @@ class LocalMode:
             self.launcher.stop_all()
             self.launcher = None
         if self._moto is not None:
+            # moto keeps its state per process, not per server: a local mode started later in this
+            # process (tests, benchmarks) begins empty, as a new `make local` does.
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(
+                    urllib.request.Request(
+                        f"http://{HOST}:{self._moto.server_port}/moto-api/reset", method="POST"
+                    ),
+                    timeout=10,
+                ).close()
             self._moto.shutdown()
             self._moto.server_close()
             self._moto = None
