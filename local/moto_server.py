@@ -1,9 +1,14 @@
-"""moto's server as local mode runs it: its WSGI app, behind a reader of byte ranges of stored objects.
+"""moto's server as local mode runs it: its WSGI app, behind a reader of byte ranges of stored objects and
+a guard that keeps moto from reading an object PUT's body as a form.
 
 moto answers a GetObject by reading the whole object into memory and slicing the Range out of it, so
 each seek of a reader (ffprobe and ffmpeg on a presigned URL, a browser's <video>, boto3's ranged
 downloads) copied the whole upload: seconds per request for 2 GB. S3 serves a range in constant time
-whatever the object's size, and so does local mode with this in front of moto."""
+whatever the object's size, and so does local mode with this in front of moto.
+
+moto also reads the body of a request typed as a form (`application/x-www-form-urlencoded`, urllib's default
+for any body, or `multipart/form-data`) as form fields, even on a PUT of an object or a part: it hung until
+the client gave up (a binary body) or answered 500. S3 stores such a body as it came."""
 
 from __future__ import annotations
 
@@ -38,12 +43,13 @@ PLAIN_GET_PARAMS: Final = frozenset(
     }
 )
 _CONTENT_RANGE: Final = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+FORM_CONTENT_TYPES: Final = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def serve_moto(host: str) -> BaseWSGIServer:
     """moto's server app behind RangedGetObject on a free port of `host`, served by a daemon thread until
     `shutdown()`: what moto.server.ThreadedMotoServer runs, plus the range reader."""
-    app = RangedGetObject(DomainDispatcherApplication(create_backend_app))
+    app = RangedGetObject(PutBodyAsBytes(DomainDispatcherApplication(create_backend_app)))
     server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     return server
@@ -79,6 +85,36 @@ class RangedGetObject:
             return self._moto(environ, start_response)
         start_response(status, headers.to_wsgi_list())
         return _read(key, first, last)
+
+
+class PutBodyAsBytes:
+    """Hands moto a PUT typed as a form without its Content-Type, so that it takes the body as bytes.
+
+    Only S3 PUTs a body of data (the AWS APIs that send forms POST them). S3 ignores a part's Content-Type;
+    an object's is stored with it, so after a PutObject it is set on the stored object as S3 would have."""
+
+    def __init__(self, moto_app: Any) -> None:
+        self._moto = moto_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        content_type = environ.get("CONTENT_TYPE", "")
+        if environ.get("REQUEST_METHOD") != "PUT" or not content_type.lower().startswith(FORM_CONTENT_TYPES):
+            return self._moto(environ, start_response)
+        environ = {name: value for name, value in environ.items() if name != "CONTENT_TYPE"}
+        query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
+        if "partNumber" in query or "HTTP_X_AMZ_COPY_SOURCE" in environ:
+            return self._moto(environ, start_response)
+        statuses: list[str] = []
+
+        def recording_status(status: str, headers: Any, exc_info: Any = None) -> Any:
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        body = self._moto(environ, recording_status)
+        key = _stored_key(environ) if statuses and statuses[0].startswith("200") else None
+        if key is not None:
+            key.set_metadata({"Content-Type": content_type})
+        return body
 
 
 def _is_plain_ranged_get(environ: dict[str, Any]) -> bool:

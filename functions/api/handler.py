@@ -116,6 +116,7 @@ def openapi() -> Response[str]:
 @app.get("/api/me", tags=["account"])
 def me() -> MeOut:
     caller = _caller()
+    media.release_abandoned_uploads(caller.user_id)
     profile = users.get_profile(caller)
     return MeOut(
         user_id=caller.user_id,
@@ -138,7 +139,10 @@ def create_media(body: CreateMediaRequest) -> CreatedMediaOut:
         upload=UploadOut(
             upload_id=plan.upload_id,
             part_size=plan.part_size,
-            parts=[PresignedPartOut(part_number=p.part_number, url=p.url) for p in plan.parts],
+            parts=[
+                PresignedPartOut(part_number=p.part_number, url=p.url, size_bytes=p.size_bytes)
+                for p in plan.parts
+            ],
         ),
     )
 

@@ -15,6 +15,7 @@ from pydantic import (
     model_validator,
 )
 
+from playout import media as media_rules
 from playout import playlists, streams
 from playout.destinations import MAX_INGEST_URL_LENGTH, MAX_STREAM_KEY_LENGTH, public_url
 from playout.health import CAPACITIES, MIN_BEAT_INTERVAL_S
@@ -23,7 +24,6 @@ from playout.pagination import Page
 from playout.usage import usage_of
 
 Limit = Field(default=25, ge=1, le=100)
-MAX_UPLOAD_BYTES = 256 * 1024**3
 
 MediaId = Annotated[str, StringConstraints(pattern=r"^med_[0-9a-f]{28}$")]
 PlaylistId = Annotated[str, StringConstraints(pattern=r"^pls_[0-9a-f]{28}$")]
@@ -40,7 +40,7 @@ class _Input(BaseModel):
 
 class CreateMediaRequest(_Input):
     filename: str = Field(min_length=1, max_length=255)
-    size_bytes: int = Field(gt=0, le=MAX_UPLOAD_BYTES)
+    size_bytes: int = Field(gt=0, le=media_rules.MAX_UPLOAD_BYTES)
     content_type: str = Field(pattern=r"^(video|audio)/[\w.+-]+$", max_length=100)
 
 
@@ -133,12 +133,13 @@ class ScheduleRequest(_Input):
 class PresignedPartOut(BaseModel):
     part_number: int
     url: str
+    size_bytes: int = Field(description="send exactly this many bytes: the length is signed into the URL")
 
 
 class UploadOut(BaseModel):
     upload_id: str
-    part_size: int
-    parts: list[PresignedPartOut]
+    part_size: int = Field(description="every part's length but the last's")
+    parts: list[PresignedPartOut] = Field(description="each URL expires; PUT each part's bytes to it")
 
 
 class VideoOut(BaseModel):

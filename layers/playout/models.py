@@ -39,6 +39,7 @@ STREAM_PREFIX = "STREAM#"
 PLAYLIST_PREFIX = "PLAYLIST#"
 EVENT_PREFIX = "EVENT#"
 HEALTH_PREFIX = "HEALTH#"
+RESERVATION_PREFIX = "UPLOAD#"
 
 
 def user_pk(user_id: str) -> str:
@@ -102,12 +103,23 @@ class Media(_Item):
     status = UnicodeAttribute()
     object_key = UnicodeAttribute()
     upload_id = UnicodeAttribute(null=True)
+    # Bytes this item holds in the owner's storage counter: the declared size while uploading (reserved),
+    # then what S3 stored; 0 once failed. Each change moves the counter by the difference in one transaction.
     counted_bytes = NumberAttribute(default=0)
+    reservation_sk = UnicodeAttribute(null=True)  # the UploadReservation's sort key while uploading
     duration_s = NumberAttribute(null=True)
     video = VideoInfo(null=True)
     audio = AudioInfo(null=True)
     stream_ready = BooleanAttribute(null=True)
     error = UnicodeAttribute(null=True)
+
+
+class UploadReservation(_Item):
+    """`pk=USER#<sub>, sk=UPLOAD#<abandoned_after>#<media_id>`: an upload whose declared size is reserved.
+
+    Sorted by the time after which the upload counts as abandoned, so one Query finds the expired ones."""
+
+    media_id = UnicodeAttribute()
 
 
 class Destination(_Item):
@@ -207,6 +219,7 @@ class StreamHealthItem(_Item):
 ALL_MODELS: tuple[type[_Item], ...] = (
     UserProfile,
     Media,
+    UploadReservation,
     Destination,
     Playlist,
     Stream,

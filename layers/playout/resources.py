@@ -24,7 +24,7 @@ ACTIVE_STREAMS_INDEX_PROJECTION: Final = ("stream_id", "status", "run_id", "task
 MEDIA_BUCKET_CORS_METHODS: Final = ("PUT", "GET", "HEAD")
 MEDIA_BUCKET_CORS_EXPOSED_HEADERS: Final = ("ETag",)
 MEDIA_BUCKET_CORS_MAX_AGE_S: Final = 3000
-ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS: Final = 2
+ABORT_INCOMPLETE_UPLOAD_AFTER_DAYS: Final = 1
 ABORT_INCOMPLETE_UPLOADS_RULE_ID: Final = "abort-incomplete-multipart-uploads"
 
 # Media objects never change once written: a fresh key is used for any new rendition.

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     storage_quota_bytes: int = Field(default=50 * GIB, gt=0)
     max_concurrent_streams: int = Field(default=2, gt=0)
     upload_part_size_bytes: int = Field(default=16 * 1024**2, ge=5 * 1024**2)
-    presign_expiry_s: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
+    # Within the day after which the bucket's lifecycle rule aborts an unfinished upload.
+    presign_expiry_s: int = Field(default=3600, ge=60, le=12 * 3600)
     s3_addressing_style: str = Field(default="virtual", pattern="^(virtual|path|auto)$")
     # Local mode's RTMP server runs on this machine; in AWS a loopback ingest would be the task itself.
     allow_loopback_ingests: bool = False

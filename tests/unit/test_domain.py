@@ -7,7 +7,7 @@ import pytest
 from playout.destinations import Ingest, validate_ingest_url
 from playout.errors import InvalidInput
 from playout.ids import new_id
-from playout.media import MAX_PARTS, part_size_for
+from playout.media import MAX_PARTS, MAX_UPLOAD_BYTES, part_size_for, part_sizes
 from playout.pagination import decode_cursor, encode_cursor
 
 MIB = 1024**2
@@ -42,6 +42,21 @@ def test_part_size_keeps_any_file_within_s3s_part_limit(size: int, expected: int
     part = part_size_for(size, 16 * MIB)
     assert part == expected
     assert -(-size // part) <= MAX_PARTS
+
+
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [(1, [1]), (16 * MIB, [16 * MIB]), (40 * MIB + 5, [16 * MIB, 16 * MIB, 8 * MIB + 5])],
+)
+def test_each_part_has_its_exact_length_and_only_the_last_is_short(size: int, expected: list[int]) -> None:
+    assert part_sizes(size, 16 * MIB) == expected
+
+
+def test_the_largest_upload_fits_in_s3s_parts() -> None:
+    sizes = part_sizes(MAX_UPLOAD_BYTES, part_size_for(MAX_UPLOAD_BYTES, 16 * MIB))
+    assert MAX_UPLOAD_BYTES == 50 * 1024**3
+    assert len(sizes) <= MAX_PARTS
+    assert sum(sizes) == MAX_UPLOAD_BYTES
 
 
 @pytest.mark.parametrize(
