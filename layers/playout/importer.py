@@ -162,11 +162,12 @@ def import_session(*, allow_loopback: bool = False) -> requests.Session:
     session.trust_env = False
     session.headers.update({"User-Agent": "Playout-Importer/1", "Accept-Encoding": "identity"})
     retry = Retry(
-        total=None,
+        total=6,
         connect=3,
         read=2,
         status=3,
         redirect=0,
+        other=0,  # a TLS failure (a certificate for another name) does not mend by asking again
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"GET"}),
         backoff_factor=0.5,
@@ -263,6 +264,11 @@ def _get_following_redirects(
                 allow_redirects=False,
                 timeout=(CONNECT_TIMEOUT_S, READ_TIMEOUT_S),
             )
+        except requests.exceptions.SSLError:
+            raise ImportFailed(
+                f"{_host(url)} did not present a valid certificate for its name; the link cannot be "
+                "fetched securely"
+            ) from None
         except requests.RequestException:
             raise ImportFailed(
                 f"could not connect to {_host(url)}; check the link or try again later"

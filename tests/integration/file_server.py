@@ -3,13 +3,21 @@ imports must survive (a connection dropped half-way, a file replaced between req
 
 from __future__ import annotations
 
+import datetime
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 WRITE_BYTES = 64 * 1024
 _RANGE = re.compile(r"bytes=(\d+)-")
@@ -26,6 +34,7 @@ class ServedFile:
     honours_range: bool = True
     honours_if_range: bool = True  # False: answers a Range with 206 even when If-Range no longer matches
     length_known: bool = True  # False: chunked, no Content-Length
+    unavailable_times: int = 0  # answers 503 this many times first
 
 
 @dataclass(frozen=True)
@@ -43,16 +52,22 @@ class FileServer:
     redirects: dict[str, str] = field(default_factory=dict)  # path -> Location
     seen: list[SeenRequest] = field(default_factory=list)
 
+    scheme: str = "http"
+
     def url(self, path: str, host: str = "127.0.0.1") -> str:
-        return f"http://{host}:{self.port}{path}"
+        return f"{self.scheme}://{host}:{self.port}{path}"
 
 
 @contextmanager
-def serve_files() -> Iterator[FileServer]:
-    """A threaded server on a free port of 127.0.0.1, stopped on exit."""
+def serve_files(tls: tuple[Path, Path] | None = None) -> Iterator[FileServer]:
+    """A threaded server on a free port of 127.0.0.1, stopped on exit; HTTPS with `tls` (cert, key)."""
     httpd = _QuietServer(("127.0.0.1", 0), _Handler)
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*tls)
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
     httpd.daemon_threads = True
-    state = FileServer(httpd.server_address[1])
+    state = FileServer(httpd.server_address[1], scheme="http" if tls is None else "https")
     httpd.state = state  # type: ignore[attr-defined]
     thread = threading.Thread(target=httpd.serve_forever, name="file-server", daemon=True)
     thread.start()
@@ -88,6 +103,10 @@ class _Handler(BaseHTTPRequestHandler):
         served = state.files.get(self.path)
         if served is None:
             self.send_error(404)
+            return
+        if served.unavailable_times > 0:
+            served.unavailable_times -= 1
+            self.send_error(503)
             return
         start = self._range_start(served)
         body = memoryview(served.body)[start or 0 :]
@@ -136,3 +155,30 @@ class _Handler(BaseHTTPRequestHandler):
         if if_range is not None and served.honours_if_range and if_range not in validators:
             return None
         return int(matched[1])
+
+
+def self_signed_certificate(directory: Path, host_name: str) -> tuple[Path, Path]:
+    """A certificate for `host_name` that is its own authority: (certificate, key) as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host_name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    certificate_path, key_path = directory / f"{host_name}.pem", directory / f"{host_name}.key"
+    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return certificate_path, key_path

@@ -15,6 +15,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,7 +27,7 @@ from playout import importer
 from playout.errors import InvalidInput, QuotaExceeded
 from playout.importer import ImportedObject, import_url
 from playout.netguard import UnsafeAddress
-from tests.integration.file_server import FileServer, ServedFile, serve_files
+from tests.integration.file_server import FileServer, ServedFile, self_signed_certificate, serve_files
 
 BUCKET = "import-test"
 KEY = "media/user/media/source"
@@ -195,6 +196,26 @@ def test_a_redirect_to_metadata_is_refused_even_where_loopback_is_allowed(
     assert network.connected == ["127.0.0.1"]
 
 
+@pytest.mark.parametrize("certified_name", [PUBLIC_NAME, "other.example"])
+def test_https_to_the_checked_address_still_verifies_the_certificate_for_the_host_name(
+    s3: Any, network: Network, tmp_path: Path, certified_name: str
+) -> None:
+    certificate, key = self_signed_certificate(tmp_path, certified_name)
+    body = os.urandom(MIB)
+    session = importer.import_session()
+    session.verify = str(certificate)  # the test's own authority
+    with serve_files(tls=(certificate, key)) as tls_server:
+        tls_server.files["/clip.mp4"] = ServedFile(body)
+        url = tls_server.url("/clip.mp4", host=PUBLIC_NAME)
+        if certified_name == PUBLIC_NAME:
+            run_import(s3, url, allow_loopback=False, session=session)
+            assert stored(s3) == body
+        else:
+            with pytest.raises(importer.ImportFailed, match=r"files\.example did not present a valid"):
+                run_import(s3, url, allow_loopback=False, session=session)
+    assert set(network.connected) == {PUBLIC_IP}
+
+
 def test_a_file_over_the_byte_limit_is_refused_from_its_content_length(server: FileServer, s3: Any) -> None:
     server.files["/clip.mp4"] = ServedFile(os.urandom(6 * MIB))
 
@@ -223,6 +244,16 @@ def test_a_file_of_unknown_length_is_stopped_at_the_byte_limit_and_its_upload_ab
     assert parts_uploaded == [1]  # it was under way when the limit stopped it
     assert pending_uploads(s3) == []
     assert s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_a_server_error_is_retried_on_the_same_session(server: FileServer, s3: Any) -> None:
+    body = os.urandom(MIB)
+    server.files["/clip.mp4"] = ServedFile(body, unavailable_times=1)
+
+    run_import(s3, server.url("/clip.mp4"))
+
+    assert stored(s3) == body
+    assert [seen.path for seen in server.seen] == ["/clip.mp4", "/clip.mp4"]
 
 
 def test_a_missing_file_fails_with_the_servers_answer(server: FileServer, s3: Any) -> None:
