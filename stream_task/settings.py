@@ -33,7 +33,9 @@ class TaskSettings(BaseSettings):
         "HEARTBEAT_INTERVAL_S", default=MIN_BEAT_INTERVAL_S, ge=MIN_BEAT_INTERVAL_S
     )
     stale_progress_timeout_s: float = _knob("STALE_PROGRESS_TIMEOUT_S", default=10.0, gt=0)
-    stop_grace_s: float = _knob("STOP_GRACE_S", default=5.0, ge=0)
+    # What a pusher gets to send its last tags at a stop, then it is killed: a healthy ingest takes them in
+    # milliseconds, and one that has stopped reading must not hold the stop (ended within 5 s).
+    stop_grace_s: float = _knob("STOP_GRACE_S", default=2.0, ge=0)
     # How long an ingest that refuses or drops the connection is retried before that destination fails.
     destination_retry_window_s: float = _knob("DESTINATION_RETRY_WINDOW_S", default=600.0, gt=0)
     # How long the writes that end a run are retried before the task exits non-zero for the workflow to write

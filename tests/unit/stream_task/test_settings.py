@@ -26,7 +26,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.heartbeat_interval_s, settings.stale_progress_timeout_s, settings.stop_grace_s) == (
         5,
         10,
-        5,
+        2,
     )
     assert settings.destination_retry_window_s == 600
     assert (settings.ffmpeg_path, settings.s3_addressing_style) == ("ffmpeg", "auto")
