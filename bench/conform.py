@@ -25,6 +25,7 @@ from bench import media
 from bench.media import Media
 from bench.report import Figure, table
 from stream_task.conform import (
+    SEARCH_MARGIN,
     TARGET_SSIM,
     cap_kbps_for,
     conform,
@@ -80,6 +81,9 @@ def measure(files: Media) -> list[Figure]:
         "crf_tried": {str(crf): round(ssim, 4) for crf, ssim in sorted(result.crf_tried.items())},
         "cap_kbps": result.cap_kbps,
         "wall_s": round(wall_s, 1),
+        "search_s": round(result.search_s, 1),
+        # a long file's speed: the search is a fixed cost, the encode scales with the length
+        "encode_x_realtime": round(facts.duration_s / max(wall_s - result.search_s, 1e-3), 2),
         "ffmpeg_cpu_s": round(children_cpu_s, 1),
         "egress_saved_pct": round(saved_pct, 1),
         "egress_usd_per_stream_hour": {"ours": round(ours_usd, 4), "youtube_6mbps": round(youtube_usd, 4)},
@@ -129,6 +133,16 @@ def measure(files: Media) -> list[Figure]:
 PRESETS = ("veryfast", "faster", "medium", "slow", "slower")
 
 
+def _kbps_at_target(ssims: dict[int, float], costs: dict[int, tuple[float, float]], crf: int) -> float:
+    """The bits a preset needs at exactly the search's target, between the CRF that passed and the next
+    (which failed): whole CRF steps alone would favour whichever preset happens to land just above it."""
+    target = TARGET_SSIM + SEARCH_MARGIN
+    if crf + 1 not in ssims or ssims[crf] <= ssims[crf + 1]:
+        return costs[crf][1]
+    share = (ssims[crf] - target) / (ssims[crf] - ssims[crf + 1])
+    return costs[crf][1] * (costs[crf + 1][1] / costs[crf][1]) ** min(max(share, 0.0), 1.0)
+
+
 def compare_presets(clip: Path, start_s: float = 10.0, seconds: float = 4.0) -> list[dict[str, float | str]]:
     """x264's presets side by side on one stretch of the clip, on one core: for each, the CRF the search
     picks, the bits that costs and the encode's speed. What stream_task/conform.py's PRESET rests on."""
@@ -165,6 +179,7 @@ def compare_presets(clip: Path, start_s: float = 10.0, seconds: float = 4.0) -> 
                     "crf": choice.crf,
                     "ssim": round(choice.ssim, 4),
                     "kbps": round(kbps),
+                    "kbps_at_target": round(_kbps_at_target(choice.measured, costs, choice.crf)),
                     "x_realtime": round(seconds / encode_s, 2),
                 }
             )

@@ -7,8 +7,11 @@ fewest bits that keep SSIM >= TARGET_SSIM against the source, found by encoding 
 80 % of the file at candidate CRFs (the highest CRF that holds the target on every sample wins), and
 capped by YouTube's recommended bitrate for the picture's size and frame rate (a VBV maxrate).
 
-PRESET: x264's `slow` (bench/conform.py measures it). At equal SSIM, slow spends fewer bits than medium
-and far fewer than veryfast, at a CPU cost paid once per file."""
+PRESET: x264's `medium`, measured by `bench.conform.compare_presets` (one core, 4 s of a detailed moving
+1080p30 picture, bits interpolated to the same SSIM): veryfast 2.85 Mbps, faster 2.62, medium 2.33, slow
+2.31, slower 2.30. Medium sends 18 % fewer bits than veryfast, which every replay saves again; slow and
+slower save 1 % more for 1.3x and 2x the CPU (0.31, 0.23 and 0.18 x realtime), which on a 3-hour file
+is hours of compute for a saving that a stream needs some 50 hours on air to repay."""
 
 from __future__ import annotations
 
@@ -39,7 +42,7 @@ TARGET_SSIM = 0.97
 # The search aims a little above the target: the samples stand for the file, and another stretch of it
 # measured on the final encode may score a few thousandths lower.
 SEARCH_MARGIN = 0.003
-PRESET = "slow"
+PRESET = "medium"
 LOWEST_CRF, HIGHEST_CRF = 18, 40
 AUDIO_BITRATE = "128k"  # YouTube's recommendation for stereo
 SAMPLE_S = 3.0
@@ -138,6 +141,7 @@ class ConformResult:
     bitrate_bps: int | None
     output: MediaFacts
     elapsed_s: float
+    search_s: float  # of elapsed_s: a fixed cost per file, about 15 s of media encoded several times
 
 
 def _run(argv: list[str], timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
@@ -314,7 +318,9 @@ def conform(
 
     with _workdir() as workdir:
         report(0.0)
+        search_started = time.monotonic()
         choice = choose_crf(ffmpeg, ffprobe, source, facts, plan, workdir, preset=preset, on_step=searched)
+        search_s = time.monotonic() - search_started
         report(SEARCH_SHARE_PCT)
         partial = out_path.with_name(f"{out_path.stem}.part{out_path.suffix}")
         if facts.audio is not None:
@@ -367,4 +373,5 @@ def conform(
         bitrate_bps=output.bitrate_bps,
         output=output,
         elapsed_s=time.monotonic() - clock,
+        search_s=search_s,
     )

@@ -214,3 +214,10 @@ def test_youtube_caps_the_bitrate_by_size_and_frame_rate(
     width: int, height: int, fps: float, kbps: int
 ) -> None:
     assert youtube_max_video_kbps(width, height, fps) == kbps
+
+
+def test_a_hole_at_each_seam_of_a_looped_file_is_not_a_varying_rate() -> None:
+    frames = [n / 30 + 0.016 * (n // 900) for n in range(2700)]  # 16 ms lost at each 30 s seam
+    timing = frame_timing([(pts, n % 60 == 0) for n, pts in enumerate(frames)])
+    assert timing.constant_fps
+    assert timing.longest_keyframe_interval_s == pytest.approx(2.016, abs=0.001)
