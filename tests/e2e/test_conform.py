@@ -338,6 +338,15 @@ def test_the_hdr_clip_comes_out_sdr(conformed: Callable[[str], Conformed]) -> No
     video = conformed("hdr-pq.mp4").result.output.video
     assert video is not None
     assert not video.hdr
+    assert (video.color_transfer, video.color_primaries, video.color_space) == ("bt709", "bt709", "bt709")
+
+
+def test_the_interlaced_mpeg2_clip_comes_out_progressive(conformed: Callable[[str], Conformed]) -> None:
+    item = conformed("mpeg2-interlaced.ts")
+    assert item.facts.video is not None
+    assert item.facts.video.interlaced
+    assert item.result.output.video is not None
+    assert not item.result.output.video.interlaced
 
 
 def test_two_conformed_files_join_by_stream_copy_and_decode_cleanly(
