@@ -27,6 +27,9 @@ STILL_FPS = Fraction(30)
 CARD_COLOR = "0x1e1e28"
 # Debian's fonts-dejavu-core; ffmpeg's libfontconfig already depends on it, the image names it anyway.
 CARD_FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+# The sound is cut to the picture (a few frames' difference is container rounding) unless it runs on
+# for longer than this: then the picture's last frame is held to the end of the sound.
+SOUND_OUTLASTS_S = 1.0
 THUMBNAIL_WIDTH = 320
 THUMBNAIL_AT = 0.10  # of the duration: past a fade-in or a title card, not yet into the story
 
@@ -100,6 +103,9 @@ def plan_picture(facts: MediaFacts, title: str) -> PicturePlan:
         fps = house_fps(aimed)
         width, height = house_size(video.display_width, video.display_height, video.sample_aspect_ratio)
         length = video.duration_s or facts.timing.video_s or facts.duration_s
+        sound = facts.audio.duration_s if facts.audio else None
+        if sound and sound - length > SOUND_OUTLASTS_S:
+            length = sound  # a talk over a picture that stops: the last picture is held, not the talk cut
     frames = max(round(length * fps), 1)
     return PicturePlan(source, width, height, fps, float(frames / fps), facts.title or title)
 

@@ -147,3 +147,18 @@ def test_a_variable_rate_plays_at_the_rate_the_camera_aimed_at(tmp_path: Path) -
     plan = plan_picture(facts, "clip")
     assert plan.fps == Fraction(30)
     assert plan.keyint == 60
+
+
+def test_sound_a_little_longer_is_cut_to_the_picture_much_longer_holds_the_last_picture() -> None:
+    audio = AudioFacts("aac", "LC", 48000, 2, duration_s=4.4)
+    rounding = MediaFacts(4.4, "mp4", 1, 1, _facts(rotation=0, fps=30.0).video, audio)
+    assert plan_picture(rounding, "t").duration_s == pytest.approx(4.0)
+    talk = MediaFacts(
+        60.0,
+        "mp4",
+        1,
+        1,
+        _facts(rotation=0, fps=30.0, duration_s=0.5).video,
+        AudioFacts("aac", "LC", 48000, 2, duration_s=60.0),
+    )
+    assert plan_picture(talk, "t").duration_s == pytest.approx(60.0)
