@@ -9,7 +9,6 @@ a proxy in front of nginx-rtmp."""
 
 from __future__ import annotations
 
-import statistics
 import time
 import uuid
 
@@ -17,7 +16,7 @@ from bench.harness import Proxy, RtmpSink
 from bench.local_stream import upload, wait_for
 from bench.media import Media
 from bench.report import Figure
-from bench.start_latency import TARGET_RATIO, TARGET_S
+from bench.start_latency import latency_figure
 
 TRIAL_TIMEOUT_S = 60.0
 
@@ -77,25 +76,11 @@ def measure(sink: RtmpSink, files: Media, *, rounds: int) -> list[Figure]:
     finally:
         proxy.close()
         mode.stop()
-    small_s, large_s = statistics.median(small), statistics.median(large)
-    ratio = large_s / small_s
     return [
-        Figure(
-            measure="Start latency in local mode, start request to first media",
-            ours=large_s,
-            baseline=small_s,
-            unit="s",
-            ratio=ratio,
-            ratio_of="2GB/10MB",
-            target=f"ratio <= {TARGET_RATIO}, ours <= {TARGET_S:g} s",
-            met=ratio <= TARGET_RATIO and large_s <= TARGET_S,
-            ours_label="2 GB",
-            baseline_label="10 MB",
-            details={
-                "statistic": "median",
-                "small_s": [round(t, 3) for t in small],
-                "large_s": [round(t, 3) for t in large],
-                "upload_both_s": round(upload_s, 1),
-            },
+        latency_figure(
+            "Start latency in local mode, start request to first media",
+            small,
+            large,
+            upload_both_s=round(upload_s, 1),
         )
     ]

@@ -4,7 +4,6 @@ of it plays the ingest's part (as YouTube's and Facebook's RTMPS ingests termina
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import socket
 import ssl
 import threading
@@ -14,36 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certificates import self_signed_certificate
 from tests.e2e.conftest import ApiClient, RtmpSink, new_stream_key, probe, wait_for_status
-
-
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "ingest.crt", directory / "ingest.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 @dataclass
@@ -63,7 +35,7 @@ def _pump(source: socket.socket, target: socket.socket) -> None:
 @pytest.fixture
 def tls_ingest(rtmp_sink: RtmpSink, tmp_path: Path) -> Iterator[TlsIngest]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(*_self_signed(tmp_path))
+    context.load_cert_chain(*self_signed_certificate(tmp_path, "127.0.0.1"))
     upstream_port = int(rtmp_sink.url.rsplit(":", 1)[1].split("/", 1)[0])
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.5)

@@ -3,7 +3,6 @@ imports must survive (a connection dropped half-way, a file replaced between req
 
 from __future__ import annotations
 
-import datetime
 import re
 import socket
 import ssl
@@ -13,11 +12,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 WRITE_BYTES = 64 * 1024
 _RANGE = re.compile(r"bytes=(\d+)-")
@@ -155,30 +149,3 @@ class _Handler(BaseHTTPRequestHandler):
         if if_range is not None and served.honours_if_range and if_range not in validators:
             return None
         return int(matched[1])
-
-
-def self_signed_certificate(directory: Path, host_name: str) -> tuple[Path, Path]:
-    """A certificate for `host_name` that is its own authority: (certificate, key) as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host_name)])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host_name)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    certificate_path, key_path = directory / f"{host_name}.pem", directory / f"{host_name}.key"
-    certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return certificate_path, key_path

@@ -27,7 +27,8 @@ from playout import importer
 from playout.errors import InvalidInput, QuotaExceeded
 from playout.importer import ImportedObject, import_url
 from playout.netguard import UnsafeAddress
-from tests.integration.file_server import FileServer, ServedFile, self_signed_certificate, serve_files
+from tests.certificates import self_signed_certificate
+from tests.integration.file_server import FileServer, ServedFile, serve_files
 
 BUCKET = "import-test"
 KEY = "media/user/media/source"
