@@ -1,6 +1,7 @@
-"""Step Functions + ECS, locally: one `python -m stream_task` process per task, routed after each exit by
-`playout.workflow.next_step` (the definition the state machine is built from), settled like the workflow's
-Settle states, and watched by the same watchdog as in AWS (`playout.watchdog`).
+"""Step Functions + ECS, locally: one `python -m stream_task` process per task (`python -m
+stream_task.media_job` for a media job), routed after each exit by `playout.workflow.next_step` (the
+definition the state machines are built from), settled like the workflows' Settle and Catch states, and
+watched by the same watchdog as in AWS (`playout.watchdog`).
 
 Signals map to the exit codes ECS reports: a process ended by SIGTERM exits 143, by SIGKILL 137."""
 
@@ -22,7 +23,8 @@ from local.logs import LogSink
 from playout import streams, watchdog
 from playout.errors import NotFound
 from playout.launcher import RunState
-from playout.workflow import RETRY_POLICY, Action, RetryPolicy, Step, next_step
+from playout.media_jobs import MediaJobSteps
+from playout.workflow import MEDIA_JOB_RETRY_POLICY, RETRY_POLICY, Action, RetryPolicy, Step, next_step
 
 STOP_GRACE_S = 10.0  # SIGTERM, then SIGKILL: ECS waits the container's stop timeout
 WATCH_INTERVAL_S = 5.0
@@ -57,15 +59,45 @@ class StreamBook:
         return watchdog.sweep(inspector)
 
 
+class MediaJobBook:
+    """The media job workflow's Catch: a job that ended without writing the media's fate fails it."""
+
+    def __init__(self, steps: Callable[[], MediaJobSteps]) -> None:
+        self._steps = steps
+
+    def settle(self, media_id: str, user_id: str, job_id: str, step: Step) -> None:
+        if step.action is Action.DONE:
+            reason = "the media job stopped without finishing; upload the file again"
+        else:
+            reason = "the media job failed; upload the file again"
+        self._steps().fail_if_unfinished(user_id, media_id, job_id, reason)
+
+
+def _api_media_job_steps() -> MediaJobSteps:
+    from playout import aws
+    from playout.settings import get_settings
+
+    settings = get_settings()
+    return MediaJobSteps(
+        aws.client("s3", settings.s3_addressing_style), settings.media_bucket, settings.storage_quota_bytes
+    )
+
+
 @dataclass
 class _Run:
-    stream_id: str
-    user_id: str
-    run_id: str
+    run_id: str  # the workflow execution's name: a stream's run id or a media job's id
+    env: dict[str, str]  # the ids the task reads from its environment
+    command: list[str]
+    policy: RetryPolicy
+    settle: Callable[[Step], None]  # the workflow's Settle states after the last exit
     wake: threading.Event = field(default_factory=threading.Event)  # a stop cuts a retry's backoff short
     process: subprocess.Popen[bytes] | None = None
     thread: threading.Thread | None = None
     done: bool = False
+
+    @property
+    def log_ids(self) -> dict[str, str]:
+        return {name.lower(): value for name, value in self.env.items()}
 
 
 class LocalLauncher:
@@ -78,18 +110,24 @@ class LocalLauncher:
         task_env: dict[str, str],
         log: LogSink,
         command: Sequence[str] = (sys.executable, "-m", "stream_task"),
+        media_job_command: Sequence[str] = (sys.executable, "-m", "stream_task.media_job"),
         cwd: Path | None = None,
         retry_policy: RetryPolicy = RETRY_POLICY,
+        media_job_retry_policy: RetryPolicy = MEDIA_JOB_RETRY_POLICY,
         book: RunBook | None = None,
+        media_book: MediaJobBook | None = None,
         stop_grace_s: float = STOP_GRACE_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._task_env = dict(task_env)
         self._log = log
         self._command = list(command)
+        self._media_job_command = list(media_job_command)
         self._cwd = cwd
         self._policy = retry_policy
+        self._media_job_policy = media_job_retry_policy
         self._book = book or StreamBook()
+        self._media_book = media_book or MediaJobBook(_api_media_job_steps)
         self._stop_grace_s = stop_grace_s
         self._clock = clock
         self._closing = threading.Event()
@@ -100,16 +138,29 @@ class LocalLauncher:
     # --- Launcher protocol ---
 
     def start(self, stream_id: str, user_id: str, run_id: str) -> None:
+        def settle(step: Step) -> None:
+            self._book.settle(stream_id, user_id, run_id, step)
+
+        ids = {"STREAM_ID": stream_id, "USER_ID": user_id, "RUN_ID": run_id}
+        self._start(_Run(run_id, ids, self._command, self._policy, settle))
+
+    def start_media_job(self, media_id: str, user_id: str, job_id: str) -> None:
+        def settle(step: Step) -> None:
+            self._media_book.settle(media_id, user_id, job_id, step)
+
+        ids = {"MEDIA_ID": media_id, "USER_ID": user_id, "JOB_ID": job_id}
+        self._start(_Run(job_id, ids, self._media_job_command, self._media_job_policy, settle))
+
+    def _start(self, run: _Run) -> None:
         if self._closing.is_set():
             raise RuntimeError("local mode is shutting down")
         with self._lock:
-            if run_id in self._runs:
+            if run.run_id in self._runs:
                 return  # one workflow per run, as one execution per run id
-            run = _Run(stream_id, user_id, run_id)
             run.thread = threading.Thread(
-                target=self._workflow, args=(run,), name=f"run-{run_id}", daemon=True
+                target=self._workflow, args=(run,), name=f"run-{run.run_id}", daemon=True
             )
-            self._runs[run_id] = run
+            self._runs[run.run_id] = run
         run.thread.start()
 
     def stop(self, stream_id: str, user_id: str, run_id: str, task_arn: str | None) -> None:
@@ -163,11 +214,10 @@ class LocalLauncher:
             code = self._run_task(run, attempt)
             if self._closing.is_set():
                 return  # local mode is stopping: its tasks were interrupted, not the runs
-            step = next_step(code, self._clock() - started, crashes, self._policy)
+            step = next_step(code, self._clock() - started, crashes, run.policy)
             self._log.event(
                 "task exited",
-                stream_id=run.stream_id,
-                run_id=run.run_id,
+                **run.log_ids,
                 attempt=attempt,
                 exit_code=code,
                 next=step.action.value,
@@ -183,16 +233,16 @@ class LocalLauncher:
         with self._lock:
             run.done = True
         try:
-            self._book.settle(run.stream_id, run.user_id, run.run_id, step)
+            run.settle(step)
         except Exception as error:  # the watchdog's sweep settles it later
             self._log.event("settle failed", run_id=run.run_id, error=repr(error))
 
     def _run_task(self, run: _Run, attempt: int) -> int | None:
         """The exit code as ECS reports it; None when the task could not start (as a placement failure)."""
-        env = {**self._task_env, "STREAM_ID": run.stream_id, "USER_ID": run.user_id, "RUN_ID": run.run_id}
+        env = {**self._task_env, **run.env}
         try:
             process = subprocess.Popen(
-                self._command,
+                run.command,
                 env=env,
                 cwd=self._cwd,
                 stdin=subprocess.DEVNULL,
@@ -205,9 +255,7 @@ class LocalLauncher:
             return None
         with self._lock:
             run.process = process
-        self._log.event(
-            "task started", stream_id=run.stream_id, run_id=run.run_id, attempt=attempt, pid=process.pid
-        )
+        self._log.event("task started", **run.log_ids, attempt=attempt, pid=process.pid)
         pump = threading.Thread(target=self._pump, args=(process.stdout,), daemon=True)
         pump.start()
         returncode = process.wait()

@@ -87,6 +87,7 @@ class LocalMode:
             "USER_POOL_ID": res.user_pool_id,
             "S3_ADDRESSING_STYLE": "path",
             "ALLOW_LOOPBACK_INGESTS": "true",  # the RTMP sinks and the YouTube emulator run on this machine
+            "ALLOW_LOOPBACK_IMPORTS": "true",  # the tests serve the files they import from this machine
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_NAMESPACE": "Playout",
             "POWERTOOLS_SERVICE_NAME": "playout",
@@ -125,6 +126,8 @@ class LocalMode:
         return self.url
 
     def _task_env(self, res: local_resources.LocalResources) -> dict[str, str]:
+        from playout.settings import get_settings
+
         python_path = [str(REPO_ROOT / "layers"), str(REPO_ROOT)]
         if os.environ.get("PYTHONPATH"):
             python_path.append(os.environ["PYTHONPATH"])
@@ -139,6 +142,8 @@ class LocalMode:
             "AWS_REGION": res.region,
             "S3_ADDRESSING_STYLE": "path",
             "ALLOW_LOOPBACK_INGESTS": "true",
+            "ALLOW_LOOPBACK_IMPORTS": "true",
+            "STORAGE_QUOTA_BYTES": str(get_settings().storage_quota_bytes),  # the API's, as in the stack
             **image_env(),
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",

@@ -24,6 +24,7 @@ from api.schemas import (
     CreateStreamRequest,
     DestinationOut,
     EventOut,
+    ImportMediaRequest,
     MediaOut,
     MeOut,
     PlaylistOut,
@@ -35,7 +36,7 @@ from api.schemas import (
     UploadOut,
     page_out,
 )
-from playout import destinations, media, playlists, streams, users
+from playout import destinations, importer, media, playlists, streams, thumbnails, users
 from playout import health as stream_health
 from playout.errors import PlayoutError
 from playout.models import Stream
@@ -151,19 +152,34 @@ def create_media(body: CreateMediaRequest) -> CreatedMediaOut:
 def complete_media(media_id: Id, body: CompleteMediaRequest) -> MediaOut:
     parts = [(p.part_number, p.etag) for p in body.parts]
     completed = media.complete_upload(_user_id(), media_id, parts)
-    if completed.status == media.READY:
+    if completed.status == media.PROBING:
         metrics.add_metric(name="MediaUploadedBytes", unit=MetricUnit.Bytes, value=int(completed.size_bytes))
-    return MediaOut.of(completed)
+    return _media_out(completed)
+
+
+@app.post("/api/media/imports", tags=["media"], status_code=HTTPStatus.ACCEPTED)
+def import_media(body: ImportMediaRequest) -> MediaOut:
+    importer.check_import_url(body.url, allow_loopback=get_settings().allow_loopback_imports)
+    return _media_out(media.create_import(_user_id(), body.url.strip(), importer.filename_of(body.url)))
 
 
 @app.get("/api/media", tags=["media"])
 def list_media(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
-    return page_out(media.list_media(_user_id(), limit, cursor), MediaOut.of)
+    return page_out(media.list_media(_user_id(), limit, cursor), _media_out)
 
 
 @app.get("/api/media/<media_id>", tags=["media"])
 def get_media(media_id: Id) -> MediaOut:
-    return MediaOut.of(media.get_media(_user_id(), media_id))
+    return _media_out(media.get_media(_user_id(), media_id))
+
+
+def _media_out(item: Any) -> MediaOut:
+    settings = get_settings()
+
+    def thumbnail_url(key: str) -> str:
+        return thumbnails.thumbnail_url(settings.media_bucket, key, settings.s3_addressing_style)
+
+    return MediaOut.of(item, thumbnail_url)
 
 
 @app.delete("/api/media/<media_id>", tags=["media"], status_code=HTTPStatus.NO_CONTENT)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, cast
 
@@ -19,6 +20,7 @@ from playout import media as media_rules
 from playout import playlists, streams
 from playout.destinations import MAX_INGEST_URL_LENGTH, MAX_STREAM_KEY_LENGTH, public_url
 from playout.health import CAPACITIES, MIN_BEAT_INTERVAL_S
+from playout.media import MediaStatus
 from playout.models import Destination, Media, Playlist, Stream, StreamEvent, StreamHealthItem
 from playout.pagination import Page
 from playout.usage import usage_of
@@ -51,6 +53,11 @@ class UploadedPart(_Input):
 
 class CompleteMediaRequest(_Input):
     parts: list[UploadedPart] = Field(min_length=1, max_length=10_000)
+
+
+class ImportMediaRequest(_Input):
+    # Checked by playout.importer.check_import_url (scheme, credentials, public address), the one place.
+    url: str = Field(min_length=1, max_length=2048)
 
 
 class CreateDestinationRequest(_Input):
@@ -159,28 +166,43 @@ class MediaOut(BaseModel):
     media_id: str
     filename: str
     content_type: str
-    size_bytes: int
-    status: str
+    size_bytes: int = Field(description="the original's size as uploaded or imported")
+    status: MediaStatus
+    progress_pct: int | None = Field(description="while importing or conforming")
+    stored_bytes: int = Field(
+        description="what the media holds of the storage quota: what is stored now. While uploading, the "
+        "declared size; once ready, the playable file (the conformed copy, which replaces the original, when "
+        "the original was not stream-ready) and its thumbnail; 0 once failed"
+    )
     duration_s: float | None
     video: VideoOut | None
     audio: AudioOut | None
-    stream_ready: bool | None
-    thumbnail_url: str | None = None
+    stream_ready: bool | None = Field(
+        description="whether the original streamed as it was, without a conform"
+    )
+    thumbnail_url: str | None = Field(
+        default=None, description="a WebP picture; the URL stays the same for a day, so browsers cache it"
+    )
     error: str | None
     created_at: datetime
 
     @classmethod
-    def of(cls, media: Media) -> MediaOut:
+    def of(cls, media: Media, thumbnail_url: Callable[[str], str] | None = None) -> MediaOut:
         return cls(
             media_id=media.media_id,
             filename=media.filename,
             content_type=media.content_type,
             size_bytes=int(media.size_bytes),
-            status=media.status,
+            status=MediaStatus(media.status),
+            progress_pct=int(media.progress_pct) if media.progress_pct is not None else None,
+            stored_bytes=int(media.counted_bytes or 0),
             duration_s=media.duration_s,
             video=VideoOut(**media.video.as_dict()) if media.video else None,
             audio=AudioOut(**media.audio.as_dict()) if media.audio else None,
             stream_ready=media.stream_ready,
+            thumbnail_url=thumbnail_url(str(media.thumbnail_key))
+            if thumbnail_url and media.thumbnail_key and media.status != MediaStatus.FAILED
+            else None,
             error=media.error,
             created_at=media.created_at,
         )

@@ -37,6 +37,16 @@ def client(service: str, addressing_style: str = "virtual") -> Any:
     return session.client(service, config=config)  # type: ignore[call-overload]
 
 
+@cache
+def presigning_s3_client(addressing_style: str, get_object_signer: str) -> Any:
+    """An S3 client whose presigned GETs use `get_object_signer` (a name in botocore.auth.AUTH_TYPE_MAPS,
+    without its `-query` suffix)."""
+    s3 = client.__wrapped__("s3", addressing_style)
+    s3.meta.events.register("choose-signer.s3.GetObject", lambda **_: get_object_signer)
+    return s3
+
+
 def reset_clients() -> None:
     """Forget cached clients (tests and local mode change the endpoint or credentials)."""
     client.cache_clear()
+    presigning_s3_client.cache_clear()

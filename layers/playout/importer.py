@@ -135,6 +135,12 @@ def import_url(
             http.close()
 
 
+def filename_of(url: str) -> str:
+    """The name a link's file goes by: the last part of its path."""
+    name = urlsplit(url.strip()).path.rstrip("/").rsplit("/", 1)[-1]
+    return name[:200] or "imported video"
+
+
 def check_import_url(url: str, *, allow_loopback: bool = False) -> None:
     """InvalidInput unless `url` is an http(s) link without credentials to a host whose every address is
     public right now. Cheap enough for the API to answer a bad link at once; the import checks it again."""

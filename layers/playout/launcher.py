@@ -1,4 +1,5 @@
-"""Starting and stopping a stream's task: Step Functions + ECS in AWS; local mode installs its own."""
+"""Starting and stopping a stream's task, and starting a media job (probe, thumbnail, conform, import):
+Step Functions + ECS in AWS; local mode installs its own. Executions carry ids only, never a secret."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ class Launcher(Protocol):
         """Ask the run's task to stop now (SIGTERM): it sees `stopping`, ends ffmpeg and writes `ended`."""
         ...
 
+    def start_media_job(self, media_id: str, user_id: str, job_id: str) -> None:
+        """Run the media job `job_id` on the media (once: a second start of the same job is ignored)."""
+        ...
+
 
 @dataclass(frozen=True)
 class StepFunctionsLauncher:
@@ -32,6 +37,7 @@ class StepFunctionsLauncher:
 
     state_machine_arn: str | None = None  # None: from the settings, when first needed
     cluster_arn: str | None = None
+    media_job_state_machine_arn: str | None = None
 
     def _state_machine_arn(self) -> str:
         return self.state_machine_arn or get_settings().state_machine_arn
@@ -46,6 +52,16 @@ class StepFunctionsLauncher:
                 stateMachineArn=self._state_machine_arn(),
                 name=run_id,  # one execution per run: a retried start cannot launch a second task
                 input=json.dumps({"stream_id": stream_id, "user_id": user_id, "run_id": run_id}),
+            )
+
+    def start_media_job(self, media_id: str, user_id: str, job_id: str) -> None:
+        sfn = aws.client("stepfunctions")
+        with contextlib.suppress(sfn.exceptions.ExecutionAlreadyExists):
+            sfn.start_execution(
+                stateMachineArn=self.media_job_state_machine_arn
+                or get_settings().media_job_state_machine_arn,
+                name=job_id,  # one execution per job: a retried complete cannot conform twice
+                input=json.dumps({"media_id": media_id, "user_id": user_id, "job_id": job_id}),
             )
 
     def stop(self, stream_id: str, user_id: str, run_id: str, task_arn: str | None) -> None:

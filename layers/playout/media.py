@@ -1,4 +1,6 @@
-"""Media: presigned multipart uploads straight to S3, their bytes in the storage counter, lists, deletion."""
+"""Media: presigned multipart uploads straight to S3, imports from a link, their bytes in the storage
+counter, lists, deletion. What happens to a file once stored (probe, thumbnail, conform) is the media job's:
+it is launched here and writes through playout.media_jobs."""
 
 from __future__ import annotations
 
@@ -7,12 +9,13 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
-from playout import aws, storage
-from playout.errors import InvalidInput, InvalidState, NotFound, QuotaExceeded
+from playout import aws, launcher, storage
+from playout.errors import InvalidInput, InvalidState, NotFound, QuotaExceeded, TooManyRequests
 from playout.ids import new_id
-from playout.models import MEDIA_PREFIX, Media, user_pk, utcnow
+from playout.models import MEDIA_PREFIX, Media, UserProfile, user_pk, utcnow
 from playout.pagination import Page, query_page
 from playout.resources import IMMUTABLE_CACHE_CONTROL
 from playout.settings import get_settings
@@ -22,7 +25,26 @@ MAX_UPLOAD_BYTES = 50 * 1024**3
 # After the last part URL expires, the time a client still has to call complete; past it the upload counts
 # as abandoned and its reservation is released (S3 aborts its parts a day after it began, whatever happens).
 COMPLETE_GRACE = timedelta(hours=1)
-UPLOADING, PROCESSING, READY, FAILED = "uploading", "processing", "ready", "failed"
+
+
+class MediaStatus(StrEnum):
+    UPLOADING = "uploading"  # the browser is sending parts
+    IMPORTING = "importing"  # the media job is fetching the link
+    PROBING = "probing"  # stored; the media job reads its facts and draws its thumbnail
+    CONFORMING = "conforming"  # the media job writes its stream-ready copy (progress_pct)
+    READY = "ready"
+    FAILED = "failed"
+
+
+UPLOADING, IMPORTING, PROBING, CONFORMING, READY, FAILED = (
+    MediaStatus.UPLOADING,
+    MediaStatus.IMPORTING,
+    MediaStatus.PROBING,
+    MediaStatus.CONFORMING,
+    MediaStatus.READY,
+    MediaStatus.FAILED,
+)
+IN_JOB = (IMPORTING, PROBING, CONFORMING)  # the statuses a media job moves on from
 
 
 @dataclass(frozen=True)
@@ -41,7 +63,17 @@ class UploadPlan:
 
 
 def object_key(user_id: str, media_id: str) -> str:
+    """The original as uploaded or imported."""
     return f"media/{user_id}/{media_id}/source"
+
+
+def conformed_key(user_id: str, media_id: str) -> str:
+    """The stream-ready copy of a media whose original was not; it replaces the original once complete."""
+    return f"media/{user_id}/{media_id}/conformed.mp4"
+
+
+def thumbnail_key(user_id: str, media_id: str) -> str:
+    return f"media/{user_id}/{media_id}/thumbnail.webp"
 
 
 def part_size_for(size_bytes: int, preferred: int) -> int:
@@ -170,8 +202,11 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
     """Completes the S3 upload and settles the reservation to the size S3 stored, or fails the media."""
     media = get_media(user_id, media_id, consistent=True)
     if media.status != UPLOADING:
-        if media.status in (PROCESSING, READY):
-            return media  # a retried complete: the first one already settled the bytes
+        if media.status == PROBING and media.job_id:
+            # A retried complete: the first settled the bytes; its launch may be what failed (one job per id).
+            launcher.get_launcher().start_media_job(media_id, user_id, str(media.job_id))
+        if media.status in (*IN_JOB, READY):
+            return media
         raise InvalidState(f"media {media_id} is {media.status}, not uploading")
     if not parts:
         raise InvalidInput("parts must list every uploaded part")
@@ -197,6 +232,7 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
             f"S3 refused the parts: {error.response['Error'].get('Message', 'invalid parts')}"
         ) from None
     stored = _stored_bytes(media) or 0
+    job_id = new_id("job")
     try:
         if stored != media.size_bytes:
             _fail(media, f"uploaded {stored} bytes but {media.size_bytes} were declared")
@@ -205,13 +241,52 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
                 media,
                 stored,
                 settings.storage_quota_bytes,
-                [Media.status.set(READY), Media.upload_id.remove()],
+                [
+                    Media.status.set(PROBING),
+                    Media.job_id.set(job_id),
+                    Media.progress_pct.remove(),
+                    Media.upload_id.remove(),
+                ],
             )
+            launcher.get_launcher().start_media_job(media_id, user_id, job_id)
     except storage.Conflict:
         current = get_media(user_id, media_id, consistent=True)
         if current.status == UPLOADING:
             raise InvalidState(f"media {media_id} was changed concurrently; try again") from None
     return get_media(user_id, media_id, consistent=True)
+
+
+def create_import(user_id: str, url: str, filename: str) -> Media:
+    """A media item `importing` from `url` (checked by the caller) and the job that fetches it.
+
+    At most `max_concurrent_imports` per owner are in flight: the owner's count of them changes in the
+    same transaction as each media item entering or leaving `importing`."""
+    settings = get_settings()
+    media_id = new_id("med")
+    media = Media(
+        user_pk(user_id),
+        MEDIA_PREFIX + media_id,
+        media_id=media_id,
+        filename=filename,
+        content_type="application/octet-stream",
+        size_bytes=0,
+        status=IMPORTING,
+        object_key=object_key(user_id, media_id),
+        job_id=new_id("job"),
+        progress_pct=0,
+        source_url=url,
+    )
+    room = UserProfile.active_imports.does_not_exist() | (
+        UserProfile.active_imports < settings.max_concurrent_imports
+    )
+    if not storage.create(
+        media, condition_on_profile=room, profile_actions=[UserProfile.active_imports.add(1)]
+    ):
+        raise TooManyRequests(
+            f"{settings.max_concurrent_imports} imports are already running; wait for one to finish"
+        )
+    launcher.get_launcher().start_media_job(media_id, user_id, str(media.job_id))
+    return media
 
 
 def _stored_bytes(media: Media) -> int | None:
@@ -232,6 +307,24 @@ def _fail(media: Media, reason: str) -> None:
     media.status, media.error, media.counted_bytes = FAILED, reason, 0
 
 
+def stored_keys(media: Media) -> list[str]:
+    """Every object the media may have stored: its original, its conformed copy, its thumbnail."""
+    user_id, media_id = str(media.pk).removeprefix("USER#"), str(media.media_id)
+    keys = [object_key(user_id, media_id), conformed_key(user_id, media_id), thumbnail_key(user_id, media_id)]
+    return list(dict.fromkeys([str(media.object_key), *keys]))
+
+
+def delete_objects(s3: Any, bucket: str, keys: Iterable[str]) -> None:
+    objects = [{"Key": key} for key in keys]
+    if objects:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})
+
+
+def leaving_imports(media: Media) -> list[Any]:
+    """The profile's actions that go with `media` leaving its status: an import in flight no longer is."""
+    return [UserProfile.active_imports.add(-1)] if media.status == IMPORTING else []
+
+
 def delete_media(user_id: str, media_id: str, in_use: bool) -> None:
     """Deletes the media, its object and what it holds of the quota, read afresh at each attempt."""
     media = get_media(user_id, media_id, consistent=True)
@@ -240,9 +333,11 @@ def delete_media(user_id: str, media_id: str, in_use: bool) -> None:
     for _ in range(_DELETE_ATTEMPTS):
         if media.status == UPLOADING:
             _abort(media)
-        _s3().delete_object(Bucket=get_settings().media_bucket, Key=media.object_key)
+        # A job still running finds the item gone at its next write and stops; what it uploads after this
+        # (a thumbnail, a conformed copy) it deletes itself when that write is refused.
+        delete_objects(_s3(), get_settings().media_bucket, stored_keys(media))
         try:
-            storage.remove(media)
+            storage.remove(media, leaving_imports(media))
             return
         except storage.Conflict:  # completed or failed since it was read: what it holds changed
             media = get_media(user_id, media_id, consistent=True)

@@ -80,6 +80,8 @@ class UserProfile(_Item):
     storage_used_bytes = NumberAttribute(default=0)
     # Streams in starting/live/stopping, changed in the same transaction as each such status change.
     active_streams = NumberAttribute(default=0)
+    # Imports in `importing`, changed in the same transaction as each media item entering or leaving it.
+    active_imports = NumberAttribute(default=0)
 
 
 class VideoInfo(MapAttribute[str, Any]):
@@ -112,6 +114,14 @@ class Media(_Item):
     audio = AudioInfo(null=True)
     stream_ready = BooleanAttribute(null=True)
     error = UnicodeAttribute(null=True)
+    # The media job's: the run that may write this item (a retried job carries the same id), its progress
+    # while importing or conforming, the WebP thumbnail's key and, for an import, the link it came from.
+    job_id = UnicodeAttribute(null=True)
+    progress_pct = NumberAttribute(null=True)
+    thumbnail_key = UnicodeAttribute(null=True)
+    source_url = UnicodeAttribute(null=True)
+    container = UnicodeAttribute(null=True)
+    bitrate_bps = NumberAttribute(null=True)
 
 
 class UploadReservation(_Item):

@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     key_id: str = Field(min_length=1, description="KMS key that encrypts stream keys and OAuth tokens")
     user_pool_id: str = ""
     state_machine_arn: str = ""
+    media_job_state_machine_arn: str = Field(default="", description="Step Functions of the media job")
     cluster_arn: str = Field(default="", description="ECS cluster of the stream tasks (for StopTask)")
     schedule_group: str = Field(default="", description="EventBridge Scheduler group of scheduled starts")
     scheduled_start_function_arn: str = ""
@@ -30,6 +31,9 @@ class Settings(BaseSettings):
     s3_addressing_style: str = Field(default="virtual", pattern="^(virtual|path|auto)$")
     # Local mode's RTMP server runs on this machine; in AWS a loopback ingest would be the task itself.
     allow_loopback_ingests: bool = False
+    # Local mode's tests serve files to import from this machine; in AWS loopback is never a public link.
+    allow_loopback_imports: bool = False
+    max_concurrent_imports: int = Field(default=2, gt=0)
 
 
 @lru_cache(maxsize=1)

@@ -51,23 +51,35 @@ def reserve(media: Media, quota: int, abandoned_after: datetime) -> None:
         raise
 
 
-def settle(media: Media, stored_bytes: int, quota: int, actions: Sequence[Any]) -> None:
+def settle(
+    media: Media,
+    stored_bytes: int,
+    quota: int,
+    actions: Sequence[Any],
+    *,
+    condition: Condition | None = None,
+    profile_actions: Sequence[Any] = (),
+) -> None:
     """Applies `actions` to `media` and makes it hold `stored_bytes`, moving the counter by the difference.
 
+    `condition` narrows the write further (the media job's run); `profile_actions` change the owner's
+    profile in the same transaction (the count of imports in flight).
     Raises QuotaExceeded if it grew past the quota (nothing written), Conflict if `media` changed."""
     delta = stored_bytes - int(media.counted_bytes)
+    unchanged = _holds(media) & (Media.status == media.status)
     try:
         with _transaction() as transaction:
             transaction.update(
                 media,
                 actions=[*actions, Media.counted_bytes.set(stored_bytes), Media.reservation_sk.remove()],
-                condition=_holds(media) & (Media.status == media.status),
+                condition=unchanged & condition if condition is not None else unchanged,
             )
             _forget_reservation(transaction, media)
-            if delta:
+            if delta or profile_actions:
+                counter = [UserProfile.storage_used_bytes.add(delta)] if delta else []
                 transaction.update(
                     _profile_of(media),
-                    actions=[UserProfile.storage_used_bytes.add(delta)],
+                    actions=[*counter, *profile_actions],
                     condition=_room_for(delta, quota) if delta > 0 else None,
                 )
     except TransactWriteError as error:
@@ -78,20 +90,27 @@ def settle(media: Media, stored_bytes: int, quota: int, actions: Sequence[Any]) 
         raise
 
 
-def release(media: Media, actions: Sequence[Any]) -> None:
+def release(
+    media: Media,
+    actions: Sequence[Any],
+    *,
+    condition: Condition | None = None,
+    profile_actions: Sequence[Any] = (),
+) -> None:
     """Applies `actions` to `media` (a failure) and gives back every byte it holds; Conflict if it changed."""
-    settle(media, 0, quota=0, actions=actions)
+    settle(media, 0, quota=0, actions=actions, condition=condition, profile_actions=profile_actions)
 
 
-def remove(media: Media) -> None:
+def remove(media: Media, profile_actions: Sequence[Any] = ()) -> None:
     """Deletes `media` and gives back every byte it holds; Conflict if it changed since it was read."""
     counted = int(media.counted_bytes)
     try:
         with _transaction() as transaction:
-            transaction.delete(media, condition=_holds(media))
+            transaction.delete(media, condition=_holds(media) & (Media.status == media.status))
             _forget_reservation(transaction, media)
-            if counted:
-                transaction.update(_profile_of(media), actions=[UserProfile.storage_used_bytes.add(-counted)])
+            if counted or profile_actions:
+                counter = [UserProfile.storage_used_bytes.add(-counted)] if counted else []
+                transaction.update(_profile_of(media), actions=[*counter, *profile_actions])
     except TransactWriteError as error:
         if _refused(error) == _MEDIA:
             raise Conflict(f"media {media.media_id} changed") from None
@@ -108,6 +127,23 @@ def expired_reservations(user_id: str, now: datetime) -> list[UploadReservation]
 def forget(reservation: UploadReservation) -> None:
     """Deletes a reservation whose media has already settled or gone (its bytes were counted then)."""
     reservation.delete()
+
+
+def create(media: Media, *, condition_on_profile: Condition, profile_actions: Sequence[Any]) -> bool:
+    """Saves the new `media` holding nothing yet, changing the owner's profile with it if
+    `condition_on_profile` holds; False (nothing written) if it does not."""
+    media.counted_bytes = 0
+    try:
+        with _transaction() as transaction:
+            transaction.save(media, condition=Media.sk.does_not_exist())
+            transaction.update(
+                _profile_of(media), actions=list(profile_actions), condition=condition_on_profile
+            )
+    except TransactWriteError as error:
+        if _refused(error) == _PROFILE:
+            return False
+        raise
+    return True
 
 
 def _transaction() -> TransactWrite:

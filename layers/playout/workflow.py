@@ -95,3 +95,9 @@ def next_step(exit_code: int | None, ran_s: float, crashes: int, policy: RetryPo
 HEARTBEAT_STALE_AFTER_S: Final = 30
 # A stream `starting` whose workflow does not exist this long after the start is a launch that was lost.
 LAUNCH_GRACE_S: Final = 60
+
+# The media job's: the same exit codes and routing (`next_step`), a smaller budget that never re-arms (a
+# conform that crashes after an hour would crash again), and longer waits (a crash is rarely a blip here).
+MEDIA_JOB_RETRY_POLICY: Final = RetryPolicy(
+    max_attempts=2, interval_s=10, backoff_rate=2.0, max_delay_s=60, healthy_after_s=7 * 24 * 3600
+)

@@ -44,6 +44,7 @@ class RecordingLauncher:
 
     started: list[tuple[str, str, str]] = field(default_factory=list)
     stopped: list[tuple[str, str, str, str | None]] = field(default_factory=list)
+    media_jobs: list[tuple[str, str, str]] = field(default_factory=list)
     fail_with: Exception | None = None
 
     def start(self, stream_id: str, user_id: str, run_id: str) -> None:
@@ -53,6 +54,9 @@ class RecordingLauncher:
 
     def stop(self, stream_id: str, user_id: str, run_id: str, task_arn: str | None) -> None:
         self.stopped.append((stream_id, user_id, run_id, task_arn))
+
+    def start_media_job(self, media_id: str, user_id: str, job_id: str) -> None:
+        self.media_jobs.append((media_id, user_id, job_id))
 
 
 @dataclass

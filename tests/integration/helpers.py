@@ -3,6 +3,7 @@ of the DynamoDB requests a call sends."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,15 +13,52 @@ import pytest
 import requests
 from pynamodb.connection import Connection
 
+from playout import aws
 from playout.ids import new_id
-from playout.media import READY
+from playout.media import READY, get_media
+from playout.media_jobs import Facts, MediaJobSteps
 from playout.models import MEDIA_PREFIX, Media, user_pk
 from tests.integration.conftest import ApiClient
 
 CLIP = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 
 
-def upload(client: ApiClient, data: bytes = CLIP, filename: str = "clip.mp4") -> dict:
+def upload(client: ApiClient, data: bytes = CLIP, filename: str = "clip.mp4", probed: bool = True) -> dict:
+    """Uploads `data` as a user does; `probed`: then records what the media job finds in a stream-ready file
+    (these tests' bytes are not a real video: tests/e2e runs the job itself)."""
+    completed = upload_only(client, data, filename)
+    if not probed:
+        return completed
+    finish_as_stream_ready(client, completed["media_id"])
+    response = client.get(f"/api/media/{completed['media_id']}")
+    assert response.status == 200, response.text
+    return response.json()
+
+
+def job_steps() -> MediaJobSteps:
+    return MediaJobSteps(aws.client("s3"), os.environ["MEDIA_BUCKET"], int(os.environ["STORAGE_QUOTA_BYTES"]))
+
+
+STREAM_READY_FACTS = Facts(
+    duration_s=10.0,
+    container="mov,mp4,m4a,3gp,3g2,mj2",
+    bitrate_bps=2_000_000,
+    stream_ready=True,
+    video={"codec": "h264", "width": 1280, "height": 720, "fps": 30.0},
+    audio={"codec": "aac", "sample_rate": 48000, "channels": 2},
+)
+
+
+def finish_as_stream_ready(client: ApiClient, media_id: str, thumbnail_bytes: int = 0) -> None:
+    """The media job's steps for a file that streams as it is: facts, then ready on the original."""
+    steps = job_steps()
+    item = get_media(str(client.user_id), media_id, consistent=True)
+    media = steps.load(str(client.user_id), media_id, str(item.job_id))
+    media = steps.record_facts(media, STREAM_READY_FACTS, None, thumbnail_bytes)
+    steps.finish_ready(media, str(media.object_key), int(media.size_bytes))
+
+
+def upload_only(client: ApiClient, data: bytes = CLIP, filename: str = "clip.mp4") -> dict:
     created = client.post(
         "/api/media", {"filename": filename, "size_bytes": len(data), "content_type": "video/mp4"}
     )

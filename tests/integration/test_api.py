@@ -124,7 +124,7 @@ def test_a_wrong_etag_is_refused_and_the_upload_can_still_complete(alice: ApiCli
     assert wrong.status == 422
     assert wrong.json()["error"]["code"] == "invalid_input"
     right = alice.post(f"{media_path}/complete", {"parts": [{"part_number": 1, "etag": etag}]})
-    assert right.json()["status"] == "ready"
+    assert right.json()["status"] == "probing"
 
 
 def test_a_file_smaller_than_declared_fails_and_is_not_counted(alice: ApiClient) -> None:

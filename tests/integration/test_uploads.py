@@ -100,7 +100,7 @@ def test_the_declared_size_is_reserved_at_create_and_settled_at_complete(alice: 
 
     completed = alice.post(f"/api/media/{created['media_id']}/complete", {"parts": put_parts(created, CLIP)})
 
-    assert completed.json()["status"] == "ready"
+    assert (completed.json()["status"], completed.json()["stored_bytes"]) == ("probing", len(CLIP))
     assert storage_used(alice) == len(CLIP)
 
 
@@ -156,7 +156,7 @@ def test_an_abandoned_upload_is_aborted_failed_and_released_when_its_owner_comes
         "failed",
         "the upload was not completed in time; upload the file again",
     )
-    assert alice.get(f"/api/media/{finished['media_id']}").json()["status"] == "ready"
+    assert alice.get(f"/api/media/{finished['media_id']}").json()["status"] == "probing"
     assert storage_used(alice) == len(CLIP)
     assert open_uploads() == []
 
