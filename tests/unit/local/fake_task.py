@@ -1,5 +1,6 @@
-"""A stand-in for `python -m stream_task`: each run takes the next step of a plan (a JSON list in $PLAN) and
-appends what it saw to $TRACE. A step: {"exit": CODE, "sleep": S, "on_sigterm": CODE | "ignore"}."""
+"""A stand-in for `python -m stream_task` (and `stream_task.media_job`): each run takes the next step of a
+plan (a JSON list in $PLAN) and appends what it saw to $TRACE. A step: {"exit": CODE, "sleep": S,
+"on_sigterm": CODE | "ignore"}."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ def main() -> int:
     plan = json.loads(plan_path.read_text())
     step = plan.pop(0) if len(plan) > 1 else plan[0]  # the last step repeats
     plan_path.write_text(json.dumps(plan))
-    seen = {name: os.environ.get(name) for name in ("STREAM_ID", "USER_ID", "RUN_ID", "TABLE_NAME")}
+    names = ("STREAM_ID", "RUN_ID", "MEDIA_ID", "JOB_ID", "USER_ID", "TABLE_NAME")
+    seen = {name: os.environ[name] for name in names if name in os.environ}
     with trace_path.open("a") as trace:
         trace.write(json.dumps({"pid": os.getpid(), "env": seen, "step": step}) + "\n")
     on_sigterm = step.get("on_sigterm", 143)

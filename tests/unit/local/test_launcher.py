@@ -213,3 +213,40 @@ def test_starting_the_same_run_twice_runs_one_workflow(harness: Harness) -> None
     time.sleep(0.2)
     assert len(harness.attempts()) == 1
     assert len(harness.book.settled) == 1
+
+
+@dataclass
+class MediaBook:
+    settled: list[tuple[str, str, str, Step]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def settle(self, media_id: str, user_id: str, job_id: str, step: Step) -> None:
+        self.settled.append((media_id, user_id, job_id, step))
+        self.done.set()
+
+
+def test_a_media_job_runs_its_command_with_its_ids_and_a_budget_of_its_own(tmp_path: Path) -> None:
+    media_policy = RetryPolicy(
+        max_attempts=1, interval_s=0, backoff_rate=1.0, max_delay_s=0, healthy_after_s=60
+    )
+    media_book = MediaBook()
+    h = _harness(
+        tmp_path,
+        media_job_command=(sys.executable, str(FAKE_TASK)),
+        media_job_retry_policy=media_policy,
+        media_book=media_book,
+    )
+    try:
+        h.plan.write_text(json.dumps([{"exit": 1}]))
+        h.launcher.start_media_job("med_1", "user-1", "job_1")
+        h.launcher.start_media_job("med_1", "user-1", "job_1")  # one workflow per job id
+
+        assert media_book.done.wait(20)
+        media_id, user_id, job_id, step = media_book.settled[-1]
+        assert (media_id, user_id, job_id, step.action) == ("med_1", "user-1", "job_1", Action.SETTLE_FAILED)
+        assert [a["env"] for a in h.attempts()] == [
+            {"MEDIA_ID": "med_1", "JOB_ID": "job_1", "USER_ID": "user-1", "TABLE_NAME": "t"}
+        ] * 2
+        assert h.book.settled == []  # the streams' book never hears of it
+    finally:
+        h.launcher.stop_all(grace_s=1)
