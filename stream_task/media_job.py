@@ -55,7 +55,7 @@ class MediaJobSettings(BaseSettings):
     storage_quota_bytes: int = Field(default=50 * GIB, gt=0)
     scratch_dir: Path = _knob("SCRATCH_DIR", default_factory=lambda: Path(tempfile.gettempdir()))
     # The image's full ffmpeg (libx264, libwebp, zscale), not FFMPEG_PATH: the stream engine's lean build.
-    ffmpeg_path: str = _knob("CONFORM_FFMPEG_PATH", default="ffmpeg")
+    conform_ffmpeg_path: str = _knob("CONFORM_FFMPEG_PATH", default="ffmpeg")
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
     s3_addressing_style: str = _knob("S3_ADDRESSING_STYLE", default="auto", pattern="^(virtual|path|auto)$")
     # Local mode's tests serve the files they import from this machine; AWS never sets it.
@@ -103,7 +103,7 @@ class MediaJob:
             self.s3.download_file(
                 self.settings.media_bucket, str(media.object_key), str(source), Config=_TRANSFER
             )
-            facts = read_media_facts(self.settings.ffprobe_path, self.settings.ffmpeg_path, source)
+            facts = read_media_facts(self.settings.ffprobe_path, self.settings.conform_ffmpeg_path, source)
             if media.status == library.PROBING:
                 media = self._record_facts(media, facts, source, scratch)
                 if facts.stream_ready:
@@ -142,7 +142,7 @@ class MediaJob:
         s = self.settings
         key = library.thumbnail_key(s.user_id, s.media_id)
         thumbnail = write_thumbnail(
-            s.ffmpeg_path, source, facts, scratch / "thumbnail.webp", scratch, _title(media)
+            s.conform_ffmpeg_path, source, facts, scratch / "thumbnail.webp", scratch, _title(media)
         )
         self.s3.upload_file(
             str(thumbnail),
@@ -157,7 +157,13 @@ class MediaJob:
         out = scratch / "conformed.mp4"
         progress = ProgressWriter(media, library.CONFORMING, s.progress_interval_s)
         result = conform(
-            s.ffmpeg_path, s.ffprobe_path, source, out, facts=facts, title=_title(media), on_progress=progress
+            s.conform_ffmpeg_path,
+            s.ffprobe_path,
+            source,
+            out,
+            facts=facts,
+            title=_title(media),
+            on_progress=progress,
         )
         self.log.info(
             "conformed",

@@ -451,13 +451,40 @@ def probe(path: Path) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def upload_media(api: ApiClient, path: Path, origin: str) -> dict[str, Any]:
-    """The browser's upload: create, PUT each presigned part straight to S3 (moto), complete with ETags."""
+MEDIA_JOB_TIMEOUT_S = 180
+
+
+def wait_for_media(
+    api: ApiClient, media_id: str, timeout_s: float = MEDIA_JOB_TIMEOUT_S, seen: list[str] | None = None
+) -> dict[str, Any]:
+    """Polls the media until its job is over (ready or failed); `seen` collects each status on the way."""
+    seen = [] if seen is None else seen
+    deadline = time.monotonic() + timeout_s
+    while True:
+        media = dict(api.ok("GET", f"/api/media/{media_id}"))
+        if not seen or seen[-1] != media["status"]:
+            seen.append(media["status"])
+        if media["status"] in ("ready", "failed"):
+            return media
+        assert time.monotonic() < deadline, f"media {media_id} went {' -> '.join(seen)} and no further"
+        time.sleep(0.3)
+
+
+def upload_media(
+    api: ApiClient, path: Path, origin: str, *, wait: bool = True, content_type: str = "video/mp4"
+) -> dict[str, Any]:
+    """The browser's upload: create, PUT each presigned part straight to S3 (moto), complete with ETags;
+    `wait`: then until the media job has made it ready (or failed it)."""
+    completed = upload_only(api, path, origin, content_type)
+    return wait_for_media(api, completed["media_id"]) if wait else completed
+
+
+def upload_only(api: ApiClient, path: Path, origin: str, content_type: str = "video/mp4") -> dict[str, Any]:
     data = path.read_bytes()
     created = api.ok(
         "POST",
         "/api/media",
-        {"filename": path.name, "size_bytes": len(data), "content_type": "video/mp4"},
+        {"filename": path.name, "size_bytes": len(data), "content_type": content_type},
         201,
     )
     upload = created["upload"]

@@ -1,0 +1,132 @@
+"""The media job in local mode, for real: an upload that cannot stream as it is goes probing → conforming →
+ready and then streams; a file that is not media fails with its reason and leaves the quota; a link imports
+from a local HTTP server (local mode admits loopback imports) and ends ready."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.e2e.conftest import (
+    ApiClient,
+    LocalModeProcess,
+    RtmpSink,
+    make_clip,
+    new_stream_key,
+    probe,
+    upload_only,
+    wait_for_media,
+    wait_for_status,
+)
+from tests.integration.file_server import ServedFile, serve_files
+
+VP9_SECONDS = 4
+
+
+def _vp9_webm(path: Path) -> Path:
+    subprocess.run(
+        [
+            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+            "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000",
+            "-t", str(VP9_SECONDS),
+            "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k",
+            "-c:a", "libopus", "-b:a", "64k", str(path),
+        ],
+        check=True,
+        timeout=120,
+    )  # fmt: skip
+    return path
+
+
+def _storage_used(api: ApiClient) -> int:
+    return int(api.ok("GET", "/api/me")["storage_used_bytes"])
+
+
+def test_a_vp9_upload_is_conformed_with_a_thumbnail_and_then_streams(
+    alice_api: ApiClient,
+    local_mode: LocalModeProcess,
+    rtmp_sink: RtmpSink,
+    stream_keys: list[str],
+    tmp_path: Path,
+) -> None:
+    source = _vp9_webm(tmp_path / "sunset.webm")
+    used_before = _storage_used(alice_api)
+    completed = upload_only(alice_api, source, local_mode.url, content_type="video/webm")
+    seen = [completed["status"]]
+
+    media = wait_for_media(alice_api, completed["media_id"], seen=seen)
+
+    assert seen == ["probing", "conforming", "ready"], (seen, media["error"])
+    assert (media["stream_ready"], media["video"]["codec"], media["audio"]["codec"]) == (False, "vp9", "opus")
+    assert media["duration_s"] == pytest.approx(VP9_SECONDS, abs=0.1)
+    assert _storage_used(alice_api) - used_before == media["stored_bytes"]
+    thumbnail = requests.get(media["thumbnail_url"], timeout=10)
+    assert (thumbnail.status_code, thumbnail.headers["Content-Type"]) == (200, "image/webp")
+    assert thumbnail.content[:4] == b"RIFF"
+    assert thumbnail.content[8:12] == b"WEBP"
+    assert "immutable" in thumbnail.headers.get("Cache-Control", "")
+    assert alice_api.ok("GET", f"/api/media/{media['media_id']}")["thumbnail_url"] == media["thumbnail_url"]
+
+    key = new_stream_key(stream_keys)
+    destination = alice_api.ok(
+        "POST",
+        "/api/destinations",
+        {"type": "rtmp", "name": "vp9 sink", "url": rtmp_sink.url, "stream_key": key},
+        201,
+    )
+    stream = alice_api.ok(
+        "POST",
+        "/api/streams",
+        {
+            "title": "conformed",
+            "media_ids": [media["media_id"]],
+            "destination_ids": [destination["destination_id"]],
+        },
+        201,
+    )
+    assert alice_api.post(f"/api/streams/{stream['stream_id']}/start").status_code == 202
+    ended, _ = wait_for_status(alice_api, stream["stream_id"], {"ended"}, VP9_SECONDS + 60, interval_s=0.5)
+    assert ended["error"] in (None, "")
+    recording = rtmp_sink.recording(key)
+    deadline = time.monotonic() + 10
+    while not recording.is_file() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    codecs = {s["codec_type"]: s["codec_name"] for s in probe(recording)["streams"]}
+    assert codecs == {"video": "h264", "audio": "aac"}, codecs
+
+
+def test_a_renamed_pdf_fails_with_its_reason_and_leaves_the_quota(
+    alice_api: ApiClient, local_mode: LocalModeProcess, tmp_path: Path
+) -> None:
+    pdf = tmp_path / "holiday.mp4"
+    pdf.write_bytes(b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 400 + b"%%EOF\n")
+    used_before = _storage_used(alice_api)
+
+    media = wait_for_media(alice_api, upload_only(alice_api, pdf, local_mode.url)["media_id"])
+
+    assert media["status"] == "failed"
+    assert media["error"] == "This is a PDF document, not a video or audio file."
+    assert (media["stored_bytes"], media["thumbnail_url"]) == (0, None)
+    assert _storage_used(alice_api) == used_before
+
+
+def test_an_import_from_a_link_ends_ready(alice_api: ApiClient, tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "talk.mp4", 3, size="320x240")
+    with serve_files() as server:
+        server.files["/videos/talk.mp4"] = ServedFile(clip.read_bytes())
+        created: dict[str, Any] = alice_api.ok(
+            "POST", "/api/media/imports", {"url": server.url("/videos/talk.mp4")}, 202
+        )
+        assert (created["status"], created["filename"]) == ("importing", "talk.mp4")
+
+        media = wait_for_media(alice_api, created["media_id"])
+
+    assert media["status"] == "ready", media
+    assert (media["size_bytes"], media["video"]["codec"]) == (clip.stat().st_size, "h264")
+    assert media["thumbnail_url"]
