@@ -12,6 +12,7 @@ from constructs import Construct
 
 from infra.constructs.api import Api, ApiSettings
 from infra.constructs.data import AccessLogBucket, DataStore, media_bucket_name
+from infra.constructs.media_jobs import MediaJobs, MediaJobSettings
 from infra.constructs.monitoring import Monitoring, RequireLogRetention
 from infra.constructs.schedules import StreamSchedules
 from infra.constructs.streaming import Streaming, StreamingSettings
@@ -95,6 +96,16 @@ class PlayoutStack(Stack):
             ),
         )
         streaming.allow_stopping_tasks(api.function)
+        media_jobs = MediaJobs(
+            self,
+            "MediaJobs",
+            data=data,
+            streaming=streaming,
+            settings=MediaJobSettings(
+                log_retention=settings.log_retention, storage_quota_bytes=settings.storage_quota_bytes
+            ),
+        )
+        media_jobs.allow_starting_jobs(api.function)
         StreamWatchdog(
             self,
             "Watchdog",

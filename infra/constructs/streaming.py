@@ -123,6 +123,14 @@ class Streaming(Construct):
         self.vpc = self._build_vpc()
         self.cluster = self._build_cluster()
         self.task_security_group = self._build_task_security_group()
+        self.task_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
+        # One image for the stream task and the media job (another command): built and pushed once.
+        self.image = ecs.ContainerImage.from_asset(
+            str(repo_root),
+            file="stream_task/Dockerfile",
+            exclude=_IMAGE_CONTEXT_EXCLUDES,
+            platform=Platform.LINUX_ARM64,
+        )
         self.task_definition = self._build_task_definition(repo_root, data)
         self._grant_task_access(data)
         self.state_machine = self._build_state_machine(data)
@@ -193,12 +201,7 @@ class Streaming(Construct):
         )
         task_definition.add_container(
             STREAM_CONTAINER_NAME,
-            image=ecs.ContainerImage.from_asset(
-                str(repo_root),
-                file="stream_task/Dockerfile",
-                exclude=_IMAGE_CONTEXT_EXCLUDES,
-                platform=Platform.LINUX_ARM64,
-            ),
+            image=self.image,
             essential=True,
             logging=ecs.LogDrivers.aws_logs(stream_prefix="stream", log_group=container_logs),
             environment={
@@ -398,7 +401,7 @@ class Streaming(Construct):
                 ),
             ),
             assign_public_ip=True,
-            subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            subnets=self.task_subnets,
             security_groups=[self.task_security_group],
             container_overrides=[
                 tasks.ContainerOverride(

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 
 from playout import resources
-from playout.workflow import RETRY_POLICY, Action, Step, next_step
+from playout.workflow import MEDIA_JOB_RETRY_POLICY, RETRY_POLICY, Action, Step, next_step
 from tests.infra.conftest import REPO_ROOT, Synth
 from tests.infra.workflow_sim import Workflow, evaluate
 
@@ -55,7 +55,7 @@ def _actions(statement: dict[str, Any]) -> list[str]:
 
 
 def _state_machine_definition(resources_by_type: Resources) -> dict[str, Any]:
-    state_machine = _one(resources_by_type, "AWS::StepFunctions::StateMachine")
+    state_machine = _one(resources_by_type, "AWS::StepFunctions::StateMachine", "StreamWorkflow")
     return json.loads(_flatten(state_machine["Properties"]["DefinitionString"]))
 
 
@@ -174,6 +174,7 @@ def test_api_lambda_runtime_architecture_handler_and_environment(resources_by_ty
         "KEY_ID",
         "USER_POOL_ID",
         "STATE_MACHINE_ARN",
+        "MEDIA_JOB_STATE_MACHINE_ARN",
         "CLUSTER_ARN",
         "SCHEDULE_GROUP",
         "SCHEDULED_START_FUNCTION_ARN",
@@ -246,7 +247,7 @@ def test_vpc_has_no_nat_gateway_and_gateway_endpoints(resources_by_type: Resourc
 
 
 def test_task_definition_is_small_arm64_with_stop_timeout(resources_by_type: Resources) -> None:
-    task = _one(resources_by_type, "AWS::ECS::TaskDefinition")["Properties"]
+    task = _one(resources_by_type, "AWS::ECS::TaskDefinition", "StreamTask")["Properties"]
     assert task["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
     # bench/ measured a 1080p30 stream with 3 destinations at under half of 0.25 vCPU and 150 MB.
     assert (task["Cpu"], task["Memory"]) == ("256", "512")
@@ -440,10 +441,110 @@ def test_the_settle_transaction_ends_the_run_and_frees_the_slot_only_for_its_run
 
 
 def test_workflow_is_standard_with_logging_and_tracing(resources_by_type: Resources) -> None:
-    state_machine = _one(resources_by_type, "AWS::StepFunctions::StateMachine")["Properties"]
+    state_machine = _one(resources_by_type, "AWS::StepFunctions::StateMachine", "StreamWorkflow")[
+        "Properties"
+    ]
     assert state_machine["StateMachineType"] == "STANDARD"
     assert state_machine["TracingConfiguration"] == {"Enabled": True}
     assert state_machine["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_the_media_job_runs_the_stream_image_with_its_own_command_size_and_disk(
+    resources_by_type: Resources,
+) -> None:
+    stream = _one(resources_by_type, "AWS::ECS::TaskDefinition", "StreamTask")["Properties"]
+    job = _one(resources_by_type, "AWS::ECS::TaskDefinition", "MediaJobTask")["Properties"]
+    (container,) = job["ContainerDefinitions"]
+    assert container["EntryPoint"] == ["python", "-m", "stream_task.media_job"]
+    assert container["Image"] == stream["ContainerDefinitions"][0]["Image"]
+    assert (job["Cpu"], job["Memory"], job["EphemeralStorage"]["SizeInGiB"]) == ("1024", "2048", 120)
+    assert {e["Name"] for e in container["Environment"]} >= {
+        "TABLE_NAME",
+        "MEDIA_BUCKET",
+        "STORAGE_QUOTA_BYTES",
+    }
+
+
+def test_the_media_job_role_reaches_media_objects_and_items_only(resources_by_type: Resources) -> None:
+    statements = _statements_of_role(resources_by_type, "MediaJobsMediaJobTaskTaskRole")
+    actions = {action for statement in statements for action in _actions(statement)}
+    assert not [a for a in actions if "*" in a]
+    assert not [a for a in actions if a.startswith("dynamodb:") and ("Scan" in a or "Query" in a)]
+    assert "s3:ListBucket" not in actions
+
+
+def test_the_media_job_workflow_falls_back_from_spot_and_fails_the_media_on_give_up(
+    resources_by_type: Resources,
+) -> None:
+    machine = _one(resources_by_type, "AWS::StepFunctions::StateMachine", "MediaJobWorkflow")
+    states = json.loads(_flatten(machine["Properties"]["DefinitionString"]))["States"]
+    assert states["RunOnSpot"]["Catch"][0]["ErrorEquals"] == ["ECS.AmazonECSException"]
+    assert states["RunOnSpot"]["Catch"][0]["Next"] == "RunOnDemand"
+    overrides = states["RunOnSpot"]["Arguments"]["Overrides"]["ContainerOverrides"][0]["Environment"]
+    assert {o["Name"] for o in overrides} == {"MEDIA_ID", "USER_ID", "JOB_ID"}  # ids only
+    route_targets = {choice["Next"] for choice in states["Route"]["Choices"]}
+    assert {"Done", "ReadMedia", "RunOnSpot", "Backoff"} <= route_targets
+    settle = states["SettleFailed"]["Arguments"]["TransactItems"]
+    assert "job_id = :job_id" in settle[0]["Update"]["ConditionExpression"]
+    assert "storage_used_bytes" in settle[1]["Update"]["UpdateExpression"]
+
+
+def _media_job_states(resources_by_type: Resources) -> dict[str, Any]:
+    machine = _one(resources_by_type, "AWS::StepFunctions::StateMachine", "MediaJobWorkflow")
+    return dict(json.loads(_flatten(machine["Properties"]["DefinitionString"]))["States"])
+
+
+def _media_job_route(states: dict[str, Any], exit_code: int | None, crashes: int) -> str:
+    for choice in states["Route"]["Choices"]:
+        if evaluate(choice["Condition"], {"exit_code": exit_code, "crashes": crashes}):
+            return str(choice["Next"])
+    raise AssertionError("no choice matched")
+
+
+@pytest.mark.parametrize("crashes", [0, 1, 2])
+@pytest.mark.parametrize("exit_code", [0, 1, 2, 4, 137, 143, None])
+def test_the_media_job_workflow_routes_every_exit_as_next_step_does(
+    resources_by_type: Resources, exit_code: int | None, crashes: int
+) -> None:
+    states = _media_job_states(resources_by_type)
+    catch = states["RunOnSpot"]["Catch"][1]
+    assigned = evaluate(
+        catch["Assign"],
+        {},
+        {"errorOutput": {"Cause": _task_failure(exit_code, 5.0).replace('"stream"', '"media-job"')}},
+    )
+    assert assigned["exit_code"] == exit_code
+    expected = next_step(exit_code, 5.0, crashes, MEDIA_JOB_RETRY_POLICY)
+    wanted = {
+        Action.DONE: "Done",
+        Action.SETTLE_FAILED: "ReadMedia",
+        Action.RESUME: "RunOnSpot",
+        Action.RETRY: "Backoff",
+    }[expected.action]
+    assert _media_job_route(states, exit_code, crashes) == wanted
+
+
+@pytest.mark.parametrize("status", ["importing", "conforming"])
+def test_the_media_job_settle_fails_only_this_jobs_unfinished_media_and_gives_back_its_bytes(
+    resources_by_type: Resources, status: str
+) -> None:
+    states = _media_job_states(resources_by_type)
+    item = {"status": {"S": status}, "job_id": {"S": "job_1"}, "counted_bytes": {"N": "1234"}}
+    variables = {"user_id": "u-1", "media_id": "med_1", "job_id": "job_1", "item": item}
+    still_ours = states["StillThisJobs"]["Choices"][0]["Condition"]
+    assert evaluate(still_ours, variables)
+    assert not evaluate(still_ours, {**variables, "job_id": "job_2"})
+    assert not evaluate(still_ours, {**variables, "item": {**item, "status": {"S": "ready"}}})
+    media, profile = evaluate(states["SettleFailed"]["Arguments"], variables)["TransactItems"]
+    values = media["Update"]["ExpressionAttributeValues"]
+    assert (values[":job_id"], values[":status"], values[":counted"]) == (
+        {"S": "job_1"},
+        {"S": status},
+        {"N": "1234"},
+    )
+    released = profile["Update"]["ExpressionAttributeValues"]
+    assert released[":released"] == {"N": "-1234"}
+    assert released[":imports"] == {"N": "-1" if status == "importing" else "0"}
 
 
 # -- web -----------------------------------------------------------------------------------------------------
