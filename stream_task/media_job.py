@@ -26,7 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from playout import aws, importer
 from playout import media as library
-from playout.errors import PlayoutError
+from playout.errors import NotFound, PlayoutError
 from playout.media_jobs import Facts, JobSuperseded, MediaJobSteps, ProgressWriter
 from playout.models import PROFILE_SK, Media, UserProfile, bind_table
 from playout.resources import IMMUTABLE_CACHE_CONTROL
@@ -53,7 +53,12 @@ class MediaJobSettings(BaseSettings):
     table_name: str = Field(min_length=3)
     media_bucket: str = Field(min_length=3)
     storage_quota_bytes: int = Field(default=50 * GIB, gt=0)
-    scratch_dir: Path = _knob("SCRATCH_DIR", default_factory=lambda: Path(tempfile.gettempdir()))
+    # Its own name: the stream task's scratch (STREAM_TASK_SCRATCH_DIR) is sized for staging, not for a 50 GB
+    # original and its conformed copy.
+    media_job_scratch_dir: Path = Field(
+        validation_alias=AliasChoices("MEDIA_JOB_SCRATCH_DIR", "media_job_scratch_dir"),
+        default_factory=lambda: Path(tempfile.gettempdir()),
+    )
     # The image's full ffmpeg (libx264, libwebp, zscale), not FFMPEG_PATH: the stream engine's lean build.
     conform_ffmpeg_path: str = _knob("CONFORM_FFMPEG_PATH", default="ffmpeg")
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
@@ -86,14 +91,28 @@ class MediaJob:
             return EXIT_SETTLED
         if media.status not in library.IN_JOB:
             return EXIT_SETTLED
-        scratch = Path(tempfile.mkdtemp(prefix=f"{s.media_id}-", dir=s.scratch_dir))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{s.media_id}-", dir=s.media_job_scratch_dir))
         try:
             return self._process(media, scratch)
         except JobSuperseded as why:
             self.log.info("the media is no longer this job's", extra={"why": str(why)})
+            self._clean_after_delete()
             return EXIT_SETTLED
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
+
+    def _clean_after_delete(self) -> None:
+        """The owner deleted the media while the job ran: what the job stored after the delete goes too."""
+        s = self.settings
+        try:
+            library.get_media(s.user_id, s.media_id, consistent=True)
+        except NotFound:
+            keys = [
+                library.object_key(s.user_id, s.media_id),
+                library.conformed_key(s.user_id, s.media_id),
+                library.thumbnail_key(s.user_id, s.media_id),
+            ]
+            library.delete_objects(self.s3, s.media_bucket, keys)
 
     def _process(self, media: Media, scratch: Path) -> int:
         try:
@@ -182,11 +201,7 @@ class MediaJob:
             ExtraArgs={"ContentType": "video/mp4", "CacheControl": IMMUTABLE_CACHE_CONTROL},
             Config=_TRANSFER,
         )
-        try:
-            self.steps.finish_ready(media, key, out.stat().st_size)
-        except JobSuperseded:
-            library.delete_objects(self.s3, s.media_bucket, [key])  # deleted while conforming
-            raise
+        self.steps.finish_ready(media, key, out.stat().st_size)
         return EXIT_SETTLED
 
     def _fail(self, media: Media, reason: str) -> int:

@@ -4,6 +4,9 @@ from a local HTTP server (local mode admits loopback imports) and ends ready."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -130,3 +133,45 @@ def test_an_import_from_a_link_ends_ready(alice_api: ApiClient, tmp_path: Path) 
     assert media["status"] == "ready", media
     assert (media["size_bytes"], media["video"]["codec"]) == (clip.stat().st_size, "h264")
     assert media["thumbnail_url"]
+
+
+def _media_job_pids(media_id: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"stream_task.media_job" in cmdline and f"MEDIA_ID={media_id}".encode() in environ.split(b"\0"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_a_job_killed_while_conforming_is_retried_and_counts_its_bytes_once(
+    alice_api: ApiClient, local_mode: LocalModeProcess, tmp_path: Path
+) -> None:
+    source = _vp9_webm(tmp_path / "killed.webm")
+    used_before = _storage_used(alice_api)
+    media_id = upload_only(alice_api, source, local_mode.url, content_type="video/webm")["media_id"]
+    deadline = time.monotonic() + 60
+    while alice_api.ok("GET", f"/api/media/{media_id}")["status"] != "conforming":
+        assert time.monotonic() < deadline, "never conforming"
+        time.sleep(0.1)
+    pids = _media_job_pids(media_id)
+    assert pids
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)  # as an out-of-memory kill: exit 137, a crash the workflow retries
+
+    media = wait_for_media(alice_api, media_id)
+
+    assert media["status"] == "ready", media
+    assert _storage_used(alice_api) - used_before == media["stored_bytes"]
+    exits = [
+        json.loads(line)["exit_code"]
+        for line in local_mode.log_file.read_text().splitlines()
+        if '"job_id"' in line and media_id in line and '"task exited"' in line
+    ]
+    assert exits == [137, 0], exits
