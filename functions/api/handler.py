@@ -39,7 +39,7 @@ from api.schemas import (
 from playout import destinations, importer, media, playlists, streams, thumbnails, users
 from playout import health as stream_health
 from playout.errors import PlayoutError
-from playout.models import Stream
+from playout.models import Media, Stream
 from playout.settings import get_settings
 
 SETTINGS = get_settings()  # validated at cold start: a misconfigured function fails before serving
@@ -173,7 +173,7 @@ def get_media(media_id: Id) -> MediaOut:
     return _media_out(media.get_media(_user_id(), media_id))
 
 
-def _media_out(item: Any) -> MediaOut:
+def _media_out(item: Media) -> MediaOut:
     settings = get_settings()
 
     def thumbnail_url(key: str) -> str:
