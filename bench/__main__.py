@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from bench import (
+    conform,
     copy_vs_transcode,
     cpu_share,
     local_start,
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             figures += local_stream.measure(sink, files, seconds=plan.dynamodb_s)
             _progress("waiting for the memory runs to end")
             figures += memory.finish(runs)
+            # After the memory runs: the conform is measured on one core of its own.
+            _progress("conform: 1080p30 on one core")
+            figures += conform.measure(files)
         finally:
             runs.close()
     finally:

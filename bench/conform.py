@@ -5,10 +5,8 @@
 - bits: the video bitrate it chose for SSIM >= 0.97 against the clip, which is YouTube's recommended
   6 Mbps for 1080p30 (bench/media.py makes it so), and the egress that saves per stream-hour at $0.09/GB.
 
-`python -m bench.conform` runs it alone. In `python -m bench` it belongs after `memory.finish(runs)`, so
-that its one core is not shared with the memory runs:
-    _progress("conform: 1080p30 on one core")
-    figures += conform.measure(files)
+`python -m bench.conform` runs it alone; `python -m bench` runs it after the memory runs, so that its one
+core is not shared with them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""What API tests build on: media, destinations and playlists made the way a user makes them, plus a record
-of the DynamoDB requests a call sends."""
+"""What API tests build on: media, destinations and playlists made the way a user makes them, a record
+of the DynamoDB requests a call sends, and local mode's S3 server on its own."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import boto3
 import pytest
 import requests
+from botocore.config import Config
 from pynamodb.connection import Connection
 
+from local.moto_server import serve_moto
 from playout import aws
 from playout.ids import new_id
 from playout.media import READY, get_media
@@ -144,3 +147,21 @@ def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoCalls]:
     with monkeypatch.context() as patch:
         patch.setattr(Connection, "dispatch", recording)
         yield recorded
+
+
+@contextmanager
+def local_mode_s3() -> Iterator[Any]:
+    """An S3 client of local mode's S3 server (local.moto_server), served until the block ends."""
+    server = serve_moto("127.0.0.1")
+    try:
+        yield boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{server.server_port}",
+            region_name="us-east-1",
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
+    finally:
+        server.shutdown()
+        server.server_close()

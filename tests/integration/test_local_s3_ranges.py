@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from local.moto_server import serve_moto
+from tests.integration.helpers import local_mode_s3
 
 BUCKET = "local-s3-ranges"
 KEY = "media/large.mp4"
@@ -38,36 +37,29 @@ class LocalS3:
 
 @pytest.fixture(scope="module")
 def local_s3() -> Iterator[LocalS3]:
-    server = serve_moto("127.0.0.1")
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{server.server_port}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-    try:
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_object(Bucket=BUCKET, Key="part", Body=PART)
-        upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=KEY)["UploadId"]
-        parts: list[Any] = []
-        for number in range(1, COPIES + 1):
-            copied = s3.upload_part_copy(
-                Bucket=BUCKET, Key=KEY, UploadId=upload_id, PartNumber=number, CopySource=f"{BUCKET}/part"
+    with local_mode_s3() as s3:
+        try:
+            s3.create_bucket(Bucket=BUCKET)
+            s3.put_object(Bucket=BUCKET, Key="part", Body=PART)
+            upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key=KEY)["UploadId"]
+            parts: list[Any] = []
+            for number in range(1, COPIES + 1):
+                copied = s3.upload_part_copy(
+                    Bucket=BUCKET, Key=KEY, UploadId=upload_id, PartNumber=number, CopySource=f"{BUCKET}/part"
+                )
+                parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
+            last = s3.upload_part(
+                Bucket=BUCKET, Key=KEY, UploadId=upload_id, PartNumber=COPIES + 1, Body=TAIL
             )
-            parts.append({"PartNumber": number, "ETag": copied["CopyPartResult"]["ETag"]})
-        last = s3.upload_part(Bucket=BUCKET, Key=KEY, UploadId=upload_id, PartNumber=COPIES + 1, Body=TAIL)
-        parts.append({"PartNumber": COPIES + 1, "ETag": last["ETag"]})
-        s3.complete_multipart_upload(
-            Bucket=BUCKET, Key=KEY, UploadId=upload_id, MultipartUpload={"Parts": parts}
-        )
-        yield LocalS3(s3)
-    finally:
-        for listed in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
-            s3.delete_object(Bucket=BUCKET, Key=listed["Key"])
-        s3.delete_bucket(Bucket=BUCKET)
-        server.shutdown()
-        server.server_close()
+            parts.append({"PartNumber": COPIES + 1, "ETag": last["ETag"]})
+            s3.complete_multipart_upload(
+                Bucket=BUCKET, Key=KEY, UploadId=upload_id, MultipartUpload={"Parts": parts}
+            )
+            yield LocalS3(s3)
+        finally:
+            for listed in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+                s3.delete_object(Bucket=BUCKET, Key=listed["Key"])
+            s3.delete_bucket(Bucket=BUCKET)
 
 
 def test_the_last_64_kb_of_a_large_object_are_its_last_64_kb(local_s3: LocalS3) -> None:

@@ -9,12 +9,10 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from botocore.config import Config
 
-from local.moto_server import serve_moto
+from tests.integration.helpers import local_mode_s3
 
 BUCKET = "local-s3-uploads"
 SMALL = random.Random(1).randbytes(1000)
@@ -30,21 +28,9 @@ CONTENT_TYPES = {
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[Any]:
-    server = serve_moto("127.0.0.1")
-    client = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{server.server_port}",
-        region_name="us-east-1",
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-    )
-    client.create_bucket(Bucket=BUCKET)
-    try:
+    with local_mode_s3() as client:
+        client.create_bucket(Bucket=BUCKET)
         yield client
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def md5_hex(data: bytes) -> str:
