@@ -10,6 +10,7 @@ over), anything else is a crash the workflow retries.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -37,6 +38,7 @@ from stream_task.media_facts import MediaFacts, MediaRejected, read_media_facts
 from stream_task.picture import write_thumbnail
 
 EXIT_CRASHED = 1
+_NO_SPACE = "No space left on device"  # ffmpeg's words for ENOSPC
 _TRANSFER = TransferConfig(max_concurrency=4)
 
 
@@ -132,10 +134,26 @@ class MediaJob:
                 self.log.info("conforming", extra={"because": list(facts.not_stream_ready_because)})
                 media = self.steps.mark_conforming(media)
             return self._conform(media, facts, source, scratch)
-        except (MediaRejected, ConformFailed) as rejected:
+        except MediaRejected as rejected:
             return self._fail(media, rejected.reason)
+        except ConformFailed as failed:
+            if _NO_SPACE in failed.reason:
+                return self._fail(media, self._disk_full_reason(), keep_original=True)
+            return self._fail(media, failed.reason)
         except PlayoutError as refused:  # the link (InvalidInput, ImportFailed) or the quota
             return self._fail(media, refused.message)
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            # Not a crash to retry: the same file fills the same disk again.
+            return self._fail(media, self._disk_full_reason(), keep_original=True)
+
+    def _disk_full_reason(self) -> str:
+        total = shutil.disk_usage(self.settings.media_job_scratch_dir).total
+        return (
+            f"the file and its conformed copy do not fit on the job's {total / GIB:.0f} GiB disk; "
+            "the original is kept"
+        )
 
     def _import(self, media: Media) -> Media:
         s = self.settings
@@ -204,10 +222,10 @@ class MediaJob:
         self.steps.finish_ready(media, key, out.stat().st_size)
         return EXIT_SETTLED
 
-    def _fail(self, media: Media, reason: str) -> int:
+    def _fail(self, media: Media, reason: str, *, keep_original: bool | None = None) -> int:
         self.log.info("failed", extra={"reason": reason})
         try:
-            self.steps.fail(media, reason)
+            self.steps.fail(media, reason, keep_original=keep_original)
         except JobSuperseded:
             raise
         except Exception:  # the database: the workflow's own write is the fallback

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from playout import aws, launcher, storage
 from playout.errors import InvalidInput, InvalidState, NotFound, QuotaExceeded, TooManyRequests
 from playout.ids import new_id
@@ -285,7 +287,15 @@ def create_import(user_id: str, url: str, filename: str) -> Media:
         raise TooManyRequests(
             f"{settings.max_concurrent_imports} imports are already running; wait for one to finish"
         )
-    launcher.get_launcher().start_media_job(media_id, user_id, str(media.job_id))
+    try:
+        launcher.get_launcher().start_media_job(media_id, user_id, str(media.job_id))
+    except ClientError as error:
+        # Nothing would ever fetch it: it fails at once, with its place among the owner's imports freed.
+        reason = f"the import could not be launched ({error.response['Error'].get('Code')}); try again"
+        storage.release(
+            media, [Media.status.set(FAILED), Media.error.set(reason)], profile_actions=leaving_imports(media)
+        )
+        media.status, media.error = FAILED, reason
     return media
 
 

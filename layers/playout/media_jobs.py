@@ -8,7 +8,7 @@ through playout.storage in the same transaction as the status.
 
 Storage: once the conformed copy is complete it becomes the playable object and the original is deleted
 (conform once, copy forever: the original is never read again). The media then holds, and `stored_bytes`
-says, the conformed copy plus its thumbnail.
+says, the conformed copy plus its thumbnail. A conform that fails keeps the original (and its count).
 """
 
 from __future__ import annotations
@@ -135,19 +135,29 @@ class MediaJobSteps:
         media.refresh(consistent_read=True)
         return media
 
-    def fail(self, media: Media, reason: str) -> None:
-        """→ failed with `reason`: every object it stored deleted, every byte it held released."""
+    def fail(self, media: Media, reason: str, *, keep_original: bool | None = None) -> None:
+        """→ failed with `reason`. A file that is media but could not be conformed (it was `conforming`, or
+        `keep_original`) keeps its original and thumbnail, still counted, for its owner to delete or use
+        elsewhere; anything else (not media, unreadable, over quota) loses every object and byte."""
         _expect(media, *library.IN_JOB)
+        keep = media.status == library.CONFORMING if keep_original is None else keep_original
+        keep = keep and media.status != library.IMPORTING  # an import stored nothing whole yet
+        failed = [
+            Media.status.set(library.FAILED),
+            Media.error.set(reason[:500]),
+            Media.progress_pct.remove(),
+        ]
+        user_id, media_id = str(media.pk).removeprefix("USER#"), str(media.media_id)
+        if keep:
+            self._settle(media, int(media.counted_bytes), failed[1:], library.FAILED)
+            uncounted = [library.conformed_key(user_id, media_id)]
+            if not media.thumbnail_key:
+                uncounted.append(library.thumbnail_key(user_id, media_id))
+            library.delete_objects(self.s3, self.bucket, uncounted)
+            return
         try:
             storage.release(
-                media,
-                [
-                    Media.status.set(library.FAILED),
-                    Media.error.set(reason[:500]),
-                    Media.progress_pct.remove(),
-                ],
-                condition=self._this_job(media),
-                profile_actions=library.leaving_imports(media),
+                media, failed, condition=self._this_job(media), profile_actions=library.leaving_imports(media)
             )
         except storage.Conflict:
             raise JobSuperseded(f"media {media.media_id} changed before it could fail") from None

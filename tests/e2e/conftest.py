@@ -24,10 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 import requests
+
+from playout.media import conformed_key, object_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = REPO_ROOT / "build" / "e2e-figures.json"
@@ -468,6 +471,29 @@ def wait_for_media(
             return media
         assert time.monotonic() < deadline, f"media {media_id} went {' -> '.join(seen)} and no further"
         time.sleep(0.3)
+
+
+def stored_copy(api: ApiClient, media: dict[str, Any], into: Path) -> Path:
+    """The bytes a stream plays for `media` (its conformed copy, or the original when that was stream-ready),
+    read from local mode's S3, whose endpoint and bucket its thumbnail URL names."""
+    assert api.user is not None
+    assert media["thumbnail_url"], media
+    thumbnail = urlsplit(media["thumbnail_url"])
+    bucket = thumbnail.path.lstrip("/").split("/", 1)[0]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"{thumbnail.scheme}://{thumbnail.netloc}",
+        region_name="us-east-1",
+        aws_access_key_id="unused",
+        aws_secret_access_key="unused",
+    )
+    user_id, media_id = api.user.user_id, media["media_id"]
+    keys = [conformed_key(user_id, media_id), object_key(user_id, media_id)]
+    for key in keys if not media["stream_ready"] else keys[1:]:
+        with contextlib.suppress(s3.exceptions.NoSuchKey):
+            into.write_bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+            return into
+    raise AssertionError(f"nothing stored for {media['media_id']} under {keys}")
 
 
 def upload_media(

@@ -1,9 +1,10 @@
 """Clean seams, proven on what the ingest recorded (issue 5, point 2).
 
-Three items that differ where real files differ — A's sound outlasts its picture by 64 ms, B's sound is
+Three uploads that differ where real files differ — A's sound outlasts its picture by 64 ms, B's sound is
 44.1 kHz mono, C's is 48 kHz stereo; the pictures share one H.264 profile (640x360, 30 fps, High, a
-keyframe every 2 s) — are uploaded through the API and played as one looping stream limited to ten
-minutes of real time to a destination on the nginx-rtmp sink. Then the recording is read packet by packet
+keyframe every 2 s) — are uploaded through the API, conformed where they are not stream-ready (issue 6),
+and played as one looping stream limited to ten minutes of real time to a destination on the nginx-rtmp
+sink. Then the recording is read packet by packet
 (tests/e2e/recording.py) and must show:
 
 - no decode timestamp that goes back or repeats, per stream;
@@ -14,8 +15,8 @@ minutes of real time to a destination on the nginx-rtmp sink. Then the recording
   2 x 21.33 ms + 1 ms of rounding;
 - sound and picture end within one video frame of each other (the last audio packet plus its duration
   against the last picture's presentation time plus one frame);
-- every item boundary, found by the content (each item's encoder settings, see recording.py), in the
-  order A, B, C, A, ... as many as ten minutes of these lengths make;
+- every item boundary, found by the content (the encoder settings of each item as stored, see
+  recording.py), in the order A, B, C, A, ... as many as ten minutes of these lengths make;
 - about 600 s recorded (3 s either way);
 - no timestamp warning from ffmpeg: neither in the stream task's log lines of this stream (its readers and
   pusher log ffmpeg's stderr) nor when ffmpeg reads the recording back.
@@ -43,6 +44,7 @@ from tests.e2e.conftest import (
     new_stream_key,
     probe,
     record_figure,
+    stored_copy,
     upload_media,
     wait_for_status,
 )
@@ -170,13 +172,17 @@ def test_seams_stay_clean_over_ten_minutes_of_a_looping_playlist(
     seam_items: dict[str, Path],
     stream_keys: list[str],
     figures: dict[str, Any],
+    tmp_path: Path,
 ) -> None:
     began = time.monotonic()
-    media_ids = []
+    media_ids, labels = [], {}
     for item in ITEMS:
         media = upload_media(alice_api, seam_items[item.label], local_mode.url)
         assert media["status"] == "ready", media
         media_ids.append(media["media_id"])
+        played = stored_copy(alice_api, media, tmp_path / f"stored-{item.label.lower()}.mp4")
+        labels[encoder_settings(played)] = item.label
+    assert len(labels) == len(ITEMS), "the stored items must be told apart by their encoder settings"
     key = new_stream_key(stream_keys)
     destination = alice_api.ok(
         "POST",
@@ -206,7 +212,6 @@ def test_seams_stay_clean_over_ten_minutes_of_a_looping_playlist(
 
     recording = rtmp_sink.recording(key)
     _wait_until_written(recording, 15)
-    labels = {encoder_settings(seam_items[item.label]): item.label for item in ITEMS}
     found = packets(recording)
     report = seam_report(found, labels)
     ffprobe_s = float(probe(recording)["format"].get("duration") or 0.0)

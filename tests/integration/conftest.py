@@ -46,6 +46,7 @@ class RecordingLauncher:
     stopped: list[tuple[str, str, str, str | None]] = field(default_factory=list)
     media_jobs: list[tuple[str, str, str]] = field(default_factory=list)
     fail_with: Exception | None = None
+    fail_media_jobs_with: Exception | None = None
 
     def start(self, stream_id: str, user_id: str, run_id: str) -> None:
         if self.fail_with is not None:
@@ -56,6 +57,8 @@ class RecordingLauncher:
         self.stopped.append((stream_id, user_id, run_id, task_arn))
 
     def start_media_job(self, media_id: str, user_id: str, job_id: str) -> None:
+        if self.fail_media_jobs_with is not None:
+            raise self.fail_media_jobs_with
         self.media_jobs.append((media_id, user_id, job_id))
 
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from playout.media import conformed_key, get_media, object_key, thumbnail_key
 from playout.media_jobs import JobSuperseded, ProgressWriter
@@ -97,6 +98,32 @@ def test_a_rejected_file_fails_with_its_reason_and_its_bytes_leave_the_quota(ali
     assert storage_used(alice) == 0
 
 
+def test_a_failed_conform_keeps_the_original_counted_until_its_owner_deletes_it(alice: ApiClient) -> None:
+    user_id = str(alice.user_id)
+    media_id = upload(alice, probed=False)["media_id"]
+    steps = job_steps()
+    media = steps.load(user_id, media_id, str(get_media(user_id, media_id).job_id))
+    put(thumbnail_key(user_id, media_id), 300)
+    not_ready = STREAM_READY_FACTS.__class__(**{**vars(STREAM_READY_FACTS), "stream_ready": False})
+    media = steps.mark_conforming(steps.record_facts(media, not_ready, thumbnail_key(user_id, media_id), 300))
+    put(conformed_key(user_id, media_id), 777)  # a copy that was uploaded before the job died
+
+    steps.fail(media, "the conform's ffmpeg failed: Invalid data found when processing input")
+
+    shown = alice.get(f"/api/media/{media_id}").json()
+    assert (shown["status"], shown["stored_bytes"], shown["progress_pct"]) == (
+        "failed",
+        len(CLIP) + 300,
+        None,
+    )
+    assert shown["error"].startswith("the conform's ffmpeg failed")
+    assert keys(alice, media_id) == {object_key(user_id, media_id), thumbnail_key(user_id, media_id)}
+    assert storage_used(alice) == len(CLIP) + 300
+    assert alice.delete(f"/api/media/{media_id}").status == 204
+    assert storage_used(alice) == 0
+    assert keys(alice, media_id) == set()
+
+
 def test_another_job_cannot_write_and_a_deleted_media_stops_its_job(alice: ApiClient) -> None:
     user_id = str(alice.user_id)
     media_id = upload(alice, probed=False)["media_id"]
@@ -146,6 +173,30 @@ def test_at_most_two_imports_at_once_and_a_failed_one_frees_its_slot(
         steps.load(user_id, media_id, str(get_media(user_id, media_id).job_id)), "the link answered 404"
     )
     assert alice.post("/api/media/imports", {"url": "https://203.0.114.10/d.mp4"}).status == 202
+
+
+def test_an_import_that_cannot_be_launched_fails_at_once_and_frees_its_slot(
+    alice: ApiClient, aws_env: RecordingLauncher
+) -> None:
+    aws_env.fail_media_jobs_with = ClientError(
+        {"Error": {"Code": "ExecutionLimitExceeded", "Message": "too many executions"}}, "StartExecution"
+    )
+    refused = [alice.post("/api/media/imports", {"url": f"https://203.0.114.10/{n}.mp4"}) for n in range(3)]
+
+    assert [r.status for r in refused] == [202, 202, 202]
+    for response in refused:
+        shown = alice.get(f"/api/media/{response.json()['media_id']}").json()
+        assert shown["status"] == "failed"
+        assert "could not be launched (ExecutionLimitExceeded)" in shown["error"]
+    aws_env.fail_media_jobs_with = None
+    assert (
+        alice.post("/api/media/imports", {"url": "https://203.0.114.10/a.mp4"}).json()["status"]
+        == "importing"
+    )
+    assert (
+        alice.post("/api/media/imports", {"url": "https://203.0.114.10/b.mp4"}).json()["status"]
+        == "importing"
+    )
 
 
 def test_an_import_settles_to_what_was_fetched_and_goes_probing(alice: ApiClient) -> None:
