@@ -172,7 +172,8 @@ class MediaOut(BaseModel):
     stored_bytes: int = Field(
         description="what the media holds of the storage quota: what is stored now. While uploading, the "
         "declared size; once ready, the playable file (the conformed copy, which replaces the original, when "
-        "the original was not stream-ready) and its thumbnail; 0 once failed"
+        "the original was not stream-ready) and its thumbnail; once failed, the original and thumbnail when "
+        "the file was media that could not be conformed (kept until deleted), else 0"
     )
     duration_s: float | None
     video: VideoOut | None
@@ -201,7 +202,9 @@ class MediaOut(BaseModel):
             audio=AudioOut(**media.audio.as_dict()) if media.audio else None,
             stream_ready=media.stream_ready,
             thumbnail_url=thumbnail_url(str(media.thumbnail_key))
-            if thumbnail_url and media.thumbnail_key and media.status != MediaStatus.FAILED
+            if thumbnail_url
+            and media.thumbnail_key
+            and (media.status != MediaStatus.FAILED or media.counted_bytes)
             else None,
             error=media.error,
             created_at=media.created_at,
