@@ -40,6 +40,7 @@ PLAYLIST_PREFIX = "PLAYLIST#"
 EVENT_PREFIX = "EVENT#"
 HEALTH_PREFIX = "HEALTH#"
 RESERVATION_PREFIX = "UPLOAD#"
+YOUTUBE_QUOTA_PREFIX = "YOUTUBE_QUOTA#"
 
 
 def user_pk(user_id: str) -> str:
@@ -246,3 +247,22 @@ def bind_table(table_name: str, region: str | None = None) -> None:
         if region:
             model.Meta.region = region
         model._connection = None
+
+
+class YouTubeQuotaDay(_Item):
+    """`pk=YOUTUBE_QUOTA#<project>, sk=DAY#<Pacific date>`: the YouTube API units one Google project spent
+    that day (playout.youtube_quota). Not a user's item: every user's channels share their project's quota."""
+
+    used = NumberAttribute(null=True)
+    expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE, null=True)
+
+    @classmethod
+    def for_day(cls, project: str, day: str) -> YouTubeQuotaDay:
+        return cls(f"{YOUTUBE_QUOTA_PREFIX}{project}", f"DAY#{day}")
+
+    @classmethod
+    def get_or_none(cls, project: str, day: str) -> YouTubeQuotaDay | None:
+        try:
+            return cls.get(f"{YOUTUBE_QUOTA_PREFIX}{project}", f"DAY#{day}", consistent_read=True)
+        except cls.DoesNotExist:
+            return None

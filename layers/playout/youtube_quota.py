@@ -1,0 +1,133 @@
+"""YouTube Data API quota: a ledger of the units spent per Google project per Pacific day.
+
+Google counts quota per Cloud project (every user's channels share one project's 10,000 units a day by
+default) and resets it at midnight Pacific time. Each call is charged here before it is made, with the
+costs Google publishes, by one conditional UpdateItem: concurrent Lambdas and stream tasks can never
+spend past the limit together, and an action that would answers 429 with the reset time instead of
+failing half way at YouTube. When YouTube itself answers `quotaExceeded` (units spent outside Playout, or
+a limit lowered in the console), the rest of the day is marked spent.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from pynamodb.exceptions import UpdateError
+
+from playout.errors import TooManyRequests
+from playout.models import YouTubeQuotaDay, utcnow
+
+PACIFIC: Final = ZoneInfo("America/Los_Angeles")
+DEFAULT_DAILY_UNITS: Final = 10_000
+KEPT_AFTER_RESET: Final = timedelta(days=3)  # a few days of history, then DynamoDB's TTL removes the item
+
+
+class YouTubeCall(enum.StrEnum):
+    """The calls Playout makes, named as the API names them."""
+
+    CHANNELS_LIST = "channels.list"
+    BROADCASTS_LIST = "liveBroadcasts.list"
+    BROADCASTS_INSERT = "liveBroadcasts.insert"
+    BROADCASTS_UPDATE = "liveBroadcasts.update"
+    BROADCASTS_BIND = "liveBroadcasts.bind"
+    BROADCASTS_TRANSITION = "liveBroadcasts.transition"
+    BROADCASTS_DELETE = "liveBroadcasts.delete"
+    STREAMS_LIST = "liveStreams.list"
+    STREAMS_INSERT = "liveStreams.insert"
+    THUMBNAILS_SET = "thumbnails.set"
+
+
+# https://developers.google.com/youtube/v3/determine_quota_cost
+COST_UNITS: Final[dict[YouTubeCall, int]] = {
+    call: 1 if call.value.endswith(".list") else 50 for call in YouTubeCall
+}
+
+
+@dataclass(frozen=True)
+class QuotaDay:
+    used: int
+    limit: int
+    resets_at: datetime  # UTC
+
+    @property
+    def left(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+class YouTubeQuotaExhausted(TooManyRequests):
+    code = "youtube_quota_exhausted"
+
+    def __init__(self, message: str, resets_at: datetime) -> None:
+        super().__init__(message)
+        self.resets_at = resets_at
+
+
+def pacific_day(now: datetime) -> str:
+    """The quota day `now` (aware) falls in, as Google counts it: the date in Pacific time."""
+    return now.astimezone(PACIFIC).date().isoformat()
+
+
+def next_reset(now: datetime) -> datetime:
+    """The next midnight in Pacific time, in UTC (07:00 or 08:00 UTC, with daylight saving time)."""
+    tomorrow = now.astimezone(PACIFIC).date() + timedelta(days=1)
+    return datetime.combine(tomorrow, time(0), tzinfo=PACIFIC).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class QuotaLedger:
+    """The units spent today by one Google project (`project`: its OAuth client id)."""
+
+    project: str
+    daily_limit: int = DEFAULT_DAILY_UNITS
+    clock: Callable[[], datetime] = utcnow
+
+    def today(self) -> QuotaDay:
+        now = self.clock()
+        item = YouTubeQuotaDay.get_or_none(self.project, pacific_day(now))
+        return QuotaDay(int(item.used) if item else 0, self.daily_limit, next_reset(now))
+
+    def spend(self, call: YouTubeCall, times: int = 1) -> QuotaDay:
+        """Charges `call` (`times` over) to today, or raises YouTubeQuotaExhausted, charging nothing, if that
+        would pass the limit."""
+        now = self.clock()
+        cost = COST_UNITS[call] * times
+        item = YouTubeQuotaDay.for_day(self.project, pacific_day(now))
+        try:
+            item.update(
+                actions=[
+                    YouTubeQuotaDay.used.add(cost),
+                    YouTubeQuotaDay.expires_at.set(next_reset(now) + KEPT_AFTER_RESET),
+                ],
+                condition=YouTubeQuotaDay.used.does_not_exist()
+                | (YouTubeQuotaDay.used <= self.daily_limit - cost),
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise
+            raise self._exhausted(call, now) from None
+        return QuotaDay(int(item.used), self.daily_limit, next_reset(now))
+
+    def mark_spent(self) -> QuotaDay:
+        """YouTube answered `quotaExceeded`: nothing more today, whatever the ledger counted."""
+        now = self.clock()
+        item = YouTubeQuotaDay.for_day(self.project, pacific_day(now))
+        item.update(
+            actions=[
+                YouTubeQuotaDay.used.set(self.daily_limit),
+                YouTubeQuotaDay.expires_at.set(next_reset(now) + KEPT_AFTER_RESET),
+            ]
+        )
+        return QuotaDay(self.daily_limit, self.daily_limit, next_reset(now))
+
+    def _exhausted(self, call: YouTubeCall, now: datetime) -> YouTubeQuotaExhausted:
+        resets_at = next_reset(now)
+        return YouTubeQuotaExhausted(
+            f"YouTube's daily quota is spent ({call.value} needs {COST_UNITS[call]} units); it resets at "
+            f"{resets_at:%Y-%m-%d %H:%M} UTC (midnight Pacific time)",
+            resets_at,
+        )
