@@ -251,7 +251,7 @@ def bind_table(table_name: str, region: str | None = None) -> None:
 
 class YouTubeQuotaDay(_Item):
     """`pk=YOUTUBE_QUOTA#<project>, sk=DAY#<Pacific date>`: the YouTube API units one Google project spent
-    that day (playout.youtube_quota). Not a user's item: every user's channels share their project's quota."""
+    that day (playout.youtube.quota). Not a user's item: every user's channels share their project's quota."""
 
     used = NumberAttribute(null=True)
     expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE, null=True)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from playout.models import YouTubeQuotaDay
-from playout.youtube_quota import QuotaLedger, YouTubeCall, YouTubeQuotaExhausted
+from playout.youtube.quota import QuotaLedger, YouTubeCall, YouTubeQuotaExhausted
 from tests.integration.conftest import RecordingLauncher
 
 PROJECT = "1234-abc.apps.googleusercontent.com"

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from playout.youtube_errors import Next, classify, classify_refresh_failure, youtube_reason
+from playout.youtube.errors import Next, classify, classify_refresh_failure, youtube_reason
 
 
 def body(reason: str, code: int = 403, message: str = "m") -> bytes:

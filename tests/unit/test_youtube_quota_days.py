@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from playout.youtube_quota import COST_UNITS, YouTubeCall, next_reset, pacific_day
+from playout.youtube.quota import COST_UNITS, YouTubeCall, next_reset, pacific_day
 
 
 @pytest.mark.parametrize(

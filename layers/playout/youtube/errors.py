@@ -17,7 +17,7 @@ from typing import Any
 
 from playout.errors import InvalidInput, InvalidState, PlayoutError
 from playout.models import utcnow
-from playout.youtube_quota import YouTubeQuotaExhausted, next_reset
+from playout.youtube.quota import YouTubeQuotaExhausted, next_reset
 
 
 class YouTubeUnavailable(PlayoutError):
