@@ -266,3 +266,18 @@ class YouTubeQuotaDay(_Item):
             return cls.get(f"{YOUTUBE_QUOTA_PREFIX}{project}", f"DAY#{day}", consistent_read=True)
         except cls.DoesNotExist:
             return None
+
+
+class OAuthState(_Item):
+    """`pk=OAUTH_STATE#<state>, sk=STATE`: one Google consent round trip in flight (playout.youtube.oauth),
+    for the user who started it, with its PKCE verifier; used once, within its 10 minutes."""
+
+    SK = "STATE"
+
+    user_id = UnicodeAttribute()
+    code_verifier = UnicodeAttribute()
+    expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE)
+
+    @staticmethod
+    def key_of(state: str) -> str:
+        return f"OAUTH_STATE#{state}"
