@@ -12,7 +12,7 @@ import threading
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -22,6 +22,9 @@ from local.logs import LogSink
 from local.moto_server import serve_moto
 from local.scheduler import LocalScheduler
 from local.task_image import image_env
+
+if TYPE_CHECKING:
+    from local.youtube_emulator import RunningEmulator
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 WEB_DIR: Final = REPO_ROOT / "web"
@@ -34,6 +37,8 @@ TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG")
 # that injects faults, say), and the command the launcher runs as the stream task.
 TASK_DYNAMODB_ENDPOINT_VAR: Final = "STREAM_TASK_DYNAMODB_ENDPOINT"
 TASK_COMMAND_VAR: Final = "LOCAL_TASK_COMMAND"
+# "on": Google's OAuth and the YouTube Live API are local/youtube_emulator (see _start_youtube_emulator).
+YOUTUBE_EMULATOR_VAR: Final = "LOCAL_YOUTUBE_EMULATOR"
 
 
 @dataclass
@@ -47,6 +52,8 @@ class LocalMode:
     resources: local_resources.LocalResources | None = field(init=False, default=None)
     launcher: LocalLauncher | None = field(init=False, default=None)
     scheduler: LocalScheduler | None = field(init=False, default=None)
+    youtube: RunningEmulator | None = field(init=False, default=None)
+    _youtube_emulator: contextlib.ExitStack = field(init=False, default_factory=contextlib.ExitStack)
     _moto: BaseWSGIServer | None = field(init=False, default=None)
     _server: BaseWSGIServer | None = field(init=False, default=None)
     _server_thread: threading.Thread | None = field(init=False, default=None)
@@ -93,6 +100,7 @@ class LocalMode:
             "POWERTOOLS_SERVICE_NAME": "playout",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
+        lambda_env |= self._start_youtube_emulator()
         os.environ.update(lambda_env)
         _reset_domain_caches(res)
 
@@ -124,6 +132,17 @@ class LocalMode:
         )
         self.log.event("local mode ready", url=self.url)
         return self.url
+
+    def _start_youtube_emulator(self) -> dict[str, str]:
+        """The hook for YouTube: with LOCAL_YOUTUBE_EMULATOR=on, Google is the emulator (its OAuth client
+        registered for this origin's callback), and the API's settings say where it answers."""
+        if os.environ.get(YOUTUBE_EMULATOR_VAR, "").lower() != "on":
+            return {}
+        from local.youtube_emulator.local_mode import api_settings, emulator_for
+
+        self.youtube = self._youtube_emulator.enter_context(emulator_for(self.url, self.log))
+        self.log.event("youtube emulator started", **self.youtube.urls.as_dict())
+        return api_settings(self.youtube)
 
     def _task_env(self, res: local_resources.LocalResources) -> dict[str, str]:
         from playout.settings import get_settings
@@ -175,6 +194,8 @@ class LocalMode:
         if self.launcher is not None:
             self.launcher.stop_all()
             self.launcher = None
+        self._youtube_emulator.close()  # after the tasks that may push to its ingest
+        self.youtube = None
         if self._moto is not None:
             # moto keeps its state per process, not per server: a local mode started later in this
             # process (tests, benchmarks) begins empty, as a new `make local` does.

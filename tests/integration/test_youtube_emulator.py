@@ -620,6 +620,18 @@ def test_transitions_youtube_does_not_allow(youtube: Any) -> None:
     with pytest.raises(HttpError) as missing:
         transition(part="status", id="nope", broadcastStatus="live").execute()
     assert (missing.value.status_code, reason(missing.value)) == (404, "liveBroadcastNotFound")
+    later = "2030-01-02T00:00:00Z"
+    renamed = youtube.liveBroadcasts().update(
+        part="snippet",
+        body={"id": broadcast["id"], "snippet": {"title": "Renamed", "scheduledStartTime": later}},
+    )
+    snippet = renamed.execute()["snippet"]
+    assert (snippet["title"], snippet["scheduledStartTime"]) == ("Renamed", later)
+    with pytest.raises(HttpError) as untitled:  # an update replaces the part: its title goes too
+        youtube.liveBroadcasts().update(
+            part="snippet", body={"id": broadcast["id"], "snippet": {"scheduledStartTime": later}}
+        ).execute()
+    assert (untitled.value.status_code, reason(untitled.value)) == (400, "titleRequired")
     youtube.liveBroadcasts().delete(id=broadcast["id"]).execute()  # 204, as an unused broadcast can go
     assert youtube.liveBroadcasts().list(part="id", mine=True).execute()["items"] == []
 
@@ -749,3 +761,29 @@ def test_the_emulator_leaves_nothing_running_when_its_process_dies() -> None:
             process.wait()
         if root is not None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def test_local_mode_runs_the_emulator_for_its_own_callback_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from local.gateway import PUBLIC_ROUTES
+    from local.runtime import YOUTUBE_EMULATOR_VAR, LocalMode
+    from local.youtube_emulator.local_mode import CALLBACK_PATH
+
+    assert CALLBACK_PATH in PUBLIC_ROUTES
+    mode = LocalMode(build_web=False)
+    mode.url = "http://127.0.0.1:8080"
+    assert mode._start_youtube_emulator() == {}  # off unless asked
+    monkeypatch.setenv(YOUTUBE_EMULATOR_VAR, "on")
+    settings = mode._start_youtube_emulator()
+    try:
+        assert mode.youtube is not None
+        assert mode.youtube.client.redirect_uris == ("http://127.0.0.1:8080/api/youtube/callback",)
+        assert settings["YOUTUBE_TOKEN_URI"] == mode.youtube.urls.token_endpoint
+        assert settings["YOUTUBE_CLIENT_ID"] == mode.youtube.client.client_id
+        trusted = settings["YOUTUBE_CA_BUNDLE"]
+        page = requests.get(settings["YOUTUBE_API_ENDPOINT"] + "emulator", timeout=10, verify=trusted)
+        assert page.json()["clients"][0]["client_id"] == settings["YOUTUBE_CLIENT_ID"]
+    finally:
+        mode.stop()
+    assert mode.youtube is None
