@@ -314,8 +314,18 @@ class TlsTerminator:
             return
         with self._lock:
             self._connections += [client, upstream]
-        for source, target in ((client, upstream), (upstream, client)):
-            threading.Thread(target=_pump, args=(source, target), daemon=True).start()
+        pumps = [
+            threading.Thread(target=_pump, args=(source, target), daemon=True)
+            for source, target in ((client, upstream), (upstream, client))
+        ]
+        for pump in pumps:
+            pump.start()
+        for pump in pumps:
+            pump.join()
+        with self._lock:
+            for connection in (client, upstream):
+                self._connections.remove(connection)
+                connection.close()
 
     def stop(self) -> None:
         self._closing.set()

@@ -183,15 +183,14 @@ def running_youtube_emulator(
             except Exception as error:  # the next tick tries again
                 log.event("youtube emulator tick failed", error=repr(error))
 
-    started: list[threading.Thread] = []
+    serving: list[tuple[BaseWSGIServer, threading.Thread]] = []
+    clock_thread = threading.Thread(target=tick, name="youtube-emulator-clock", daemon=True)
     try:
         for server in servers:
-            started.append(
-                threading.Thread(target=server.serve_forever, name="youtube-emulator", daemon=True)
-            )
-            started[-1].start()
-        started.append(threading.Thread(target=tick, name="youtube-emulator-clock", daemon=True))
-        started[-1].start()
+            thread = threading.Thread(target=server.serve_forever, name="youtube-emulator", daemon=True)
+            thread.start()
+            serving.append((server, thread))
+        clock_thread.start()
         ingest.start()
         rtmps.start()
         log.event("youtube emulator ready", **urls.as_dict())
@@ -199,11 +198,13 @@ def running_youtube_emulator(
     finally:
         stopping.set()
         rtmps.stop()
-        ingest.stop()
-        for server, thread in zip(servers, started, strict=False):
-            server.shutdown()  # returns once serve_forever has (a server never served would wait forever)
+        ingest.stop()  # before the servers: nginx reports the recordings it closes as it stops
+        for server, thread in serving:
+            server.shutdown()  # waits for serve_forever to notice: only for a server that serves
             thread.join(timeout=5)
         for server in servers:
             server.server_close()
+        if clock_thread.is_alive():
+            clock_thread.join(timeout=5)
         if own_root:
             shutil.rmtree(root, ignore_errors=True)
