@@ -91,7 +91,7 @@ class Consent:
 
 
 def consent(
-    emulator: RunningEmulator, *, allow: bool = True, offline: bool = True, redirect_uri: str = REDIRECT_URI
+    emulator: RunningEmulator, *, allow: bool = True, offline: bool = True, scope: str = YOUTUBE_SCOPE
 ) -> Consent:
     """A person on the consent page: the authorization request a web app sends, then a click on Allow/Deny."""
     verifier = secrets.token_urlsafe(48)
@@ -101,9 +101,9 @@ def consent(
         emulator.urls.authorization_endpoint,
         params={
             "client_id": emulator.client.client_id,
-            "redirect_uri": redirect_uri,
+            "redirect_uri": REDIRECT_URI,
             "response_type": "code",
-            "scope": YOUTUBE_SCOPE,
+            "scope": scope,
             "state": state,
             "code_challenge": challenge,
             "code_challenge_method": "S256",
@@ -124,7 +124,7 @@ def consent(
     )
     assert answer.status_code == 302, answer.text
     location = answer.headers["Location"]
-    assert location.startswith(redirect_uri + "?"), location
+    assert location.startswith(REDIRECT_URI + "?"), location
     query = {name: values[0] for name, values in parse_qs(urlsplit(location).query).items()}
     assert query["state"] == state
     if not allow:
@@ -372,6 +372,17 @@ def test_a_denied_consent_and_an_unregistered_redirect_uri(emulator: RunningEmul
 def test_a_refresh_token_is_only_given_for_offline_access(emulator: RunningEmulator) -> None:
     online = consent(emulator, offline=False)
     assert "refresh_token" not in exchange(emulator, online.code, online.verifier)
+
+
+def test_a_read_only_grant_lists_but_does_not_change(emulator: RunningEmulator) -> None:
+    granted = consent(emulator, scope=YOUTUBE_SCOPE + ".readonly")
+    youtube = youtube_client(
+        emulator, credentials(emulator, exchange(emulator, granted.code, granted.verifier))
+    )
+    assert youtube.liveBroadcasts().list(part="id", mine=True).execute()["items"] == []
+    with pytest.raises(HttpError) as refused:
+        new_broadcast(youtube)
+    assert (refused.value.status_code, reason(refused.value)) == (403, "insufficientPermissions")
 
 
 def test_an_expired_access_token_is_refused_and_the_client_library_refreshes_it(
