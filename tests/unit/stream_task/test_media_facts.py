@@ -15,6 +15,7 @@ from stream_task.media_facts import (
     parse_media_facts,
     youtube_max_video_kbps,
 )
+from stream_task.media_job import played_s
 
 
 def _packets(fps: float, seconds: float, gop_s: float, stream_index: int = 0) -> list[dict[str, Any]]:
@@ -222,6 +223,14 @@ def test_a_hole_at_each_seam_of_a_looped_file_is_not_a_varying_rate() -> None:
     timing = frame_timing([(pts, n % 60 == 0) for n, pts in enumerate(frames)])
     assert timing.constant_fps
     assert timing.longest_keyframe_interval_s == pytest.approx(2.016, abs=0.001)
+
+
+def test_a_media_lasts_as_long_as_a_stream_plays_it_its_pictures_length() -> None:
+    assert played_s(parse_media_facts(READY)) == pytest.approx(10.0)  # the sound's extra 5 ms is not played
+    without_stream_lengths = copy.deepcopy(READY)
+    for stream in without_stream_lengths["streams"]:
+        del stream["duration"]  # as in a WebM: then the container's length
+    assert played_s(parse_media_facts(without_stream_lengths)) == pytest.approx(10.005333)
 
 
 def test_a_variable_rate_picture_lasts_until_its_last_frame_ends_whatever_its_container_counts() -> None:
