@@ -291,7 +291,7 @@ def test_an_empty_file_is_refused_when_its_upload_is_created(library: Library, d
     error = answer.json()["error"]
     assert error["code"] == "invalid_input"
     assert "size_bytes" in error["message"]
-    assert "greater than 0" in error["message"]
+    assert "the file is empty (0 bytes)" in error["message"]
     assert "Traceback" not in answer.text
     # Nothing was created for it: no media item (and so no reservation of the quota).
     assert EMPTY not in [m["filename"] for m in _all_media(dana_api)]
