@@ -43,7 +43,23 @@ class _Input(BaseModel):
 class CreateMediaRequest(_Input):
     filename: str = Field(min_length=1, max_length=255)
     size_bytes: int = Field(gt=0, le=media_rules.MAX_UPLOAD_BYTES)
-    content_type: str = Field(pattern=r"^(video|audio)/[\w.+-]+$", max_length=100)
+    # What the browser says (File.type): often empty or application/octet-stream for .mkv, .ts or .mts, and
+    # a name's guess at best. The media job reads what the file really is, so any well-formed type is taken.
+    content_type: str = Field(
+        default="application/octet-stream", pattern=r"^([\w.+-]+/[\w.+-]+)?$", max_length=100
+    )
+
+    @field_validator("size_bytes", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if value == 0:
+            raise ValueError("the file is empty (0 bytes): choose a file with a picture or sound in it")
+        return value
+
+    @field_validator("content_type")
+    @classmethod
+    def _typed(cls, value: str) -> str:
+        return value or "application/octet-stream"
 
 
 class UploadedPart(_Input):
@@ -172,7 +188,8 @@ class MediaOut(BaseModel):
     stored_bytes: int = Field(
         description="what the media holds of the storage quota: what is stored now. While uploading, the "
         "declared size; once ready, the playable file (the conformed copy, which replaces the original, when "
-        "the original was not stream-ready) and its thumbnail; 0 once failed"
+        "the original was not stream-ready) and its thumbnail; once failed, the original and thumbnail when "
+        "the file was media that could not be conformed (kept until deleted), else 0"
     )
     duration_s: float | None
     video: VideoOut | None
@@ -201,7 +218,9 @@ class MediaOut(BaseModel):
             audio=AudioOut(**media.audio.as_dict()) if media.audio else None,
             stream_ready=media.stream_ready,
             thumbnail_url=thumbnail_url(str(media.thumbnail_key))
-            if thumbnail_url and media.thumbnail_key and media.status != MediaStatus.FAILED
+            if thumbnail_url
+            and media.thumbnail_key
+            and (media.status != MediaStatus.FAILED or media.counted_bytes)
             else None,
             error=media.error,
             created_at=media.created_at,

@@ -8,6 +8,8 @@ Workflow (input `{media_id, user_id, job_id}`: ids only, JSONata):
         143 ─> RunOnSpot at once          crash within the budget ─> Backoff ─> RunOnSpot
         2, 4, or the budget spent ─> ReadMedia ─> (still this job's, unfinished) SettleFailed ─> DeleteObjects
                                    ─> JobFailed (Fail: the alarm)
+                                   (this job's, conforming) SettleFailedKeepingOriginal ─> DeleteConformedCopy
+                                   ─> JobFailed
 
 SettleFailed is `playout.media_jobs.MediaJobSteps.fail` as one DynamoDB transaction: the media `failed`
 with a reason, conditional on its job, status and the bytes it held as read; the owner's counter given those
@@ -41,7 +43,9 @@ JOB_STATUSES = ("importing", "probing", "conforming")
 TASK_ENVIRONMENT = {"MEDIA_ID": "media_id", "USER_ID": "user_id", "JOB_ID": "job_id"}
 RUN_ON_SPOT, RUN_ON_DEMAND, ROUTE, BACKOFF = "RunOnSpot", "RunOnDemand", "Route", "Backoff"
 READ_MEDIA, SETTLE_FAILED, DELETE_OBJECTS, DONE = "ReadMedia", "SettleFailed", "DeleteObjects", "Done"
+SETTLE_FAILED_KEEPING_ORIGINAL, DELETE_CONFORMED_COPY = "SettleFailedKeepingOriginal", "DeleteConformedCopy"
 FAILED_REASON = "the media job failed; upload the file again"
+CONFORM_FAILED_REASON = "the conform failed again after a retry; the original is kept"
 _TASK = r"($c := $states.errorOutput.Cause; $contains($c, /^\s*\{/) ? $parse($c) : {})"
 EXIT_CODE = (
     f"{{% ($code := {_TASK}.Containers[Name = '{MEDIA_JOB_CONTAINER_NAME}'].ExitCode; "
@@ -339,16 +343,58 @@ class MediaJobs(Construct):
         settle.add_catch(done, errors=["DynamoDb.TransactionCanceledException"])  # the job wrote its fate
         settle.next(delete)
         delete.next(done)
+        # Media that could not be conformed keeps its original (and its count) for its owner to delete.
+        keep = sfn.CustomState(
+            self, SETTLE_FAILED_KEEPING_ORIGINAL, state_json=_settle_failed_keeping_original_state(data, key)
+        )
+        delete_copy = sfn.CustomState(
+            self,
+            DELETE_CONFORMED_COPY,
+            state_json={
+                "Type": "Task",
+                "QueryLanguage": "JSONata",
+                "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:s3:deleteObject",
+                "Arguments": {
+                    "Bucket": data.media_bucket.bucket_name,
+                    "Key": "{% 'media/' & $user_id & '/' & $media_id & '/conformed.mp4' %}",
+                },
+                "Output": {},
+            },
+        )
+        keep.add_catch(done, errors=["DynamoDb.ConditionalCheckFailedException"])
+        keep.next(delete_copy)
+        delete_copy.next(done)
+        this_job = "$exists($item.job_id) and $item.job_id.S = $job_id"
         statuses = ", ".join(f"'{s}'" for s in JOB_STATUSES)
-        unfinished = sfn.Choice.jsonata(self, "StillThisJobs").when(
-            sfn.Condition.jsonata(
-                f"{{% $exists($item.job_id) and $item.job_id.S = $job_id "
-                f"and $item.status.S in [{statuses}] %}}"
-            ),
-            settle,
+        unfinished = (
+            sfn.Choice.jsonata(self, "StillThisJobs")
+            .when(sfn.Condition.jsonata(f"{{% {this_job} and $item.status.S = 'conforming' %}}"), keep)
+            .when(sfn.Condition.jsonata(f"{{% {this_job} and $item.status.S in [{statuses}] %}}"), settle)
         )
         unfinished.otherwise(done)
         return read.next(unfinished)
+
+
+def _settle_failed_keeping_original_state(data: DataStore, key: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "QueryLanguage": "JSONata",
+        "Resource": f"arn:{Aws.PARTITION}:states:::aws-sdk:dynamodb:updateItem",
+        "Arguments": {
+            "TableName": data.table.table_name,
+            "Key": key,
+            "UpdateExpression": "SET #status = :failed, #error = :reason REMOVE progress_pct",
+            "ConditionExpression": "job_id = :job_id AND #status = :conforming",
+            "ExpressionAttributeNames": {"#status": "status", "#error": "error"},
+            "ExpressionAttributeValues": {
+                ":failed": {"S": "failed"},
+                ":reason": {"S": CONFORM_FAILED_REASON},
+                ":job_id": {"S": "{% $job_id %}"},
+                ":conforming": {"S": "conforming"},
+            },
+        },
+        "Output": {},
+    }
 
 
 def _settle_failed_state(table_name: str, key: dict[str, Any]) -> dict[str, Any]:

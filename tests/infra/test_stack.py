@@ -524,17 +524,22 @@ def test_the_media_job_workflow_routes_every_exit_as_next_step_does(
     assert _media_job_route(states, exit_code, crashes) == wanted
 
 
-@pytest.mark.parametrize("status", ["importing", "conforming"])
+@pytest.mark.parametrize("status", ["importing", "probing"])
 def test_the_media_job_settle_fails_only_this_jobs_unfinished_media_and_gives_back_its_bytes(
     resources_by_type: Resources, status: str
 ) -> None:
     states = _media_job_states(resources_by_type)
     item = {"status": {"S": status}, "job_id": {"S": "job_1"}, "counted_bytes": {"N": "1234"}}
     variables = {"user_id": "u-1", "media_id": "med_1", "job_id": "job_1", "item": item}
-    still_ours = states["StillThisJobs"]["Choices"][0]["Condition"]
-    assert evaluate(still_ours, variables)
-    assert not evaluate(still_ours, {**variables, "job_id": "job_2"})
-    assert not evaluate(still_ours, {**variables, "item": {**item, "status": {"S": "ready"}}})
+
+    def chosen(variables: dict[str, Any]) -> str:
+        choices = states["StillThisJobs"]["Choices"]
+        return next((c["Next"] for c in choices if evaluate(c["Condition"], variables)), "Default")
+
+    assert chosen(variables) == "SettleFailed"
+    assert chosen({**variables, "job_id": "job_2"}) == "Default"
+    assert chosen({**variables, "item": {**item, "status": {"S": "ready"}}}) == "Default"
+    assert states["StillThisJobs"]["Default"] == "JobFailed"
     media, profile = evaluate(states["SettleFailed"]["Arguments"], variables)["TransactItems"]
     values = media["Update"]["ExpressionAttributeValues"]
     assert (values[":job_id"], values[":status"], values[":counted"]) == (
@@ -545,6 +550,24 @@ def test_the_media_job_settle_fails_only_this_jobs_unfinished_media_and_gives_ba
     released = profile["Update"]["ExpressionAttributeValues"]
     assert released[":released"] == {"N": "-1234"}
     assert released[":imports"] == {"N": "-1" if status == "importing" else "0"}
+
+
+def test_the_media_job_gives_up_on_a_conform_keeping_the_original_and_its_count(
+    resources_by_type: Resources,
+) -> None:
+    states = _media_job_states(resources_by_type)
+    item = {"status": {"S": "conforming"}, "job_id": {"S": "job_1"}, "counted_bytes": {"N": "1234"}}
+    variables = {"user_id": "u-1", "media_id": "med_1", "job_id": "job_1", "item": item}
+    chosen = [c["Next"] for c in states["StillThisJobs"]["Choices"] if evaluate(c["Condition"], variables)]
+    assert chosen[0] == "SettleFailedKeepingOriginal"
+    keep = states["SettleFailedKeepingOriginal"]
+    update = evaluate(keep["Arguments"], variables)
+    assert "counted_bytes" not in update["UpdateExpression"]  # nothing released: the original stays
+    assert update["ExpressionAttributeValues"][":job_id"] == {"S": "job_1"}
+    assert "the original is kept" in update["ExpressionAttributeValues"][":reason"]["S"]
+    assert keep["Next"] == "DeleteConformedCopy"
+    deleted = evaluate(states["DeleteConformedCopy"]["Arguments"], variables)
+    assert deleted["Key"] == "media/u-1/med_1/conformed.mp4"
 
 
 # -- web -----------------------------------------------------------------------------------------------------
