@@ -15,12 +15,14 @@ for _root in (_REPO / "layers", _REPO / "functions", _REPO):
     if str(_root) not in sys.path:
         sys.path.append(str(_root))
 
-from local.runtime import DEFAULT_PORT, LocalMode  # noqa: E402
+from local.runtime import DEFAULT_PORT, LocalMode, loopback_imports_allowed  # noqa: E402
 
 
 def main() -> int:
     mode = LocalMode(
-        port=int(os.environ.get("PORT", DEFAULT_PORT)), log_file=os.environ.get("LOG_FILE") or None
+        port=int(os.environ.get("PORT", DEFAULT_PORT)),
+        log_file=os.environ.get("LOG_FILE") or None,
+        allow_loopback_imports=loopback_imports_allowed(os.environ),
     )
     stop = threading.Event()
 

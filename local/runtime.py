@@ -10,9 +10,10 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
@@ -22,6 +23,9 @@ from local.logs import LogSink
 from local.moto_server import serve_moto
 from local.scheduler import LocalScheduler
 from local.task_image import image_env
+
+if TYPE_CHECKING:
+    from local.youtube_emulator import RunningEmulator
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 WEB_DIR: Final = REPO_ROOT / "web"
@@ -34,6 +38,15 @@ TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG")
 # that injects faults, say), and the command the launcher runs as the stream task.
 TASK_DYNAMODB_ENDPOINT_VAR: Final = "STREAM_TASK_DYNAMODB_ENDPOINT"
 TASK_COMMAND_VAR: Final = "LOCAL_TASK_COMMAND"
+# Whether links to this machine can be imported: yes by default (the tests serve the files they import from
+# here); "false" refuses them as in AWS, at the API and in the media jobs alike.
+ALLOW_LOOPBACK_IMPORTS_VAR: Final = "LOCAL_ALLOW_LOOPBACK_IMPORTS"
+_FLAG_WORDS: Final = {
+    **dict.fromkeys(("true", "1", "yes", "on"), True),
+    **dict.fromkeys(("false", "0", "no", "off"), False),
+}
+# "on": Google's OAuth and the YouTube Live API are local/youtube_emulator (see _start_youtube_emulator).
+YOUTUBE_EMULATOR_VAR: Final = "LOCAL_YOUTUBE_EMULATOR"
 
 
 @dataclass
@@ -42,11 +55,14 @@ class LocalMode:
     log_file: str | None = None
     web_dist: Path = WEB_DIR / "dist"
     build_web: bool = True
+    allow_loopback_imports: bool = True
     log: LogSink = field(init=False)
     url: str = field(init=False, default="")
     resources: local_resources.LocalResources | None = field(init=False, default=None)
     launcher: LocalLauncher | None = field(init=False, default=None)
     scheduler: LocalScheduler | None = field(init=False, default=None)
+    youtube: RunningEmulator | None = field(init=False, default=None)
+    _youtube_emulator: contextlib.ExitStack = field(init=False, default_factory=contextlib.ExitStack)
     _moto: BaseWSGIServer | None = field(init=False, default=None)
     _server: BaseWSGIServer | None = field(init=False, default=None)
     _server_thread: threading.Thread | None = field(init=False, default=None)
@@ -87,12 +103,13 @@ class LocalMode:
             "USER_POOL_ID": res.user_pool_id,
             "S3_ADDRESSING_STYLE": "path",
             "ALLOW_LOOPBACK_INGESTS": "true",  # the RTMP sinks and the YouTube emulator run on this machine
-            "ALLOW_LOOPBACK_IMPORTS": "true",  # the tests serve the files they import from this machine
+            "ALLOW_LOOPBACK_IMPORTS": _flag(self.allow_loopback_imports),  # see ALLOW_LOOPBACK_IMPORTS_VAR
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_NAMESPACE": "Playout",
             "POWERTOOLS_SERVICE_NAME": "playout",
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
         }
+        lambda_env |= self._start_youtube_emulator()
         os.environ.update(lambda_env)
         _reset_domain_caches(res)
 
@@ -125,6 +142,17 @@ class LocalMode:
         self.log.event("local mode ready", url=self.url)
         return self.url
 
+    def _start_youtube_emulator(self) -> dict[str, str]:
+        """The hook for YouTube: with LOCAL_YOUTUBE_EMULATOR=on, Google is the emulator (its OAuth client
+        registered for this origin's callback), and the API's settings say where it answers."""
+        if not _FLAG_WORDS.get(os.environ.get(YOUTUBE_EMULATOR_VAR, "off").strip().lower(), False):
+            return {}
+        from local.youtube_emulator.local_mode import api_settings, emulator_for
+
+        self.youtube = self._youtube_emulator.enter_context(emulator_for(self.url, self.log))
+        self.log.event("youtube emulator started", **self.youtube.urls.as_dict())
+        return api_settings(self.youtube)
+
     def _task_env(self, res: local_resources.LocalResources) -> dict[str, str]:
         from playout.settings import get_settings
 
@@ -142,7 +170,7 @@ class LocalMode:
             "AWS_REGION": res.region,
             "S3_ADDRESSING_STYLE": "path",
             "ALLOW_LOOPBACK_INGESTS": "true",
-            "ALLOW_LOOPBACK_IMPORTS": "true",
+            "ALLOW_LOOPBACK_IMPORTS": _flag(self.allow_loopback_imports),
             "STORAGE_QUOTA_BYTES": str(get_settings().storage_quota_bytes),  # the API's, as in the stack
             **image_env(),
             "PYTHONUNBUFFERED": "1",
@@ -175,6 +203,8 @@ class LocalMode:
         if self.launcher is not None:
             self.launcher.stop_all()
             self.launcher = None
+        self._youtube_emulator.close()  # after the tasks that may push to its ingest
+        self.youtube = None
         if self._moto is not None:
             # moto keeps its state per process, not per server: a local mode started later in this
             # process (tests, benchmarks) begins empty, as a new `make local` does.
@@ -190,6 +220,18 @@ class LocalMode:
             self._moto = None
         self.log.event("local mode stopped")
         self.log.close()
+
+
+def loopback_imports_allowed(environ: Mapping[str, str]) -> bool:
+    """LOCAL_ALLOW_LOOPBACK_IMPORTS as a flag (true when unset); ValueError for a word that is not one."""
+    word = environ.get(ALLOW_LOOPBACK_IMPORTS_VAR, "true").strip().lower()
+    if word not in _FLAG_WORDS:
+        raise ValueError(f"{ALLOW_LOOPBACK_IMPORTS_VAR} must be true or false, not {word!r}")
+    return _FLAG_WORDS[word]
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
 
 
 def task_command() -> list[str]:

@@ -258,6 +258,7 @@ class FrameTiming:
     constant_fps: bool
     longest_keyframe_interval_s: float | None
     peak_fps: float | None = None  # from the shortest frame: the rate a variable-rate camera aimed at
+    end_s: float | None = None  # when the last picture ends: it lasts as long as the step before it
 
 
 def frame_timing(packets: list[tuple[float, bool]]) -> FrameTiming:
@@ -277,13 +278,14 @@ def frame_timing(packets: list[tuple[float, bool]]) -> FrameTiming:
     positive = sorted(step for step in steps if step > 0)
     short = positive[len(positive) // 20] if positive else 0.0
     peak_fps = 1 / short if short > 0 else None
+    end_s = times[-1] + (steps[-1] if steps[-1] > 0 else typical)
     keyframes = sorted(pts for pts, key in packets if key)
     if not keyframes:
-        return FrameTiming(constant, None, peak_fps)
+        return FrameTiming(constant, None, peak_fps, end_s)
     end = times[-1] + typical  # the last frame lasts as long as the others
     stretches = [later - earlier for earlier, later in itertools.pairwise(keyframes)]
     stretches.append(end - keyframes[-1])
-    return FrameTiming(constant, max(stretches), peak_fps)
+    return FrameTiming(constant, max(stretches), peak_fps, end_s)
 
 
 def _is_cover_art(stream: dict[str, Any]) -> bool:
@@ -320,6 +322,15 @@ def parse_media_facts(document: dict[str, Any], size_bytes: int | None = None) -
         ]
         timing = frame_timing(packets)
         fps = _rate(video_stream.get("avg_frame_rate")) or _rate(video_stream.get("r_frame_rate"))
+        picture_s = _stream_seconds(video_stream)
+        if timing.end_s is not None and duration < PACKET_SAMPLE_S:
+            # Every packet was read: the picture lasts until its last frame ends, counted from the stream's
+            # start (as its length is: packets an edit list leaves out come before it). The container's
+            # length can stop short of that: an mp4 counts decode times, which with B-frames at a variable
+            # rate are not spaced as the pictures (the conform would cut a phone clip's last 0.2 s off).
+            start = _finite(video_stream.get("start_time"))
+            shown_s = timing.end_s - (start if start is not None else min(p for p, _ in packets))
+            picture_s = max(picture_s or 0.0, shown_s)
         video = VideoFacts(
             codec=str(video_stream.get("codec_name")),
             profile=video_stream.get("profile"),
@@ -339,7 +350,7 @@ def parse_media_facts(document: dict[str, Any], size_bytes: int | None = None) -
             field_order=video_stream.get("field_order"),
             sample_aspect_ratio=_aspect(video_stream.get("sample_aspect_ratio")),
             bitrate_bps=_integer(video_stream.get("bit_rate")),
-            duration_s=_stream_seconds(video_stream),
+            duration_s=picture_s,
         )
         if video.width <= 0 or video.height <= 0:
             raise MediaRejected("The file's picture has no size: it may be damaged. Upload it again.")

@@ -128,7 +128,9 @@ class MediaJob:
             if media.status == library.PROBING:
                 media = self._record_facts(media, facts, source, scratch)
                 if facts.stream_ready:
-                    self.steps.finish_ready(media, str(media.object_key), int(media.size_bytes))
+                    self.steps.finish_ready(
+                        media, str(media.object_key), int(media.size_bytes), played_s=played_s(facts)
+                    )
                     self.log.info("ready as it is")
                     return EXIT_SETTLED
                 self.log.info("conforming", extra={"because": list(facts.not_stream_ready_because)})
@@ -219,7 +221,7 @@ class MediaJob:
             ExtraArgs={"ContentType": "video/mp4", "CacheControl": IMMUTABLE_CACHE_CONTROL},
             Config=_TRANSFER,
         )
-        self.steps.finish_ready(media, key, out.stat().st_size)
+        self.steps.finish_ready(media, key, out.stat().st_size, played_s=played_s(result.output))
         return EXIT_SETTLED
 
     def _fail(self, media: Media, reason: str, *, keep_original: bool | None = None) -> int:
@@ -263,6 +265,12 @@ def _stored_facts(facts: MediaFacts) -> Facts:
         else {"codec": audio.codec, "sample_rate": audio.sample_rate, "channels": audio.channels},
         not_stream_ready_because=facts.not_stream_ready_because,
     )
+
+
+def played_s(facts: MediaFacts) -> float:
+    """How long a stream plays the file: its picture's length, as the stream task times an item
+    (stream_task.runner), else the file's."""
+    return facts.timing.video_s or facts.duration_s
 
 
 def _title(media: Media) -> str:

@@ -43,7 +43,23 @@ class _Input(BaseModel):
 class CreateMediaRequest(_Input):
     filename: str = Field(min_length=1, max_length=255)
     size_bytes: int = Field(gt=0, le=media_rules.MAX_UPLOAD_BYTES)
-    content_type: str = Field(pattern=r"^(video|audio)/[\w.+-]+$", max_length=100)
+    # What the browser says (File.type): often empty or application/octet-stream for .mkv, .ts or .mts, and
+    # a name's guess at best. The media job reads what the file really is, so any well-formed type is taken.
+    content_type: str = Field(
+        default="application/octet-stream", pattern=r"^([\w.+-]+/[\w.+-]+)?$", max_length=100
+    )
+
+    @field_validator("size_bytes", mode="before")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if value == 0:
+            raise ValueError("the file is empty (0 bytes): choose a file with a picture or sound in it")
+        return value
+
+    @field_validator("content_type")
+    @classmethod
+    def _typed(cls, value: str) -> str:
+        return value or "application/octet-stream"
 
 
 class UploadedPart(_Input):

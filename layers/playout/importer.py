@@ -259,9 +259,17 @@ def _restart_with(response: requests.Response, url: str, byte_limit: int) -> _Fu
 def _get_following_redirects(
     http: requests.Session, url: str, headers: dict[str, str], allow_loopback: bool
 ) -> tuple[requests.Response, str]:
-    """requests follows redirects without asking where they lead: here each target is checked first."""
-    for _ in range(MAX_REDIRECTS + 1):
-        check_import_url(url, allow_loopback=allow_loopback)
+    """requests follows redirects without asking where they lead: here each target is checked first. A
+    target refused says it was a redirect: the address refused is not the one its user gave."""
+    for hop in range(MAX_REDIRECTS + 1):
+        try:
+            check_import_url(url, allow_loopback=allow_loopback)
+        except InvalidInput as refused:
+            if hop == 0:
+                raise
+            raise type(refused)(
+                f"the link redirects, and the redirect cannot be followed: {refused.message}"
+            ) from None
         try:
             response = http.get(
                 url,

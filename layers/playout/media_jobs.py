@@ -118,18 +118,20 @@ class MediaJobSteps:
         media.status, media.progress_pct = library.CONFORMING, 0
         return media
 
-    def finish_ready(self, media: Media, playable_key: str, playable_bytes: int) -> Media:
+    def finish_ready(
+        self, media: Media, playable_key: str, playable_bytes: int, *, played_s: float | None = None
+    ) -> Media:
         """probing or conforming → ready, playing `playable_key`; the original is deleted once the item
-        points at its conformed copy. playout.errors.QuotaExceeded if the copy no longer fits the quota."""
+        points at its conformed copy. `played_s`, the length a stream plays of it (its picture's), becomes
+        the media's duration: a conformed copy's sound is cut to its picture, so it can be shorter than the
+        original's. playout.errors.QuotaExceeded if the copy no longer fits the quota."""
         _expect(media, library.PROBING, library.CONFORMING)
         thumbnail_bytes = int(media.counted_bytes) - int(media.size_bytes)
         original = str(media.object_key)
-        self._settle(
-            media,
-            playable_bytes + thumbnail_bytes,
-            [Media.object_key.set(playable_key), Media.progress_pct.remove(), Media.error.remove()],
-            library.READY,
-        )
+        actions = [Media.object_key.set(playable_key), Media.progress_pct.remove(), Media.error.remove()]
+        if played_s:
+            actions.append(Media.duration_s.set(round(played_s, 3)))
+        self._settle(media, playable_bytes + thumbnail_bytes, actions, library.READY)
         if original != playable_key:
             library.delete_objects(self.s3, self.bucket, [original])
         media.refresh(consistent_read=True)

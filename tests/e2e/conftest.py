@@ -458,7 +458,11 @@ MEDIA_JOB_TIMEOUT_S = 180
 
 
 def wait_for_media(
-    api: ApiClient, media_id: str, timeout_s: float = MEDIA_JOB_TIMEOUT_S, seen: list[str] | None = None
+    api: ApiClient,
+    media_id: str,
+    timeout_s: float = MEDIA_JOB_TIMEOUT_S,
+    seen: list[str] | None = None,
+    interval_s: float = 0.3,
 ) -> dict[str, Any]:
     """Polls the media until its job is over (ready or failed); `seen` collects each status on the way."""
     seen = [] if seen is None else seen
@@ -470,7 +474,21 @@ def wait_for_media(
         if media["status"] in ("ready", "failed"):
             return media
         assert time.monotonic() < deadline, f"media {media_id} went {' -> '.join(seen)} and no further"
-        time.sleep(0.3)
+        time.sleep(interval_s)
+
+
+def local_s3(presigned_url: str) -> tuple[Any, str]:
+    """A client of local mode's S3 and its media bucket, both named by a presigned URL of it (a thumbnail's:
+    path-style, the bucket first)."""
+    parts = urlsplit(presigned_url)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=f"{parts.scheme}://{parts.netloc}",
+        region_name="us-east-1",
+        aws_access_key_id="unused",
+        aws_secret_access_key="unused",
+    )
+    return s3, parts.path.lstrip("/").split("/", 1)[0]
 
 
 def stored_copy(api: ApiClient, media: dict[str, Any], into: Path) -> Path:
@@ -478,15 +496,7 @@ def stored_copy(api: ApiClient, media: dict[str, Any], into: Path) -> Path:
     read from local mode's S3, whose endpoint and bucket its thumbnail URL names."""
     assert api.user is not None
     assert media["thumbnail_url"], media
-    thumbnail = urlsplit(media["thumbnail_url"])
-    bucket = thumbnail.path.lstrip("/").split("/", 1)[0]
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"{thumbnail.scheme}://{thumbnail.netloc}",
-        region_name="us-east-1",
-        aws_access_key_id="unused",
-        aws_secret_access_key="unused",
-    )
+    s3, bucket = local_s3(media["thumbnail_url"])
     user_id, media_id = api.user.user_id, media["media_id"]
     keys = [conformed_key(user_id, media_id), object_key(user_id, media_id)]
     for key in keys if not media["stream_ready"] else keys[1:]:

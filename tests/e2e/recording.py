@@ -13,6 +13,7 @@ import itertools
 import re
 import statistics
 import subprocess
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ _AVC_END_OF_SEQUENCE = 2
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 _X264_SEI = re.compile(rb"x264 - core [^\x00]*")
 AAC_FRAME_SAMPLES = 1024
+ROUNDING_MS = 1.0  # FLV timestamps are whole milliseconds
 
 # What ffmpeg 5.1 prints when timestamps go wrong (muxer checks, the demuxer, the encoders' queues).
 TIMESTAMP_WARNING = re.compile(
@@ -237,3 +239,45 @@ def ffmpeg_check(path: Path, timeout_s: float = 300) -> list[str]:
             raise RuntimeError(f"ffmpeg could not read {path}: {result.stderr[-2000:]}")
         lines += [line for line in result.stderr.splitlines() if line.strip()]
     return lines
+
+
+def gap_limits_ms(video_frame_ms: float, audio_frame_ms: float) -> tuple[float, float]:
+    """The largest steps between consecutive packets that are no gap, (video, audio): at most one missing
+    picture (two frames' step) and at most one missing AAC frame (step - frame <= frame), each plus FLV's
+    millisecond rounding."""
+    return 2 * video_frame_ms + ROUNDING_MS, 2 * audio_frame_ms + ROUNDING_MS
+
+
+def timing_faults(
+    report: SeamReport, found: Packets, video_limit_ms: float, audio_limit_ms: float
+) -> list[str]:
+    """What is wrong with the recording's timing, each with the timestamps around it: decode timestamps
+    that go back or repeat, per stream, and steps over the limits (see gap_limits_ms). Empty when clean."""
+    video, audio = found.video_dts_ms, found.audio_dts_ms
+    checks = (
+        ("video DTS not increasing", report.video_not_increasing, video),
+        ("audio DTS not increasing", report.audio_not_increasing, audio),
+        (f"video gap over {video_limit_ms:.1f} ms", report.video_gaps(video_limit_ms), video),
+        (f"audio gap over {audio_limit_ms:.1f} ms", report.audio_gaps(audio_limit_ms), audio),
+    )
+    return [f"{what}: {line}" for what, steps, values in checks for line in context(steps, values)]
+
+
+def wait_until_written(path: Path, timeout_s: float) -> None:
+    """Until the ingest's recording exists and has stopped growing (nginx closes it after the publisher)."""
+    deadline = time.monotonic() + timeout_s
+    size = -1
+    while time.monotonic() < deadline:
+        current = path.stat().st_size if path.is_file() else -1
+        if current > 0 and current == size:
+            return
+        size = current
+        time.sleep(0.5)
+    assert path.is_file(), f"the ingest recorded nothing at {path}"
+
+
+def stream_log_lines(log_file: Path, stream_id: str) -> list[str]:
+    """The lines of local mode's log that belong to one stream: its task's records (each carries its
+    stream_id), among them ffmpeg's stderr as its readers and pusher log it."""
+    lines = log_file.read_text(errors="replace").splitlines()
+    return [line for line in lines if stream_id in line]

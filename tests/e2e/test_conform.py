@@ -23,199 +23,48 @@ from stream_task.conform import TARGET_SSIM, ConformResult, conform, sample_ssim
 from stream_task.media_facts import MediaFacts, MediaRejected, read_media_facts
 from stream_task.picture import write_thumbnail
 from stream_task.probe import AAC_FRAME_S
+from tests.e2e import media_files
 
 pytestmark = pytest.mark.xdist_group("conform")  # beside the local-mode e2e tests, on its own worker
 
 FFMPEG = shutil.which("ffmpeg") or "ffmpeg"
 FFPROBE = shutil.which("ffprobe") or "ffprobe"
-SECONDS = 5
-SMALL = "320x240"
-
-
-def _ffmpeg(*args: str) -> None:
-    subprocess.run(
-        [FFMPEG, "-hide_banner", "-nostdin", "-v", "error", "-y", *args],
-        check=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def _picture(size: str = SMALL, rate: int = 30, seconds: float = SECONDS) -> list[str]:
-    return ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
-
-
-def _tone(rate: int = 48000, seconds: float = SECONDS + 0.4) -> list[str]:
-    # The sound outlasts the picture a little, as in most real files: the conform cuts it to the picture.
-    return ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate={rate}:duration={seconds}"]
-
-
-def _hevc_10bit_portrait(path: Path) -> None:
-    landscape = path.with_name("hevc-landscape.mp4")
-    _ffmpeg(
-        *_picture("320x180"), *_tone(),
-        "-c:v", "libx265", "-pix_fmt", "yuv420p10le", "-x265-params", "log-level=error",
-        "-c:a", "aac", "-shortest", str(landscape),
-    )  # fmt: skip
-    # A phone's portrait clip: the picture stored landscape, a display matrix to turn it (a remux writes it).
-    _ffmpeg("-i", str(landscape), "-c", "copy", "-metadata:s:v", "rotate=90", str(path))
-
-
-def _vp9_webm(path: Path) -> None:
-    _ffmpeg(
-        *_picture(rate=25), *_tone(),
-        "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "400k",
-        "-c:a", "libopus", str(path),
-    )  # fmt: skip
-
-
-def _variable_rate(path: Path) -> None:
-    # 30 fps for a second, then every third frame: what a phone does when the light drops.
-    _ffmpeg(
-        *_picture(), *_tone(),
-        "-vf", "select='lt(n\\,30)+not(mod(n\\,3))'", "-fps_mode", "vfr",
-        "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", str(path),
-    )  # fmt: skip
-
-
-def _mono_44k(path: Path) -> None:
-    _ffmpeg(
-        *_picture(), *_tone(44100),
-        "-c:v", "libx264", "-preset", "veryfast", "-g", "60", "-sc_threshold", "0",
-        "-c:a", "aac", "-ac", "1", "-shortest", str(path),
-    )  # fmt: skip
-
-
-def _mp3_with_cover(path: Path) -> None:
-    cover = path.with_name("cover.png")
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=300x300:rate=1", "-frames:v", "1", str(cover))
-    _ffmpeg(
-        *_tone(44100), "-i", str(cover), "-map", "0:a", "-map", "1:v",
-        "-c:a", "libmp3lame", "-b:a", "128k", "-c:v", "png", "-disposition:v", "attached_pic",
-        "-id3v2_version", "3", "-metadata", "title=Morning Song", str(path),
-    )  # fmt: skip
-
-
-def _mp3_without_cover(path: Path) -> None:
-    _ffmpeg(
-        *_tone(44100), "-c:a", "libmp3lame", "-b:a", "96k", "-metadata", "title=Evening: a talk", str(path)
-    )
-
-
-def _odd_width(path: Path) -> None:
-    # 4:4:4 H.264 allows an odd size; 4:2:0, which the house profile is, does not.
-    _ffmpeg(
-        *_picture(), *_tone(), "-vf", "scale=321:240,setsar=1",
-        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv444p",
-        "-c:a", "aac", "-shortest", str(path),
-    )  # fmt: skip
-
-
-def _hdr_pq(path: Path) -> None:
-    _ffmpeg(
-        *_picture(), *_tone(),
-        "-vf", "format=yuv420p10le",
-        "-c:v", "libx265", "-pix_fmt", "yuv420p10le",
-        "-color_primaries", "bt2020", "-color_trc", "smpte2084", "-colorspace", "bt2020nc",
-        "-x265-params", "log-level=error:colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc",
-        "-c:a", "aac", "-shortest", str(path),
-    )  # fmt: skip
-
-
-def _prores(path: Path) -> None:
-    _ffmpeg(
-        *_picture(),
-        *_tone(),
-        "-c:v",
-        "prores_ks",
-        "-profile:v",
-        "0",
-        "-c:a",
-        "pcm_s16le",
-        "-shortest",
-        str(path),
-    )
-
-
-def _mpeg2_interlaced(path: Path) -> None:
-    _ffmpeg(
-        *_picture("352x288", rate=25), *_tone(),
-        "-c:v", "mpeg2video", "-b:v", "2M", "-flags", "+ilme+ildct", "-top", "1",
-        "-c:a", "mp2", "-shortest", "-f", "mpegts", str(path),
-    )  # fmt: skip
-
-
-def _av1(path: Path) -> None:
-    _ffmpeg(
-        *_picture(), *_tone(), "-c:v", "libsvtav1", "-preset", "12", "-c:a", "libopus", "-shortest", str(path)
-    )
-
-
-def _picture_stops_talk_goes_on(path: Path) -> None:
-    _ffmpeg(*_picture(seconds=1), *_tone(seconds=4), "-c:v", "libx264", "-c:a", "aac", str(path))
-
-
-def _cut_in_half(whole: Path, path: Path) -> None:
-    data = whole.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-def _index_at_the_end(path: Path) -> None:
-    _ffmpeg(
-        *_picture(), *_tone(), "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-shortest", str(path)
-    )
-
-
-def _index_in_front(path: Path) -> None:
-    _ffmpeg(
-        *_picture(), *_tone(),
-        "-c:v", "libx264", "-preset", "veryfast", "-c:a", "aac", "-shortest",
-        "-movflags", "+faststart", str(path),
-    )  # fmt: skip
+SECONDS = media_files.SECONDS
+OVERHANG = media_files.SOUND_OVERHANG_S  # the sound outlasts the picture, as in most real files
 
 
 @dataclass(frozen=True)
 class Playable:
-    make: Callable[[Path], None]
+    make: Callable[[Path], object]
     duration_s: float  # what a user sees as the length
     shown: tuple[int, int] | None  # the picture's size as shown, None for an audio file
     source_ready: bool = False
 
 
 PLAYABLE: dict[str, Playable] = {
-    "hevc-10bit-portrait.mp4": Playable(_hevc_10bit_portrait, SECONDS, (180, 320)),
-    "vp9.webm": Playable(_vp9_webm, SECONDS + 0.4, (320, 240)),
-    "variable-rate.mp4": Playable(_variable_rate, SECONDS + 0.4, (320, 240)),
-    "mono-44k.mp4": Playable(_mono_44k, SECONDS, (320, 240)),
-    "cover.mp3": Playable(_mp3_with_cover, SECONDS + 0.4, None),
-    "card.mp3": Playable(_mp3_without_cover, SECONDS + 0.4, None),
-    "odd-width.mp4": Playable(_odd_width, SECONDS, (321, 240)),
-    "hdr-pq.mp4": Playable(_hdr_pq, SECONDS, (320, 240)),
-    "prores.mov": Playable(_prores, SECONDS, (320, 240)),
-    "mpeg2-interlaced.ts": Playable(_mpeg2_interlaced, SECONDS, (352, 288)),
-    "av1.mkv": Playable(_av1, SECONDS, (320, 240)),
-    "picture-stops-talk-goes-on.mp4": Playable(_picture_stops_talk_goes_on, 4.0, (320, 240)),
+    "hevc-10bit-portrait.mp4": Playable(media_files.hevc_10bit_portrait, SECONDS, (180, 320)),
+    "vp9.webm": Playable(media_files.vp9_webm, SECONDS + OVERHANG, (320, 240)),
+    "variable-rate.mp4": Playable(media_files.variable_rate, SECONDS + OVERHANG, (320, 240)),
+    "mono-44k.mp4": Playable(media_files.mono_44k, SECONDS, (320, 240)),
+    "cover.mp3": Playable(media_files.mp3_with_cover, SECONDS + OVERHANG, None),
+    "card.mp3": Playable(media_files.mp3_without_cover, SECONDS + OVERHANG, None),
+    "odd-width.mp4": Playable(media_files.odd_width, SECONDS, (321, 240)),
+    "hdr-pq.mp4": Playable(media_files.hdr_pq, SECONDS, (320, 240)),
+    "prores.mov": Playable(media_files.prores, SECONDS, (320, 240)),
+    "mpeg2-interlaced.ts": Playable(media_files.mpeg2_interlaced, SECONDS, (352, 288)),
+    "av1.mkv": Playable(media_files.av1, SECONDS, (320, 240)),
+    "picture-stops-talk-goes-on.mp4": Playable(media_files.picture_stops_talk_goes_on, 4.0, (320, 240)),
 }
 
-PDF_BYTES = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n" * 50
-
-
-def _truncated(make: Callable[[Path], None]) -> Callable[[Path, Path], object]:
-    return lambda work, path: _cut_in_half(_made(work, make), path)
-
-
-REFUSED: dict[str, tuple[Callable[[Path, Path], object], str]] = {
-    "truncated-index-at-end.mp4": (_truncated(_index_at_the_end), "incomplete"),
-    "truncated-index-in-front.mp4": (_truncated(_index_in_front), "incomplete"),
-    "document.mp4": (lambda _work, path: path.write_bytes(PDF_BYTES), "PDF document"),
-    "zero.mp4": (lambda _work, path: path.write_bytes(b""), "empty (0 bytes)"),
+REFUSED: dict[str, tuple[Callable[[Path], object], str]] = {
+    "truncated-index-at-end.mp4": (media_files.truncated_mp4, "incomplete"),
+    "truncated-index-in-front.mp4": (
+        lambda path: media_files.truncated_mp4(path, index_in_front=True),
+        "incomplete",
+    ),
+    "document.mp4": (media_files.renamed_pdf, "PDF document"),
+    "zero.mp4": (media_files.zero_bytes, "empty (0 bytes)"),
 }
-
-
-def _made(work: Path, make: Callable[[Path], None]) -> Path:
-    path = work / f"whole-{make.__name__.strip('_')}.mp4"
-    make(path)
-    return path
 
 
 @dataclass
@@ -363,7 +212,7 @@ def test_two_conformed_files_join_by_stream_copy_and_decode_cleanly(
     listing = work / "join.txt"
     listing.write_text(f"file '{first.output}'\nfile '{second.output}'\n")
     joined = work / "joined.mp4"
-    _ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(joined))
+    media_files.ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(joined))
     # ffprobe decodes every frame and says if one fails (ffmpeg's null output would also complain of the
     # second item's frame rate, which is no decoding error).
     decode = subprocess.run(
@@ -406,7 +255,7 @@ def test_a_thumbnail_is_a_webp_320_pixels_wide(
 def test_a_file_nobody_can_play_is_refused_with_a_reason(name: str, work: Path) -> None:
     make, words = REFUSED[name]
     path = work / name
-    make(work, path)
+    make(path)
     with pytest.raises(MediaRejected) as refused:
         read_media_facts(FFPROBE, FFMPEG, path)
     assert words in refused.value.reason

@@ -8,7 +8,6 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.e2e import media_files
 from tests.e2e.conftest import (
     ApiClient,
     LocalModeProcess,
@@ -47,22 +47,6 @@ def carol_api(
     )
 
 
-def _vp9_webm(path: Path, seconds: float = VP9_SECONDS) -> Path:
-    subprocess.run(
-        [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000",
-            "-t", str(seconds),
-            "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "300k",
-            "-c:a", "libopus", "-b:a", "64k", str(path),
-        ],
-        check=True,
-        timeout=120,
-    )  # fmt: skip
-    return path
-
-
 def _storage_used(api: ApiClient) -> int:
     return int(api.ok("GET", "/api/me")["storage_used_bytes"])
 
@@ -74,7 +58,7 @@ def test_a_vp9_upload_is_conformed_with_a_thumbnail_and_then_streams(
     stream_keys: list[str],
     tmp_path: Path,
 ) -> None:
-    source = _vp9_webm(tmp_path / "sunset.webm")
+    source = media_files.vp9_webm(tmp_path / "sunset.webm", VP9_SECONDS)
     used_before = _storage_used(carol_api)
     completed = upload_only(carol_api, source, local_mode.url, content_type="video/webm")
     seen = [completed["status"]]
@@ -83,7 +67,8 @@ def test_a_vp9_upload_is_conformed_with_a_thumbnail_and_then_streams(
 
     assert seen == ["probing", "conforming", "ready"], (seen, media["error"])
     assert (media["stream_ready"], media["video"]["codec"], media["audio"]["codec"]) == (False, "vp9", "opus")
-    assert media["duration_s"] == pytest.approx(VP9_SECONDS, abs=0.1)
+    # What plays: the conformed copy, its sound (0.4 s longer in the original) cut to its picture.
+    assert media["duration_s"] == pytest.approx(VP9_SECONDS, abs=0.05)
     assert _storage_used(carol_api) - used_before == media["stored_bytes"]
     thumbnail = requests.get(media["thumbnail_url"], timeout=10)
     assert (thumbnail.status_code, thumbnail.headers["Content-Type"]) == (200, "image/webp")
@@ -123,8 +108,7 @@ def test_a_vp9_upload_is_conformed_with_a_thumbnail_and_then_streams(
 def test_a_renamed_pdf_fails_with_its_reason_and_leaves_the_quota(
     carol_api: ApiClient, local_mode: LocalModeProcess, tmp_path: Path
 ) -> None:
-    pdf = tmp_path / "holiday.mp4"
-    pdf.write_bytes(b"%PDF-1.4\n" + b"1 0 obj << /Type /Catalog >> endobj\n" * 400 + b"%%EOF\n")
+    pdf = media_files.renamed_pdf(tmp_path / "holiday.mp4")
     used_before = _storage_used(carol_api)
 
     media = wait_for_media(carol_api, upload_only(carol_api, pdf, local_mode.url)["media_id"])
@@ -169,7 +153,8 @@ def _media_job_pids(media_id: str) -> list[int]:
 def test_a_job_killed_while_conforming_is_retried_and_counts_its_bytes_once(
     carol_api: ApiClient, local_mode: LocalModeProcess, tmp_path: Path
 ) -> None:
-    source = _vp9_webm(tmp_path / "killed.webm", seconds=30)  # a conform long enough to be killed in
+    # A conform long enough to be killed in.
+    source = media_files.vp9_webm(tmp_path / "killed.webm", seconds=30)
     used_before = _storage_used(carol_api)
     media_id = upload_only(carol_api, source, local_mode.url, content_type="video/webm")["media_id"]
     deadline = time.monotonic() + 60

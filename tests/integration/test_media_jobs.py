@@ -64,10 +64,11 @@ def test_a_conformed_media_plays_its_copy_counts_what_is_stored_and_a_retry_chan
     media = steps.mark_conforming(media)
     put(conformed_key(user_id, media_id), 5000)
 
-    steps.finish_ready(media, conformed_key(user_id, media_id), 5000)
+    steps.finish_ready(media, conformed_key(user_id, media_id), 5000, played_s=9.96)
 
     shown = alice.get(f"/api/media/{media_id}").json()
     assert (shown["status"], shown["stored_bytes"], shown["stream_ready"]) == ("ready", 5300, False)
+    assert shown["duration_s"] == 9.96  # the copy's length, its sound cut to its picture (the original: 10)
     assert storage_used(alice) == 5300
     assert keys(alice, media_id) == {conformed_key(user_id, media_id), thumbnail_key(user_id, media_id)}
     assert get_media(user_id, media_id).object_key == conformed_key(user_id, media_id)

@@ -94,6 +94,28 @@ def test_an_upload_over_50_gb_is_refused(alice: ApiClient) -> None:
     assert alice.post("/api/media", body).status == 422
 
 
+@pytest.mark.parametrize(
+    "content_type", ["", "application/octet-stream", "video/x-matroska", "application/pdf"]
+)
+def test_any_type_the_browser_reports_is_taken_since_the_media_job_reads_the_file(
+    alice: ApiClient, content_type: str
+) -> None:
+    body = {"filename": "show.mkv", "size_bytes": 1000, "content_type": content_type}
+    created = alice.post("/api/media", body)
+
+    assert created.status == 201, created.text
+    shown = alice.get(f"/api/media/{created.json()['media_id']}").json()
+    assert shown["content_type"] == (content_type or "application/octet-stream")
+
+
+def test_an_empty_file_or_a_malformed_type_is_refused_in_plain_words(alice: ApiClient) -> None:
+    empty = alice.post("/api/media", {"filename": "a.mp4", "size_bytes": 0, "content_type": "video/mp4"})
+    assert empty.status == 422
+    assert "the file is empty (0 bytes)" in empty.json()["error"]["message"]
+    odd = alice.post("/api/media", {"filename": "a.mp4", "size_bytes": 10, "content_type": "video mp4"})
+    assert odd.status == 422
+
+
 def test_the_declared_size_is_reserved_at_create_and_settled_at_complete(alice: ApiClient) -> None:
     created = create(alice, len(CLIP))
     assert storage_used(alice) == len(CLIP)

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from local.resources import LocalResources
-from local.runtime import LocalMode, task_command
+from local.runtime import LocalMode, loopback_imports_allowed, task_command
 
 RESOURCES = LocalResources(
     endpoint_url="http://127.0.0.1:5000",
@@ -50,3 +50,17 @@ def test_without_the_knob_dynamodb_is_moto(monkeypatch: pytest.MonkeyPatch) -> N
 def test_stream_task_variables_pass_through(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAM_TASK_FINAL_WRITE_DEADLINE_S", "5")
     assert _task_env()["STREAM_TASK_FINAL_WRITE_DEADLINE_S"] == "5"
+
+
+def test_loopback_imports_are_allowed_unless_the_knob_says_false() -> None:
+    assert loopback_imports_allowed({}) is True
+    assert loopback_imports_allowed({"LOCAL_ALLOW_LOOPBACK_IMPORTS": " False "}) is False
+    assert loopback_imports_allowed({"LOCAL_ALLOW_LOOPBACK_IMPORTS": "0"}) is False
+    with pytest.raises(ValueError, match="LOCAL_ALLOW_LOOPBACK_IMPORTS must be true or false"):
+        loopback_imports_allowed({"LOCAL_ALLOW_LOOPBACK_IMPORTS": "maybe"})
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_the_api_and_the_media_jobs_share_the_loopback_imports_setting(allowed: bool) -> None:
+    env = LocalMode(build_web=False, allow_loopback_imports=allowed)._task_env(RESOURCES)
+    assert env["ALLOW_LOOPBACK_IMPORTS"] == ("true" if allowed else "false")

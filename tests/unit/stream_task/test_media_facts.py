@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 
 from stream_task.media_facts import (
+    PACKET_SAMPLE_S,
     MediaRejected,
     frame_timing,
     parse_media_facts,
     youtube_max_video_kbps,
 )
+from stream_task.media_job import played_s
 
 
 def _packets(fps: float, seconds: float, gop_s: float, stream_index: int = 0) -> list[dict[str, Any]]:
@@ -221,3 +223,36 @@ def test_a_hole_at_each_seam_of_a_looped_file_is_not_a_varying_rate() -> None:
     timing = frame_timing([(pts, n % 60 == 0) for n, pts in enumerate(frames)])
     assert timing.constant_fps
     assert timing.longest_keyframe_interval_s == pytest.approx(2.016, abs=0.001)
+
+
+def test_a_media_lasts_as_long_as_a_stream_plays_it_its_pictures_length() -> None:
+    assert played_s(parse_media_facts(READY)) == pytest.approx(10.0)  # the sound's extra 5 ms is not played
+    without_stream_lengths = copy.deepcopy(READY)
+    for stream in without_stream_lengths["streams"]:
+        del stream["duration"]  # as in a WebM: then the container's length
+    assert played_s(parse_media_facts(without_stream_lengths)) == pytest.approx(10.005333)
+
+
+def test_a_variable_rate_picture_lasts_until_its_last_frame_ends_whatever_its_container_counts() -> None:
+    # A phone clip: 30 fps for a second, then 10 fps; its mp4 counts 3.8 s (decode times, B-frames).
+    pts = [n / 30 for n in range(30)] + [1 + n / 10 for n in range(30)]
+    document = _changed(duration="3.800000", avg_frame_rate="75/4", start_time="0.000000")
+    document["format"]["duration"] = "4.400000"
+    document["packets"] = [
+        {"stream_index": 0, "pts_time": f"{t:.6f}", "flags": "K__" if n % 30 == 0 else "___"}
+        for n, t in enumerate(pts)
+    ]
+    video = parse_media_facts(document).video
+    assert video is not None
+    assert video.duration_s == pytest.approx(4.0)  # its last frame, at 3.9 s, lasts 0.1 s as the ones before
+    assert parse_media_facts(READY).video.duration_s == pytest.approx(10.0)  # type: ignore[union-attr]
+
+    # Frames an edit list leaves out come before the stream's start: they do not lengthen it.
+    trimmed = copy.deepcopy(document)
+    trimmed["packets"][:0] = [{"stream_index": 0, "pts_time": "-0.066667", "flags": "K__"}]
+    assert parse_media_facts(trimmed).video.duration_s == pytest.approx(4.0)  # type: ignore[union-attr]
+
+    # Packets are read for the first PACKET_SAMPLE_S only: a longer file keeps its container's length.
+    longer = copy.deepcopy(document)
+    longer["format"]["duration"] = str(PACKET_SAMPLE_S + 1)
+    assert parse_media_facts(longer).video.duration_s == pytest.approx(3.8)  # type: ignore[union-attr]
