@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import warnings
+from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -13,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api.schemas import (
@@ -34,13 +37,20 @@ from api.schemas import (
     ScheduleRequest,
     StreamOut,
     UploadOut,
+    YouTubeConnectOut,
+    YouTubeQuotaOut,
     page_out,
 )
 from playout import destinations, importer, media, playlists, streams, thumbnails, users
 from playout import health as stream_health
 from playout.errors import PlayoutError
-from playout.models import Media, Stream
-from playout.settings import get_settings
+from playout.models import Media, Stream, utcnow
+from playout.settings import get_settings, get_youtube_settings
+from playout.youtube import channels as youtube_channels
+from playout.youtube.broadcasts import Broadcasts
+from playout.youtube.endpoints import CALLBACK_PATH
+from playout.youtube.google import GoogleProject, project_for
+from playout.youtube.oauth import STATE_LIFETIME, ConnectRefused, Outcome
 
 SETTINGS = get_settings()  # validated at cold start: a misconfigured function fails before serving
 logger = Logger()
@@ -53,19 +63,30 @@ app = APIGatewayHttpResolver(enable_validation=True)
 Id = Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[a-z]{3}_[0-9a-f]{28}$")]
 LimitQuery = Annotated[int, Query(ge=1, le=100)]
 CursorQuery = Annotated[str | None, Query(max_length=1024)]
+OAuthQuery = Annotated[str | None, Query(max_length=2048)]
+# The browser that asked for Google's consent page keeps this cookie until it comes back to the callback.
+CONNECT_COOKIE = "playout_youtube_connect"
 
 
-def _error(status: int, code: str, message: str) -> Response[Any]:
+def _error(status: int, code: str, message: str, details: dict[str, str] | None = None) -> Response[Any]:
+    headers: dict[str, str] = {}
+    if "resets_at" in (details or {}):
+        headers["Retry-After"] = str(max(1, _seconds_until((details or {})["resets_at"])))
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps({"error": {"code": code, "message": message}}),
+        body=json.dumps({"error": {"code": code, "message": message, **(details or {})}}),
+        headers=headers,
     )
+
+
+def _seconds_until(iso: str) -> int:
+    return int((datetime.fromisoformat(iso.replace("Z", "+00:00")) - utcnow()).total_seconds())
 
 
 @app.exception_handler(PlayoutError)
 def _domain_error(error: PlayoutError) -> Response[Any]:
-    return _error(error.status, error.code, error.message)
+    return _error(error.status, error.code, error.message, error.details())
 
 
 @app.exception_handler(RequestValidationError)
@@ -102,6 +123,15 @@ def _user_id() -> str:
     return _caller().user_id
 
 
+def _youtube() -> GoogleProject:
+    """This installation's Google project (built once per settings: a warm Lambda keeps its tokens)."""
+    return project_for(get_youtube_settings(), get_settings().app_origin)
+
+
+def _broadcasts() -> Broadcasts:
+    return Broadcasts(_youtube(), allow_loopback_ingests=get_settings().allow_loopback_ingests)
+
+
 @app.get("/api/health", tags=["meta"])
 def health() -> dict[str, str]:
     return {"status": "ok"}
@@ -126,7 +156,19 @@ def me() -> MeOut:
         storage_quota_bytes=SETTINGS.storage_quota_bytes,
         active_streams=streams.active_stream_count(caller.user_id),
         max_concurrent_streams=SETTINGS.max_concurrent_streams,
+        youtube_quota=_youtube_quota(),
     )
+
+
+def _youtube_quota() -> YouTubeQuotaOut | None:
+    project = _youtube()
+    if not project.configured:
+        return None
+    try:
+        return YouTubeQuotaOut.of(project.ledger().today())
+    except PlayoutError:  # the OAuth client cannot be read: no YouTube to count for
+        logger.warning("youtube quota unavailable", exc_info=True)
+        return None
 
 
 # --- media ---
@@ -219,10 +261,96 @@ def get_destination(destination_id: Id) -> DestinationOut:
 
 @app.delete("/api/destinations/<destination_id>", tags=["destinations"], status_code=HTTPStatus.NO_CONTENT)
 def delete_destination(destination_id: Id) -> Response[None]:
+    """Deletes a destination; a YouTube channel's access is revoked at Google first (503 if Google cannot be
+    reached: nothing is deleted then)."""
     user_id = _user_id()
     in_use = streams.uses(streams.active_streams(user_id), destination_id=destination_id)
-    destinations.delete_destination(user_id, destination_id, in_use=in_use)
+    destination = destinations.get_destination(user_id, destination_id)
+    if destination.type == youtube_channels.YOUTUBE:
+        youtube_channels.revoke_and_delete(_youtube(), user_id, destination, in_use=in_use)
+    else:
+        destinations.delete_destination(user_id, destination_id, in_use=in_use)
     return Response(HTTPStatus.NO_CONTENT)
+
+
+# --- YouTube channels ---
+
+
+def _cookie(name: str) -> str | None:
+    """A cookie of the request (payload 2.0 lists them apart from the headers, as `name=value`)."""
+    for cookie in app.current_event.cookies or []:
+        key, _, value = cookie.strip().partition("=")
+        if key == name:
+            return value
+    return None
+
+
+@app.post("/api/youtube/connect", tags=["youtube"])
+def connect_youtube() -> Response[YouTubeConnectOut]:
+    """Google's consent page for connecting a YouTube channel (offline access, PKCE, a state bound to the
+    signed-in user and to this browser by a cookie, valid once for 10 minutes). Google then sends the
+    browser to `GET /api/youtube/callback`."""
+    project = _youtube()
+    start = youtube_channels.begin_connect(project, _user_id())
+    cookie = Cookie(
+        name=CONNECT_COOKIE,
+        value=start.browser_nonce,
+        path=CALLBACK_PATH,
+        secure=project.app_origin.startswith("https://"),
+        http_only=True,
+        same_site=SameSite.LAX_MODE,  # sent on Google's top-level redirect back, not on cross-site requests
+        max_age=int(STATE_LIFETIME.total_seconds()),
+    )
+    return Response(
+        HTTPStatus.OK,
+        content_types.APPLICATION_JSON,
+        YouTubeConnectOut(authorization_url=start.authorization_url),
+        headers={"Cache-Control": "no-store"},
+        cookies=[cookie],
+    )
+
+
+@app.get(CALLBACK_PATH, tags=["youtube"])
+def youtube_callback(
+    state: OAuthQuery = None, code: OAuthQuery = None, error: OAuthQuery = None
+) -> Response[None]:
+    """Public (Google's redirect carries no JWT; the state and the browser's cookie stand for the user). Ends
+    in a redirect to the app with the outcome in the URL's fragment (`#youtube=connected&destination_id=...`,
+    or `denied`, `expired`, `failed` with a `message`); never a token in the URL."""
+    project = _youtube()
+    answer: dict[str, str]
+    try:
+        connected = youtube_channels.finish_connect(
+            project,
+            state=state or "",
+            browser_nonce=_cookie(CONNECT_COOKIE),
+            code=code,
+            error=error,
+        )
+        answer = {"youtube": Outcome.CONNECTED, "destination_id": str(connected.destination.destination_id)}
+        metrics.add_metric(name="YouTubeChannelsConnected", unit=MetricUnit.Count, value=1)
+    except ConnectRefused as refused:
+        logger.info("youtube connect refused", extra={"outcome": refused.outcome})
+        answer = {"youtube": refused.outcome, "message": refused.message}
+    except PlayoutError as failed:
+        answer = {"youtube": Outcome.FAILED, "message": failed.message}
+    forget = Cookie(
+        name=CONNECT_COOKIE,
+        value="",
+        path=CALLBACK_PATH,
+        secure=project.app_origin.startswith("https://"),
+        http_only=True,
+        max_age=0,
+    )
+    return Response(
+        HTTPStatus.FOUND,
+        headers={
+            "Location": f"{project.app_origin}/#{urlencode(answer)}",
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",
+        },
+        cookies=[forget],
+    )
 
 
 # --- playlists ---
@@ -274,8 +402,11 @@ def create_stream(body: CreateStreamRequest) -> StreamOut:
         loops=body.loops,
         handover_after_h=body.handover_after_h,
         scheduled_start=body.scheduled_start,
+        made_for_kids=body.youtube.made_for_kids,
+        latency_preference=body.youtube.latency_preference,
+        enable_dvr=body.youtube.enable_dvr,
     )
-    return _stream_out(streams.create_stream(_user_id(), spec))
+    return _stream_out(streams.create_stream(_user_id(), spec, _broadcasts()))
 
 
 def _stream_out(stream: Stream) -> StreamOut:
@@ -302,7 +433,7 @@ def delete_stream(stream_id: Id) -> Response[None]:
 
 @app.post("/api/streams/<stream_id>/start", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
 def start_stream(stream_id: Id) -> StreamOut:
-    stream = streams.start_stream(_user_id(), stream_id)
+    stream = streams.start_stream(_user_id(), stream_id, _broadcasts())
     metrics.add_metric(name="StreamStartRequests", unit=MetricUnit.Count, value=1)
     return _stream_out(stream)
 
@@ -314,7 +445,7 @@ def stop_stream(stream_id: Id) -> StreamOut:
 
 @app.put("/api/streams/<stream_id>/schedule", tags=["streams"])
 def reschedule_stream(stream_id: Id, body: ScheduleRequest) -> StreamOut:
-    return _stream_out(streams.reschedule_stream(_user_id(), stream_id, body.scheduled_start))
+    return _stream_out(streams.reschedule_stream(_user_id(), stream_id, body.scheduled_start, _broadcasts()))
 
 
 @app.delete("/api/streams/<stream_id>/schedule", tags=["streams"])

@@ -24,6 +24,9 @@ from playout.media import MediaStatus
 from playout.models import Destination, Media, Playlist, Stream, StreamEvent, StreamHealthItem
 from playout.pagination import Page
 from playout.usage import usage_of
+from playout.youtube import channels as youtube_channels
+from playout.youtube.broadcasts import watch_url
+from playout.youtube.quota import QuotaDay
 
 Limit = Field(default=25, ge=1, le=100)
 
@@ -98,6 +101,17 @@ class ReplacePlaylistRequest(_Input):
     shuffle: bool
 
 
+LatencyPreference = Literal["normal", "low", "ultraLow"]
+
+
+class YouTubeBroadcastOptions(_Input):
+    """How the broadcast on each YouTube destination is made (ignored by RTMP destinations)."""
+
+    made_for_kids: bool = Field(default=False, description="YouTube's selfDeclaredMadeForKids")
+    latency_preference: LatencyPreference = "normal"
+    enable_dvr: bool = Field(default=True, description="viewers may rewind while it is live")
+
+
 class CreateStreamRequest(_Input):
     title: str = Field(min_length=1, max_length=100)
     description: str = Field(default="", max_length=5000)
@@ -128,6 +142,7 @@ class CreateStreamRequest(_Input):
     scheduled_start: AwareDatetime | None = Field(
         default=None, description="ISO 8601 with a UTC offset, in the future, at most a year ahead"
     )
+    youtube: YouTubeBroadcastOptions = Field(default_factory=YouTubeBroadcastOptions)
 
     @field_validator("destination_ids")
     @classmethod
@@ -232,20 +247,45 @@ class CreatedMediaOut(BaseModel):
     upload: UploadOut
 
 
+class YouTubeChannelOut(BaseModel):
+    channel_id: str
+    title: str
+    thumbnail_url: str | None
+
+
 class DestinationOut(BaseModel):
     destination_id: str
-    type: str
+    type: Literal["rtmp", "youtube"]
     name: str
-    url: str
+    url: str = Field(description="the ingest (its key left out); a YouTube channel's page")
+    state: Literal["ready", "needs_reconnect"] = Field(
+        description="`needs_reconnect`: Google refused the channel's grant; connect the channel again"
+    )
+    channel: YouTubeChannelOut | None = Field(default=None, description="a YouTube destination's channel")
     created_at: datetime
 
     @classmethod
     def of(cls, destination: Destination) -> DestinationOut:
+        if destination.type == youtube_channels.YOUTUBE:
+            return cls(
+                destination_id=destination.destination_id,
+                type="youtube",
+                name=destination.name,
+                url=youtube_channels.public_url_of(destination),
+                state=youtube_channels.state_of(destination),  # type: ignore[arg-type]
+                channel=YouTubeChannelOut(
+                    channel_id=str(destination.channel_id),
+                    title=str(destination.channel_title or destination.name),
+                    thumbnail_url=destination.channel_thumbnail_url,
+                ),
+                created_at=destination.created_at,
+            )
         return cls(
             destination_id=destination.destination_id,
-            type=destination.type,
+            type="rtmp",
             name=destination.name,
-            url=public_url(destination.url),
+            url=public_url(str(destination.url or "")),
+            state="ready",
             created_at=destination.created_at,
         )
 
@@ -286,12 +326,13 @@ DestinationStatus = Literal["idle", "connecting", "live", "retrying", "failed", 
 
 class StreamDestinationOut(BaseModel):
     destination_id: str
-    type: str
+    type: Literal["rtmp", "youtube"]
     status: DestinationStatus = Field(
         description="this destination's own state while the stream runs; `idle` when it does not"
     )
     reason: str | None = Field(default=None, description="why it is retrying or failed, in short")
     bytes_sent: int = Field(description="bytes written to this ingest over the stream's life, every run")
+    watch_url: str | None = Field(default=None, description="a YouTube destination's broadcast, this run's")
 
 
 class HealthOut(BaseModel):
@@ -318,6 +359,8 @@ def _destinations_out(stream: Stream, item: StreamHealthItem | None) -> list[Str
     reports = list((item.destinations if item else None) or [])  # in the order of destination_ids
     this_run = item is not None and stream.run_id is not None and item.run_id == stream.run_id
     active = stream.status in streams.ACTIVE
+    types = [str(t) for t in stream.destination_types or []]
+    watch_urls = _watch_urls(stream)
     out = []
     for index, destination_id in enumerate(map(str, stream.destination_ids)):
         report = reports[index] if index < len(reports) else None
@@ -333,10 +376,19 @@ def _destinations_out(stream: Stream, item: StreamHealthItem | None) -> list[Str
             status, reason = "idle", None
         out.append(
             StreamDestinationOut(
-                destination_id=destination_id, type="rtmp", status=status, reason=reason, bytes_sent=sent
+                destination_id=destination_id,
+                type="youtube" if index < len(types) and types[index] == "youtube" else "rtmp",
+                status=status,
+                reason=reason,
+                bytes_sent=sent,
+                watch_url=watch_urls.get(destination_id),
             )
         )
     return out
+
+
+def _watch_urls(stream: Stream) -> dict[str, str]:
+    return {str(ref.destination_id): watch_url(str(ref.broadcast_id)) for ref in stream.broadcasts or []}
 
 
 def _health_out(stream: Stream, item: StreamHealthItem | None) -> HealthOut | None:
@@ -368,6 +420,10 @@ class StreamOut(BaseModel):
     scheduled_start: datetime | None = None
     started_at: datetime | None
     ended_at: datetime | None
+    watch_url: str | None = Field(
+        default=None, description="the YouTube broadcast of the current (or last) run, on its first channel"
+    )
+    youtube: YouTubeBroadcastOptions
     destinations: list[StreamDestinationOut]
     health: HealthOut | None
     usage: UsageOut
@@ -393,6 +449,14 @@ class StreamOut(BaseModel):
             scheduled_start=stream.scheduled_start,
             started_at=stream.started_at,
             ended_at=stream.ended_at,
+            watch_url=next(iter(_watch_urls(stream).values()), None),
+            youtube=YouTubeBroadcastOptions(
+                made_for_kids=bool(stream.youtube.made_for_kids),
+                latency_preference=cast(LatencyPreference, str(stream.youtube.latency_preference)),
+                enable_dvr=bool(stream.youtube.enable_dvr),
+            )
+            if stream.youtube
+            else YouTubeBroadcastOptions(),
             destinations=_destinations_out(stream, health_item),
             health=_health_out(stream, health_item),
             usage=UsageOut(
@@ -418,6 +482,16 @@ class EventOut(BaseModel):
         return cls(type=event.type, message=event.message, at=event.created_at)
 
 
+class YouTubeQuotaOut(BaseModel):
+    used: int = Field(description="units of the YouTube Data API spent today by this installation's project")
+    limit: int
+    resets_at: datetime = Field(description="midnight Pacific time, when YouTube's quota day starts again")
+
+    @classmethod
+    def of(cls, day: QuotaDay) -> YouTubeQuotaOut:
+        return cls(used=min(day.used, day.limit), limit=day.limit, resets_at=day.resets_at)
+
+
 class MeOut(BaseModel):
     user_id: str
     email: str | None
@@ -425,6 +499,13 @@ class MeOut(BaseModel):
     storage_quota_bytes: int
     active_streams: int
     max_concurrent_streams: int
+    youtube_quota: YouTubeQuotaOut | None = Field(
+        description="YouTube's daily quota, shared by every user of this installation; null without YouTube"
+    )
+
+
+class YouTubeConnectOut(BaseModel):
+    authorization_url: str = Field(description="Google's consent page: send the browser there")
 
 
 class ListOut(BaseModel):

@@ -238,6 +238,14 @@ def delete_destination(user_id: str, destination_id: str, in_use: bool) -> None:
 
 
 def resolve_ingest(user_id: str, destination_id: str) -> Ingest:
+    """Where the stream task pushes for a destination: an RTMP destination's URL and key, or a YouTube
+    channel's reusable liveStream (its RTMPS ingestion address and stream name, stored at its first start,
+    to which the run's broadcast is bound): the same path for both."""
     destination = get_destination(user_id, destination_id)
+    if not destination.url or destination.stream_key_ciphertext is None:
+        raise InvalidState(
+            f"destination {destination_id} has no ingest yet: a YouTube channel gets one when a stream "
+            "starts on it"
+        )
     key = crypto.decrypt(bytes(destination.stream_key_ciphertext), user_id, destination_id)
     return Ingest(destination_id, f"{destination.url}/{key}", key)

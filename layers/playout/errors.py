@@ -11,6 +11,10 @@ class PlayoutError(Exception):
         super().__init__(message)
         self.message = message
 
+    def details(self) -> dict[str, str]:
+        """More fields of the API's error body, beside `code` and `message` (e.g. when to try again)."""
+        return {}
+
 
 class NotFound(PlayoutError):
     status = 404

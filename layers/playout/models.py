@@ -41,6 +41,7 @@ EVENT_PREFIX = "EVENT#"
 HEALTH_PREFIX = "HEALTH#"
 RESERVATION_PREFIX = "UPLOAD#"
 YOUTUBE_QUOTA_PREFIX = "YOUTUBE_QUOTA#"
+BROADCAST_PREFIX = "BROADCAST#"
 
 
 def user_pk(user_id: str) -> str:
@@ -134,11 +135,25 @@ class UploadReservation(_Item):
 
 
 class Destination(_Item):
+    """Where a stream goes: an RTMP(S) ingest given by hand (`rtmp`), or a connected YouTube channel
+    (`youtube`, playout.youtube.channels), whose ingest is its reusable liveStream's, once made."""
+
     destination_id = UnicodeAttribute()
     type = UnicodeAttribute()
     name = UnicodeAttribute()
-    url = UnicodeAttribute()
-    stream_key_ciphertext = BinaryAttribute(legacy_encoding=False)
+    url = UnicodeAttribute(null=True)  # the ingest; a YouTube channel's is its liveStream's RTMPS address
+    stream_key_ciphertext = BinaryAttribute(legacy_encoding=False, null=True)
+    # --- a YouTube channel's ---
+    channel_id = UnicodeAttribute(null=True)
+    channel_title = UnicodeAttribute(null=True)
+    channel_thumbnail_url = UnicodeAttribute(null=True)
+    # The grant's refresh token (KMS, context: user, destination, purpose) and the OAuth client it belongs to.
+    refresh_token_ciphertext = BinaryAttribute(legacy_encoding=False, null=True)
+    oauth_client_id = UnicodeAttribute(null=True)
+    # null: ready; `needs_reconnect` once Google answered invalid_grant (revoked or expired grant).
+    state = UnicodeAttribute(null=True)
+    live_stream_id = UnicodeAttribute(null=True)  # the channel's reusable liveStream, made at its first start
+    connected_at = UTCDateTimeAttribute(null=True)
 
 
 class Playlist(_Item):
@@ -160,6 +175,21 @@ class ActiveStreamsIndex(GlobalSecondaryIndex["Stream"]):
     active_index_pk = UnicodeAttribute(hash_key=True, attr_name=ACTIVE_STREAMS_INDEX_KEY)
 
 
+class YouTubeOptions(MapAttribute[str, Any]):
+    """How a stream's YouTube broadcasts are made (liveBroadcasts.insert's status and contentDetails)."""
+
+    made_for_kids = BooleanAttribute(default=False)
+    latency_preference = UnicodeAttribute(default="normal")  # normal, low, ultraLow
+    enable_dvr = BooleanAttribute(default=True)
+
+
+class BroadcastRef(MapAttribute[str, Any]):
+    """A YouTube destination's broadcast for the stream's current run (its video id)."""
+
+    destination_id = UnicodeAttribute()
+    broadcast_id = UnicodeAttribute()
+
+
 class Stream(_Item):
     stream_id = UnicodeAttribute()
     title = UnicodeAttribute()
@@ -167,6 +197,11 @@ class Stream(_Item):
     privacy = UnicodeAttribute(default="unlisted")
     media_ids = ListAttribute(of=UnicodeAttribute, default=list)
     destination_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    # Each destination's type, in the order of destination_ids, as they were at creation (null: all rtmp).
+    destination_types = ListAttribute(of=UnicodeAttribute, null=True)
+    youtube = YouTubeOptions(null=True)
+    # The current run's YouTube broadcasts, written by the start once they are bound (conditional on the run).
+    broadcasts = ListAttribute(of=BroadcastRef, null=True)
     playlist_id = UnicodeAttribute(null=True)  # where media_ids were copied from, at creation
     shuffle = BooleanAttribute(default=False)
     loop = BooleanAttribute(default=False)
@@ -241,7 +276,7 @@ ALL_MODELS: tuple[type[_Item], ...] = (
 
 def bind_table(table_name: str, region: str | None = None) -> None:
     """Point every model at one table (tests and local mode pick the name at run time)."""
-    models: tuple[type[_Item], ...] = (_Item, *ALL_MODELS)
+    models: tuple[type[_Item], ...] = (_Item, *ALL_MODELS, *_Item.__subclasses__())
     for model in models:
         model.Meta.table_name = table_name
         if region:
@@ -276,8 +311,38 @@ class OAuthState(_Item):
 
     user_id = UnicodeAttribute()
     code_verifier = UnicodeAttribute()
+    # SHA-256 of the nonce in the cookie given to the browser that asked: the callback must come back in it.
+    browser_binding = UnicodeAttribute()
     expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE)
 
     @staticmethod
     def key_of(state: str) -> str:
         return f"OAUTH_STATE#{state}"
+
+
+class YouTubeBroadcast(_Item):
+    """`pk=USER#<sub>, sk=BROADCAST#<stream_id>#<run_id>#<destination_id>#<part>`: one liveBroadcast a run
+    made on a YouTube destination (playout.youtube.broadcasts). Claimed (`opening`) before YouTube is
+    asked for it, so a retried start never makes a second one; every change after is conditional on the
+    state it leaves. `part` counts the broadcasts of one run on one destination (1 until broadcasts are
+    rotated)."""
+
+    stream_id = UnicodeAttribute()
+    run_id = UnicodeAttribute()
+    destination_id = UnicodeAttribute()
+    part = NumberAttribute(default=1)
+    state = UnicodeAttribute()  # opening, created, bound, ending, complete, deleted, failed
+    broadcast_id = UnicodeAttribute(null=True)
+    live_stream_id = UnicodeAttribute(null=True)
+    thumbnail = UnicodeAttribute(null=True)  # setting, set, failed: claimed by one task of the run
+    reason = UnicodeAttribute(null=True)
+    updated_at = UTCDateTimeAttribute(default=utcnow)
+    expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE, null=True)
+
+    @staticmethod
+    def run_prefix(stream_id: str, run_id: str) -> str:
+        return f"{BROADCAST_PREFIX}{stream_id}#{run_id}#"
+
+    @classmethod
+    def key_of(cls, stream_id: str, run_id: str, destination_id: str, part: int = 1) -> str:
+        return f"{cls.run_prefix(stream_id, run_id)}{destination_id}#{part:04d}"

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError, PynamoDBException, TransactWriteError, UpdateError
@@ -17,7 +18,7 @@ from pynamodb.transactions import TransactWrite
 
 from playout import health, playlists, schedules
 from playout.destinations import get_destination
-from playout.errors import InvalidInput, InvalidState, NotFound, TooManyRequests
+from playout.errors import InvalidInput, InvalidState, NotFound, PlayoutError, TooManyRequests
 from playout.ids import new_id
 from playout.launcher import get_launcher
 from playout.media import READY, find_media
@@ -28,6 +29,7 @@ from playout.models import (
     Stream,
     StreamEvent,
     UserProfile,
+    YouTubeOptions,
     user_pk,
     utcnow,
 )
@@ -70,6 +72,20 @@ class StreamSpec:
     loops: int | None = None
     handover_after_h: float = HANDOVER_AFTER_H
     scheduled_start: datetime | None = None
+    made_for_kids: bool = False  # how a YouTube destination's broadcast is made
+    latency_preference: str = "normal"
+    enable_dvr: bool = True
+
+
+class BroadcastMaker(Protocol):
+    """The YouTube side of a start (playout.youtube.broadcasts.Broadcasts): checked before the run is made
+    (nothing written when refused), then the run's broadcasts made once it is."""
+
+    def check_start(self, user_id: str, stream: Stream) -> None: ...
+
+    def open_broadcasts(self, user_id: str, stream: Stream) -> object: ...
+
+    def end_broadcasts(self, user_id: str, stream_id: str, run_id: str) -> list[str]: ...
 
 
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -127,7 +143,7 @@ def _profile(user_id: str) -> UserProfile:
     return UserProfile(user_pk(user_id), PROFILE_SK)
 
 
-def create_stream(user_id: str, spec: StreamSpec) -> Stream:
+def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None = None) -> Stream:
     if spec.loop and spec.loops is not None:
         raise InvalidInput("loop (until stopped) and loops (a number of passes) exclude each other")
     if spec.loops is not None and not 1 <= spec.loops <= MAX_LOOPS:
@@ -135,8 +151,7 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
     if not MIN_HANDOVER_AFTER_H <= spec.handover_after_h <= MAX_HANDOVER_AFTER_H:
         raise InvalidInput(f"handover_after_h must be {MIN_HANDOVER_AFTER_H:g} to {MAX_HANDOVER_AFTER_H:g}")
     media_ids, shuffle = _what_to_play(user_id, spec)
-    for destination_id in spec.destination_ids:
-        get_destination(user_id, destination_id)
+    destination_types = [str(get_destination(user_id, d).type) for d in spec.destination_ids]
     scheduled_start = (
         schedules.checked_start(spec.scheduled_start, utcnow()) if spec.scheduled_start else None
     )
@@ -152,6 +167,12 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
         media_ids=media_ids,
         shuffle=shuffle,
         destination_ids=spec.destination_ids,
+        destination_types=destination_types,
+        youtube=YouTubeOptions(
+            made_for_kids=spec.made_for_kids,
+            latency_preference=spec.latency_preference,
+            enable_dvr=spec.enable_dvr,
+        ),
         loop=spec.loop,
         loops=spec.loops,
         duration_s=spec.duration_s,
@@ -173,7 +194,7 @@ def create_stream(user_id: str, spec: StreamSpec) -> Stream:
     if scheduled_start:
         record_event(user_id, stream_id, "scheduled", f"starts at {scheduled_start.isoformat()}")
         if schedules.due_now(scheduled_start, utcnow()):
-            return start_scheduled_stream(user_id, stream_id, scheduled_start) or stream
+            return start_scheduled_stream(user_id, stream_id, scheduled_start, youtube) or stream
     return stream
 
 
@@ -229,17 +250,19 @@ def delete_stream(user_id: str, stream_id: str) -> None:
 # --- starting: the status and the user's active-stream counter change in one transaction ---
 
 
-def start_stream(user_id: str, stream_id: str) -> Stream:
+def start_stream(user_id: str, stream_id: str, youtube: BroadcastMaker | None = None) -> Stream:
     """Idempotent: a stream already starting or live is left as it is; a double click launches one task.
 
     A scheduled stream started by hand starts now: its schedule is dropped."""
     stream = get_stream(user_id, stream_id, consistent=True)
     if stream.status in (STARTING, LIVE):
         return stream
-    return _start(user_id, stream, keep_schedule=False)
+    return _start(user_id, stream, keep_schedule=False, youtube=youtube)
 
 
-def start_scheduled_stream(user_id: str, stream_id: str, scheduled_start: datetime) -> Stream | None:
+def start_scheduled_stream(
+    user_id: str, stream_id: str, scheduled_start: datetime, youtube: BroadcastMaker | None = None
+) -> Stream | None:
     """What a schedule fires: starts the stream if it is still scheduled for that time; the task then holds
     its first frame until `scheduled_start`. A start refused (limit reached, media gone) fails the stream
     with the reason, so it does not stay `scheduled` in the past. None when the schedule is stale."""
@@ -251,19 +274,25 @@ def start_scheduled_stream(user_id: str, stream_id: str, scheduled_start: dateti
         logger.info("stale schedule ignored", extra={"stream_id": stream_id, "status": stream.status})
         return None
     try:
-        return _start(user_id, stream, keep_schedule=True)
-    except (TooManyRequests, InvalidInput, InvalidState) as refused:
+        return _start(user_id, stream, keep_schedule=True, youtube=youtube)
+    except PlayoutError as refused:
+        # Refused before the run was made (limit, media gone, YouTube's quota or grant): `failed`, with why.
+        # Refused after (a YouTube call part-way): `_start` already failed the run with the reason.
         _fail_scheduled(stream, f"could not start at its scheduled time: {refused.message}")
         return get_stream(user_id, stream_id, consistent=True)
 
 
-def _start(user_id: str, stream: Stream, *, keep_schedule: bool) -> Stream:
+def _start(
+    user_id: str, stream: Stream, *, keep_schedule: bool, youtube: BroadcastMaker | None = None
+) -> Stream:
     stream_id = stream.stream_id
     previous = str(stream.status)
     if previous not in STARTABLE:
         raise InvalidState(f"stream {stream_id} is {previous}; wait until it has ended")
     if not stream.media_ids or not stream.destination_ids:
         raise InvalidInput("a stream needs at least one media and one destination to start")
+    if youtube is not None:
+        youtube.check_start(user_id, stream)
     limit = get_settings().max_concurrent_streams
     run_id = new_id("run")
     actions: list[Action] = [
@@ -300,6 +329,8 @@ def _start(user_id: str, stream: Stream, *, keep_schedule: bool) -> Stream:
     if previous == SCHEDULED and not keep_schedule:
         _drop_schedule(stream_id)
     record_event(user_id, stream_id, "starting", "task requested", run_id)
+    if youtube is not None:
+        _open_broadcasts(user_id, stream_id, run_id, youtube)
     try:
         get_launcher().start(stream_id, user_id, run_id)
     except Exception as error:
@@ -307,7 +338,29 @@ def _start(user_id: str, stream: Stream, *, keep_schedule: bool) -> Stream:
         logger.exception("launch failed", extra={"stream_id": stream_id, "run_id": run_id})
         launched = get_stream(user_id, stream_id, consistent=True)
         finish(launched, FAILED, f"the stream task could not be launched ({_error_name(error)}); try again")
+        if youtube is not None:
+            youtube.end_broadcasts(user_id, stream_id, run_id)
     return get_stream(user_id, stream_id, consistent=True)
+
+
+def _open_broadcasts(user_id: str, stream_id: str, run_id: str, youtube: BroadcastMaker) -> None:
+    """The run's YouTube broadcasts, made before its task is launched; a failure fails the run with the
+    reason (its broadcasts already deleted) and is raised for the API's answer."""
+    started = get_stream(user_id, stream_id, consistent=True)
+    if started.run_id != run_id:
+        return
+    try:
+        youtube.open_broadcasts(user_id, started)
+    except Exception as error:
+        reason = (
+            error.message
+            if isinstance(error, PlayoutError)
+            else f"the YouTube broadcast could not be made ({type(error).__name__}); try again"
+        )
+        if not isinstance(error, PlayoutError):
+            logger.exception("youtube broadcast failed", extra={"stream_id": stream_id, "run_id": run_id})
+        finish(started, FAILED, f"YouTube: {reason}")
+        raise
 
 
 def _error_name(error: Exception) -> str:
@@ -340,7 +393,9 @@ def _fail_scheduled(stream: Stream, reason: str) -> None:
 # --- schedules ---
 
 
-def reschedule_stream(user_id: str, stream_id: str, scheduled_start: datetime) -> Stream:
+def reschedule_stream(
+    user_id: str, stream_id: str, scheduled_start: datetime, youtube: BroadcastMaker | None = None
+) -> Stream:
     stream = get_stream(user_id, stream_id, consistent=True)
     if stream.status != SCHEDULED:
         raise InvalidState(f"stream {stream_id} is {stream.status}; only a scheduled stream can be moved")
@@ -359,7 +414,7 @@ def reschedule_stream(user_id: str, stream_id: str, scheduled_start: datetime) -
     record_event(user_id, stream_id, "rescheduled", f"starts at {at.isoformat()}")
     if starts_now:
         _drop_schedule(stream_id)
-        return start_scheduled_stream(user_id, stream_id, at) or stream
+        return start_scheduled_stream(user_id, stream_id, at, youtube) or stream
     return stream
 
 

@@ -66,6 +66,9 @@ class YouTubeQuotaExhausted(TooManyRequests):
         super().__init__(message)
         self.resets_at = resets_at
 
+    def details(self) -> dict[str, str]:
+        return {"resets_at": self.resets_at.astimezone(UTC).isoformat().replace("+00:00", "Z")}
+
 
 def pacific_day(now: datetime) -> str:
     """The quota day `now` (aware) falls in, as Google counts it: the date in Pacific time."""
@@ -91,9 +94,11 @@ class QuotaLedger:
         item = YouTubeQuotaDay.get_or_none(self.project, pacific_day(now))
         return QuotaDay(int(item.used) if item else 0, self.daily_limit, next_reset(now))
 
-    def spend(self, call: YouTubeCall, times: int = 1) -> QuotaDay:
+    def spend(self, call: YouTubeCall, times: int = 1, *, cleanup: bool = False) -> QuotaDay:
         """Charges `call` (`times` over) to today, or raises YouTubeQuotaExhausted, charging nothing, if that
-        would pass the limit."""
+        would pass the limit. A `cleanup` call (ending or deleting a broadcast Playout made) is charged but
+        never refused here: leaving a broadcast live on YouTube is worse than passing the ledger's count,
+        and YouTube itself still refuses it if the project's quota is really spent."""
         now = self.clock()
         cost = COST_UNITS[call] * times
         item = YouTubeQuotaDay.for_day(self.project, pacific_day(now))
@@ -103,7 +108,9 @@ class QuotaLedger:
                     YouTubeQuotaDay.used.add(cost),
                     YouTubeQuotaDay.expires_at.set(next_reset(now) + KEPT_AFTER_RESET),
                 ],
-                condition=YouTubeQuotaDay.used.does_not_exist()
+                condition=None
+                if cleanup
+                else YouTubeQuotaDay.used.does_not_exist()
                 | (YouTubeQuotaDay.used <= self.daily_limit - cost),
             )
         except UpdateError as error:
@@ -111,6 +118,18 @@ class QuotaLedger:
                 raise
             raise self._exhausted(call, now) from None
         return QuotaDay(int(item.used), self.daily_limit, next_reset(now))
+
+    def require(self, units: int, what: str) -> QuotaDay:
+        """Today, if `units` are left for `what` (the calls of a whole action, checked before its first one);
+        else YouTubeQuotaExhausted with the reset time, before anything is done."""
+        day = self.today()
+        if day.left < units:
+            raise YouTubeQuotaExhausted(
+                f"YouTube's daily quota has {day.left} of {day.limit} units left and {what} needs {units}; "
+                f"it resets at {day.resets_at:%Y-%m-%d %H:%M} UTC (midnight Pacific time)",
+                day.resets_at,
+            )
+        return day
 
     def mark_spent(self) -> QuotaDay:
         """YouTube answered `quotaExceeded`: nothing more today, whatever the ledger counted."""

@@ -1,0 +1,431 @@
+"""A stream's YouTube broadcasts: one liveBroadcast per YouTube destination per run, bound to the channel's
+reusable liveStream, whose ingest the stream task pushes to like any RTMP(S) destination.
+
+Where each call runs (docs/contracts.md, "YouTube broadcasts"):
+
+- the start (the API's or the scheduled start's Lambda, `open_broadcasts`), after the conditional write
+  that made the run, so once per run: liveStreams.insert (a channel's first start only), then
+  liveBroadcasts.insert and liveBroadcasts.bind. Each broadcast's item is claimed (`opening`) before YouTube
+  is asked, and every later write is conditional on the state it leaves: a retried start finds the claim and
+  asks nothing twice. A failure part-way deletes what this run made (liveBroadcasts.delete) and fails the
+  stream with the reason.
+- the stream task (`set_thumbnails`): thumbnails.set, best effort, claimed on the item so that a task that
+  resumes the run does not set it again; the task has the ffmpeg that turns the media's WebP into a JPEG.
+- the end of the run (`end_broadcasts`: the task when it concludes a run it played, stopped or failed; the
+  watchdog for a run whose task died): liveBroadcasts.list, then transition to `complete` (a broadcast that
+  went live) or delete (one that never did), claimed (`ending`) first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any, Final
+
+from googleapiclient.http import MediaInMemoryUpload
+from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.expressions.update import Action
+
+from playout import crypto
+from playout.destinations import validate_ingest_url
+from playout.errors import InvalidState, NotFound, PlayoutError
+from playout.models import (
+    DESTINATION_PREFIX,
+    BroadcastRef,
+    Destination,
+    Stream,
+    YouTubeBroadcast,
+    user_pk,
+    utcnow,
+)
+from playout.youtube.api import YouTubeApi, YouTubeCallError
+from playout.youtube.channels import NEEDS_RECONNECT, YOUTUBE, mark_needs_reconnect
+from playout.youtube.endpoints import WATCH_URL
+from playout.youtube.errors import ChannelNeedsAction, Next
+from playout.youtube.google import GoogleProject
+from playout.youtube.quota import COST_UNITS, YouTubeCall
+
+logger = logging.getLogger(__name__)
+
+OPENING, CREATED, BOUND, ENDING, COMPLETE, DELETED, FAILED = (
+    "opening",
+    "created",
+    "bound",
+    "ending",
+    "complete",
+    "deleted",
+    "failed",
+)
+OPEN_STATES: Final = (CREATED, BOUND)  # a broadcast that exists on YouTube and is not over
+THUMBNAIL_SETTING, THUMBNAIL_SET, THUMBNAIL_FAILED = "setting", "set", "failed"
+RETENTION: Final = timedelta(days=400)
+LIVE_STREAM_TITLE: Final = "Playout"
+ON_AIR_STATES: Final = frozenset({"testStarting", "testing", "liveStarting", "live"})
+UNUSED_STATES: Final = frozenset({"created", "ready"})
+CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+
+# A run's calls, for the quota check before a start (the task's thumbnail and the end are counted too, so a
+# stream that starts can also end its broadcast).
+START_CALLS: Final = (YouTubeCall.BROADCASTS_INSERT, YouTubeCall.BROADCASTS_BIND)
+TASK_CALLS: Final = (YouTubeCall.THUMBNAILS_SET,)
+END_CALLS: Final = (YouTubeCall.BROADCASTS_LIST, YouTubeCall.BROADCASTS_TRANSITION)
+
+
+def units_of(calls: tuple[YouTubeCall, ...]) -> int:
+    return sum(COST_UNITS[call] for call in calls)
+
+
+def watch_url(broadcast_id: str) -> str:
+    return WATCH_URL.format(video_id=broadcast_id)
+
+
+def youtube_safe(text: str, limit: int) -> str:
+    """YouTube refuses `<` and `>` in a broadcast's title and description."""
+    return text.replace("<", "\u2039").replace(">", "\u203a")[:limit]
+
+
+@dataclass
+class Broadcasts:
+    """What the start, the task and the watchdog do with a stream's YouTube destinations."""
+
+    project: GoogleProject
+    allow_loopback_ingests: bool = False  # local mode: the emulator's ingest is on this machine
+
+    # --- the start ---
+
+    def youtube_destinations(self, user_id: str, stream: Stream) -> list[Destination]:
+        types = list(stream.destination_types or [])
+        ids = [str(d) for d in stream.destination_ids]
+        if types and YOUTUBE not in types:
+            return []
+        keys = [(user_pk(user_id), DESTINATION_PREFIX + d) for d in ids]
+        found = {str(d.destination_id): d for d in Destination.batch_get(keys)}
+        return [found[d] for d in ids if d in found and found[d].type == YOUTUBE]
+
+    def check_start(self, user_id: str, stream: Stream) -> None:
+        """Before the run is made: YouTube is set up, every channel's grant is good, and today's quota holds
+        the whole run's calls. Raises the API's answer (503, 409, 429) otherwise, having changed nothing."""
+        destinations = self.youtube_destinations(user_id, stream)
+        if not destinations:
+            return
+        self.project.oauth_client()  # YouTubeNotConfigured (503) when there is no client
+        for destination in destinations:
+            if destination.state == NEEDS_RECONNECT:
+                raise ChannelNeedsAction(
+                    f"YouTube channel {destination.channel_title} must be connected again before it can "
+                    "stream (its access was revoked or has expired)"
+                )
+        units = sum(
+            units_of(START_CALLS + TASK_CALLS + END_CALLS)
+            + (0 if destination.live_stream_id else COST_UNITS[YouTubeCall.STREAMS_INSERT])
+            for destination in destinations
+        )
+        self.project.ledger().require(units, f"starting a stream on {len(destinations)} YouTube channel(s)")
+
+    def open_broadcasts(self, user_id: str, stream: Stream) -> list[BroadcastRef]:
+        """The run's broadcasts, made and bound (the start, after the run's conditional write); written on the
+        stream. On a failure, what this run made is deleted and the error raised for the stream's reason."""
+        destinations = self.youtube_destinations(user_id, stream)
+        if not destinations:
+            return []
+        opened: list[BroadcastRef] = []
+        try:
+            for destination in destinations:
+                opened.append(self._open(user_id, stream, destination))
+        except Exception:
+            self._roll_back(user_id, stream)
+            raise
+        try:
+            stream.update(actions=[Stream.broadcasts.set(opened)], condition=Stream.run_id == stream.run_id)
+        except UpdateError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise
+            self._roll_back(user_id, stream)
+            raise InvalidState(f"stream {stream.stream_id} was started again meanwhile") from None
+        return opened
+
+    def _api(self, user_id: str, destination: Destination, num_retries: int | None = None) -> YouTubeApi:
+        credentials = self.project.credentials_for(user_id, destination)
+        return YouTubeApi(
+            self.project,
+            credentials,
+            on_revoked=lambda: mark_needs_reconnect(user_id, destination),
+            num_retries=num_retries,
+        )
+
+    def _open(self, user_id: str, stream: Stream, destination: Destination) -> BroadcastRef:
+        run_id, destination_id = str(stream.run_id), str(destination.destination_id)
+        item = YouTubeBroadcast(
+            user_pk(user_id),
+            YouTubeBroadcast.key_of(stream.stream_id, run_id, destination_id),
+            stream_id=stream.stream_id,
+            run_id=run_id,
+            destination_id=destination_id,
+            state=OPENING,
+            expires_at=RETENTION,
+        )
+        try:
+            item.save(condition=YouTubeBroadcast.sk.does_not_exist())
+        except PutError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise
+            raise InvalidState(f"the YouTube broadcast of run {run_id} is already being made") from None
+        api = self._api(user_id, destination)
+        live_stream_id = self._live_stream(api, user_id, destination)
+        answer = api.execute(
+            YouTubeCall.BROADCASTS_INSERT,
+            api.service.liveBroadcasts().insert(
+                part="snippet,status,contentDetails", body=self._broadcast_body(stream)
+            ),
+        )
+        broadcast_id = str(answer["id"])
+        _move(item, OPENING, CREATED, broadcast_id=broadcast_id)
+        try:
+            self._bind(api, user_id, destination, broadcast_id, live_stream_id, item)
+        except YouTubeCallError as error:
+            # liveStreamNotFound: the channel's liveStream was deleted on YouTube; a new one is made once.
+            if error.reason != "liveStreamNotFound":
+                raise
+            live_stream_id = self._live_stream(api, user_id, destination, replace=True)
+            self._bind(api, user_id, destination, broadcast_id, live_stream_id, item)
+        logger.info(
+            "youtube broadcast bound",
+            extra={"stream_id": stream.stream_id, "run_id": run_id, "broadcast_id": broadcast_id},
+        )
+        return BroadcastRef(destination_id=destination_id, broadcast_id=broadcast_id)
+
+    def _bind(
+        self,
+        api: YouTubeApi,
+        user_id: str,
+        destination: Destination,
+        broadcast_id: str,
+        live_stream_id: str,
+        item: YouTubeBroadcast,
+    ) -> None:
+        api.execute(
+            YouTubeCall.BROADCASTS_BIND,
+            api.service.liveBroadcasts().bind(part="id,status", id=broadcast_id, streamId=live_stream_id),
+        )
+        _move(item, CREATED, BOUND, live_stream_id=live_stream_id)
+
+    def _broadcast_body(self, stream: Stream) -> dict[str, Any]:
+        options = stream.youtube
+        starts = stream.scheduled_start or utcnow()
+        return {
+            "snippet": {
+                "title": youtube_safe(str(stream.title), 100),
+                "description": youtube_safe(str(stream.description or ""), 5000),
+                "scheduledStartTime": starts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            },
+            "status": {
+                "privacyStatus": str(stream.privacy),
+                "selfDeclaredMadeForKids": bool(options.made_for_kids) if options else False,
+            },
+            "contentDetails": {
+                "enableAutoStart": True,  # live as soon as the stream task's data arrives
+                "enableAutoStop": False,  # a task's restart must not end it: the end says so explicitly
+                "latencyPreference": str(options.latency_preference) if options else "normal",
+                "enableDvr": bool(options.enable_dvr) if options else True,
+                "monitorStream": {"enableMonitorStream": False},
+                "recordFromStart": True,
+            },
+        }
+
+    def _live_stream(
+        self, api: YouTubeApi, user_id: str, destination: Destination, *, replace: bool = False
+    ) -> str:
+        """The channel's reusable liveStream: made at its first start, kept on the destination with its
+        ingest (RTMPS preferred) and its key (KMS), which the stream task reads like an RTMP destination's."""
+        if destination.live_stream_id and not replace:
+            return str(destination.live_stream_id)
+        answer = api.execute(
+            YouTubeCall.STREAMS_INSERT,
+            api.service.liveStreams().insert(
+                part="snippet,cdn,contentDetails,status",
+                body={
+                    "snippet": {
+                        "title": LIVE_STREAM_TITLE,
+                        "description": "Playout's ingest for this channel",
+                    },
+                    "cdn": {"ingestionType": "rtmp", "resolution": "variable", "frameRate": "variable"},
+                    "contentDetails": {"isReusable": True},
+                },
+            ),
+        )
+        info = answer["cdn"]["ingestionInfo"]
+        address = info.get("rtmpsIngestionAddress") or info["ingestionAddress"]
+        url = validate_ingest_url(str(address), allow_loopback=self.allow_loopback_ingests)
+        destination_id = str(destination.destination_id)
+        key = crypto.encrypt(str(info["streamName"]), user_id, destination_id)
+        previous = destination.live_stream_id
+        condition = (
+            Destination.live_stream_id.does_not_exist()
+            if previous is None
+            else Destination.live_stream_id == previous
+        )
+        try:
+            destination.update(
+                actions=[
+                    Destination.live_stream_id.set(str(answer["id"])),
+                    Destination.url.set(url),
+                    Destination.stream_key_ciphertext.set(key),
+                ],
+                condition=condition,
+            )
+        except UpdateError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise
+            # Another start of this channel made one meanwhile: use it (this one stays unused on YouTube).
+            destination.refresh(consistent_read=True)
+            return str(destination.live_stream_id)
+        return str(answer["id"])
+
+    def _roll_back(self, user_id: str, stream: Stream) -> None:
+        """Deletes every broadcast this run made (none went live: the task was not launched yet)."""
+        for item in run_items(user_id, stream.stream_id, str(stream.run_id)):
+            if item.state == OPENING:
+                _settle(item, OPENING, FAILED, "the start failed before YouTube made the broadcast")
+            elif item.state in OPEN_STATES:
+                self._end_one(user_id, item, reason="the start failed part-way")
+
+    # --- the stream task ---
+
+    def set_thumbnails(self, user_id: str, stream: Stream, jpeg: Callable[[], bytes | None]) -> None:
+        """thumbnails.set on each of the run's broadcasts whose thumbnail nobody has set yet; best effort
+        (logged). `jpeg` makes the picture once, when a broadcast needs it."""
+        image: bytes | None = None
+        for item in run_items(user_id, stream.stream_id, str(stream.run_id)):
+            if item.state != BOUND or item.thumbnail is not None:
+                continue
+            try:
+                item.update(
+                    actions=[YouTubeBroadcast.thumbnail.set(THUMBNAIL_SETTING)],
+                    condition=YouTubeBroadcast.thumbnail.does_not_exist(),
+                )
+            except UpdateError as error:
+                if error.cause_response_code != CONDITION_FAILED:
+                    raise
+                continue  # another task of the run has it
+            try:
+                image = image if image is not None else jpeg()
+                if image is None:
+                    raise NotFound("the stream's first media has no thumbnail")
+                destination = _destination(user_id, str(item.destination_id))
+                api = self._api(user_id, destination)
+                api.execute(
+                    YouTubeCall.THUMBNAILS_SET,
+                    api.service.thumbnails().set(
+                        videoId=str(item.broadcast_id), media_body=MediaInMemoryUpload(image, "image/jpeg")
+                    ),
+                )
+            except PlayoutError as error:
+                logger.warning(
+                    "the broadcast's thumbnail was not set",
+                    extra={"broadcast_id": item.broadcast_id, "reason": error.message},
+                )
+                item.update(actions=[YouTubeBroadcast.thumbnail.set(THUMBNAIL_FAILED)])
+            else:
+                item.update(actions=[YouTubeBroadcast.thumbnail.set(THUMBNAIL_SET)])
+
+    # --- the end of a run ---
+
+    def end_broadcasts(self, user_id: str, stream_id: str, run_id: str) -> list[str]:
+        """Ends each broadcast of the run that is still open: `complete` if it went live, deleted if it never
+        did. Returns the problems met (each also logged), empty when all went well."""
+        problems = []
+        for item in run_items(user_id, stream_id, run_id):
+            if item.state in OPEN_STATES:
+                problem = self._end_one(user_id, item, reason=None)
+                if problem:
+                    problems.append(problem)
+        return problems
+
+    def _end_one(self, user_id: str, item: YouTubeBroadcast, reason: str | None) -> str | None:
+        before = str(item.state)
+        try:
+            item.update(
+                actions=[YouTubeBroadcast.state.set(ENDING), YouTubeBroadcast.updated_at.set(utcnow())],
+                condition=YouTubeBroadcast.state == before,
+            )
+        except UpdateError as error:
+            if error.cause_response_code != CONDITION_FAILED:
+                raise
+            return None  # another part of the system is ending it
+        broadcast_id = str(item.broadcast_id)
+        try:
+            destination = _destination(user_id, str(item.destination_id))
+            api = self._api(user_id, destination, num_retries=1)
+            answer = api.execute(
+                YouTubeCall.BROADCASTS_LIST,
+                api.service.liveBroadcasts().list(part="id,status", id=broadcast_id),
+                cleanup=True,
+            )
+            found = answer.get("items") or []
+            life_cycle = str(found[0]["status"]["lifeCycleStatus"]) if found else "gone"
+            if life_cycle in ON_AIR_STATES:
+                api.execute(
+                    YouTubeCall.BROADCASTS_TRANSITION,
+                    api.service.liveBroadcasts().transition(
+                        part="id,status", id=broadcast_id, broadcastStatus="complete"
+                    ),
+                    cleanup=True,
+                )
+                final = COMPLETE
+            elif life_cycle in UNUSED_STATES:
+                api.execute(
+                    YouTubeCall.BROADCASTS_DELETE,
+                    api.service.liveBroadcasts().delete(id=broadcast_id),
+                    cleanup=True,
+                )
+                final = DELETED
+            else:
+                final = COMPLETE  # already complete (YouTube ended it), revoked, or gone
+        except PlayoutError as error:
+            retry = isinstance(error, YouTubeCallError) and error.problem.next is Next.RETRY_LATER
+            _settle(item, ENDING, before if retry else FAILED, error.message)
+            logger.warning(
+                "the youtube broadcast could not be ended",
+                extra={"broadcast_id": broadcast_id, "reason": error.message},
+            )
+            return f"YouTube broadcast {broadcast_id} could not be ended: {error.message}"
+        _settle(item, ENDING, final, reason)
+        logger.info("youtube broadcast ended", extra={"broadcast_id": broadcast_id, "state": final})
+        return None
+
+
+def run_items(user_id: str, stream_id: str, run_id: str) -> list[YouTubeBroadcast]:
+    """The broadcasts of a run (one Query, consistent: they are read right after being written)."""
+    return list(
+        YouTubeBroadcast.query(
+            user_pk(user_id),
+            YouTubeBroadcast.sk.startswith(YouTubeBroadcast.run_prefix(stream_id, run_id)),
+            consistent_read=True,
+        )
+    )
+
+
+def _destination(user_id: str, destination_id: str) -> Destination:
+    try:
+        return Destination.get(user_pk(user_id), DESTINATION_PREFIX + destination_id, consistent_read=True)
+    except Destination.DoesNotExist:
+        raise NotFound(f"destination {destination_id} no longer exists") from None
+
+
+def _move(item: YouTubeBroadcast, before: str, after: str, **values: str) -> None:
+    actions: list[Action] = [YouTubeBroadcast.state.set(after), YouTubeBroadcast.updated_at.set(utcnow())]
+    actions += [getattr(YouTubeBroadcast, name).set(value) for name, value in values.items()]
+    item.update(actions=actions, condition=YouTubeBroadcast.state == before)
+
+
+def _settle(item: YouTubeBroadcast, before: str, after: str, reason: str | None) -> None:
+    actions: list[Action] = [YouTubeBroadcast.state.set(after), YouTubeBroadcast.updated_at.set(utcnow())]
+    if reason:
+        actions.append(YouTubeBroadcast.reason.set(reason[:500]))
+    try:
+        item.update(actions=actions, condition=YouTubeBroadcast.state == before)
+    except UpdateError as error:
+        if error.cause_response_code != CONDITION_FAILED:
+            raise
