@@ -15,10 +15,16 @@ for _root in (_REPO / "layers", _REPO / "functions", _REPO):
     if str(_root) not in sys.path:
         sys.path.append(str(_root))
 
-from local.runtime import DEFAULT_PORT, LocalMode, loopback_imports_allowed  # noqa: E402
+from local.runtime import (  # noqa: E402
+    DEFAULT_PORT,
+    LocalMode,
+    loopback_imports_allowed,
+    youtube_emulator_wanted,
+)
 
 
 def main() -> int:
+    youtube_emulator_wanted(os.environ)  # a word that is no flag stops local mode here, before anything runs
     mode = LocalMode(
         port=int(os.environ.get("PORT", DEFAULT_PORT)),
         log_file=os.environ.get("LOG_FILE") or None,

@@ -28,10 +28,8 @@ from werkzeug.wrappers import Request, Response
 from local.auth import JwtAuthorizer, Unauthorized
 from local.logs import LogSink
 from local.resources import LocalResources
-from playout.resources import IMMUTABLE_CACHE_CONTROL, spa_content_security_policy
+from playout.resources import IMMUTABLE_CACHE_CONTROL, PUBLIC_ROUTES, spa_content_security_policy
 
-# infra/constructs/api.py: GET on these paths has no authorizer; everything else under /api/ has one.
-PUBLIC_ROUTES: Final = ("/api/health", "/api/openapi.json", "/api/youtube/callback")
 PROXY_ROUTE_KEY: Final = "ANY /api/{proxy+}"
 NO_CACHE: Final = "no-cache"
 SPA_ENTRY: Final = "index.html"

@@ -32,8 +32,9 @@ WEB_DIR: Final = REPO_ROOT / "web"
 HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8080
 DUMMY_CREDENTIALS: Final = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
-# Variables a developer may set to tune the stream task locally (its own settings), passed through as-is.
-TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG")
+# Variables a developer may set to tune the stream task locally (its own settings), passed through as-is, and
+# where YouTube answers (the emulator's, or a real Google client's), which the task reads as the API does.
+TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG", "YOUTUBE_")
 # Local mode's own knobs (docs/contracts.md, "Local mode knobs"): where the tasks' DynamoDB calls go (a proxy
 # that injects faults, say), and the command the launcher runs as the stream task.
 TASK_DYNAMODB_ENDPOINT_VAR: Final = "STREAM_TASK_DYNAMODB_ENDPOINT"
@@ -45,8 +46,11 @@ _FLAG_WORDS: Final = {
     **dict.fromkeys(("true", "1", "yes", "on"), True),
     **dict.fromkeys(("false", "0", "no", "off"), False),
 }
-# "on": Google's OAuth and the YouTube Live API are local/youtube_emulator (see _start_youtube_emulator).
+# Google's OAuth and the YouTube Live API are local/youtube_emulator (see _start_youtube_emulator): "on" by
+# default; "off" by default when a real Google OAuth client is given (YOUTUBE_CLIENT_ID and
+# YOUTUBE_CLIENT_SECRET in the environment), which local mode then talks to.
 YOUTUBE_EMULATOR_VAR: Final = "LOCAL_YOUTUBE_EMULATOR"
+GOOGLE_CLIENT_VAR: Final = "YOUTUBE_CLIENT_ID"
 
 
 @dataclass
@@ -104,6 +108,7 @@ class LocalMode:
             "S3_ADDRESSING_STYLE": "path",
             "ALLOW_LOOPBACK_INGESTS": "true",  # the RTMP sinks and the YouTube emulator run on this machine
             "ALLOW_LOOPBACK_IMPORTS": _flag(self.allow_loopback_imports),  # see ALLOW_LOOPBACK_IMPORTS_VAR
+            "APP_ORIGIN": self.url,  # where Google's redirect comes back to, then the SPA
             "POWERTOOLS_TRACE_DISABLED": "1",
             "POWERTOOLS_METRICS_NAMESPACE": "Playout",
             "POWERTOOLS_SERVICE_NAME": "playout",
@@ -143,9 +148,12 @@ class LocalMode:
         return self.url
 
     def _start_youtube_emulator(self) -> dict[str, str]:
-        """The hook for YouTube: with LOCAL_YOUTUBE_EMULATOR=on, Google is the emulator (its OAuth client
-        registered for this origin's callback), and the API's settings say where it answers."""
-        if not _FLAG_WORDS.get(os.environ.get(YOUTUBE_EMULATOR_VAR, "off").strip().lower(), False):
+        """Google is the emulator (its OAuth client registered for this origin's callback) unless
+        LOCAL_YOUTUBE_EMULATOR=off, or a real client is given; the API's and the tasks' settings say where it
+        answers."""
+        if not youtube_emulator_wanted(os.environ):
+            if os.environ.get(GOOGLE_CLIENT_VAR):
+                self.log.event("youtube: a Google OAuth client is configured; talking to Google")
             return {}
         from local.youtube_emulator.local_mode import api_settings, emulator_for
 
@@ -222,6 +230,16 @@ class LocalMode:
         self.log.close()
 
 
+def youtube_emulator_wanted(environ: Mapping[str, str]) -> bool:
+    """LOCAL_YOUTUBE_EMULATOR as a flag: on unless a Google client is configured; ValueError for a word that
+    is not a flag."""
+    default = "off" if environ.get(GOOGLE_CLIENT_VAR) else "on"
+    word = environ.get(YOUTUBE_EMULATOR_VAR, default).strip().lower()
+    if word not in _FLAG_WORDS:
+        raise ValueError(f"{YOUTUBE_EMULATOR_VAR} must be on or off, not {word!r}")
+    return _FLAG_WORDS[word]
+
+
 def loopback_imports_allowed(environ: Mapping[str, str]) -> bool:
     """LOCAL_ALLOW_LOOPBACK_IMPORTS as a flag (true when unset); ValueError for a word that is not one."""
     word = environ.get(ALLOW_LOOPBACK_IMPORTS_VAR, "true").strip().lower()
@@ -266,10 +284,13 @@ def _point_aws_at(endpoint_url: str) -> None:
 def _reset_domain_caches(res: local_resources.LocalResources) -> None:
     from playout import aws
     from playout.models import bind_table
-    from playout.settings import get_settings
+    from playout.settings import get_settings, get_youtube_settings
+    from playout.youtube.google import project_for
 
     aws.reset_clients()
     get_settings.cache_clear()
+    get_youtube_settings.cache_clear()
+    project_for.cache_clear()
     bind_table(res.table_name, res.region)
 
 

@@ -10,7 +10,10 @@ from types import FrameType
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from playout.settings import YouTubeSettings
 from playout.workflow import EXIT_MISCONFIGURED
+from playout.youtube.broadcasts import Broadcasts
+from playout.youtube.google import GoogleProject
 from stream_task.redact import RedactingFormatter, Redactor
 from stream_task.runner import StreamRun
 from stream_task.settings import TaskSettings
@@ -26,13 +29,19 @@ def main() -> int:
     )
     try:
         settings = TaskSettings()  # type: ignore[call-arg]  # values come from the environment
+        youtube_settings = YouTubeSettings()
     except ValidationError as error:
         logger.error(
             "invalid environment", extra={"errors": error.errors(include_url=False, include_input=False)}
         )
         return EXIT_MISCONFIGURED
     logger.append_keys(stream_id=settings.stream_id, run_id=settings.run_id)
-    task = StreamRun(settings, logger, redactor)
+    youtube = (
+        Broadcasts(GoogleProject(youtube_settings), allow_loopback_ingests=settings.allow_loopback_ingests)
+        if youtube_settings.configured
+        else None
+    )
+    task = StreamRun(settings, logger, redactor, youtube=youtube)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         task.interrupt()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,8 @@ from playout.netguard import resolve_public
 from playout.playlists import describe_ids, missing_ids
 from playout.streams import ENDED, FAILED, LIVE, STOPPING, claim_run, finish, record_task
 from playout.workflow import EXIT_ENDED_UNWRITTEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETTLED
+from playout.youtube.broadcasts import Broadcasts
+from stream_task.broadcast_thumbnail import jpeg_from_webp, read_thumbnail
 from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult
 from stream_task.outputs import Output, OutputState
 from stream_task.playlist import Cursor, Entry, Item, PlayOrder
@@ -46,6 +49,7 @@ STOP_REQUESTED = "stop requested"
 SUPERSEDED = "run superseded"
 # ECS gives a stopped task 120 s (the container's stop timeout): the last writes fit well inside it.
 LAST_BEAT_DEADLINE_S = 15.0
+THUMBNAIL_WAIT_S = 20.0  # at the end, for a thumbnail still being set (before its broadcast ends)
 
 T = TypeVar("T")
 
@@ -55,8 +59,17 @@ class SetupFailed(Exception):
 
 
 class StreamRun(EngineEvents):
-    def __init__(self, settings: TaskSettings, logger: Logger, redactor: Redactor | None = None) -> None:
+    def __init__(
+        self,
+        settings: TaskSettings,
+        logger: Logger,
+        redactor: Redactor | None = None,
+        youtube: Broadcasts | None = None,
+    ) -> None:
         self.settings = settings
+        self.youtube = youtube  # the stream's YouTube broadcasts: their thumbnail, and their end
+        self._thumbnails: threading.Thread | None = None
+        self._thumbnail_key: str | None = None
         self.log = logger
         self.redact = redactor or Redactor()
         self.ids = RunIds(settings.user_id, settings.stream_id, settings.run_id)
@@ -126,6 +139,7 @@ class StreamRun(EngineEvents):
                     ingests = self._ingests(stream)
                 except SetupFailed as error:
                     return EngineResult(Ending.FAILED, str(error))
+                self._set_thumbnails(stream)
                 if self._stop_wish is not None:
                     return EngineResult(Ending.STOPPED, self._stop_wish)
                 start = _resume_cursor(stream, item)
@@ -165,6 +179,8 @@ class StreamRun(EngineEvents):
                 stager.close()
 
     def _conclude(self, stream: Stream, result: EngineResult) -> int:
+        if not (result.ending is Ending.STOPPED and result.reason == INTERRUPTED):
+            self._end_broadcasts(stream)  # the run is over (played, stopped, failed, superseded)
         if result.ending is Ending.FINISHED:
             self.log.info("playlist finished")
             return self._settle(stream, ENDED)
@@ -212,6 +228,7 @@ class StreamRun(EngineEvents):
         wanted = self._last_beat()
         if wanted == health.WANT_STOP:
             self.log.info("stream stopped on request (SIGTERM)")
+            self._end_broadcasts(stream)
             return self._settle(stream, ENDED)
         if wanted is None:
             self.log.info("interrupted; the run is no longer this task's")
@@ -236,6 +253,52 @@ class StreamRun(EngineEvents):
         except DATABASE_ERRORS:
             self.log.warning("could not record the task's ARN; stop waits for the next heartbeat")
 
+    # --- YouTube ---
+
+    def _set_thumbnails(self, stream: Stream) -> None:
+        """thumbnails.set on the run's broadcasts, on a thread of its own (best effort: nothing waits)."""
+        if not stream.broadcasts or self.youtube is None or self._thumbnail_key is None:
+            return
+        youtube, key, s = self.youtube, self._thumbnail_key, self.settings
+
+        def jpeg() -> bytes:
+            webp = read_thumbnail(aws.client("s3", s.s3_addressing_style), s.media_bucket, key)
+            return jpeg_from_webp(s.picture_ffmpeg_path, webp, s.scratch_dir)
+
+        def set_them() -> None:
+            try:
+                youtube.set_thumbnails(s.user_id, stream, jpeg)
+            except Exception:
+                self.log.exception("the broadcasts' thumbnail could not be set")
+
+        self._thumbnails = threading.Thread(target=set_them, name="youtube-thumbnail", daemon=True)
+        self._thumbnails.start()
+
+    def _end_broadcasts(self, stream: Stream) -> None:
+        """Completes (or deletes, if it never went live) each of the run's YouTube broadcasts; best effort:
+        a problem is logged and recorded as an event, and the stream still ends."""
+        if not stream.broadcasts:
+            return
+        if self._thumbnails is not None:
+            self._thumbnails.join(THUMBNAIL_WAIT_S)
+        if self.youtube is None:
+            self.log.error("the stream has YouTube broadcasts but this task has no YouTube settings")
+            return
+        youtube, s = self.youtube, self.settings
+        try:
+            problems = self._retry(
+                lambda: youtube.end_broadcasts(s.user_id, s.stream_id, s.run_id), "end the YouTube broadcasts"
+            )
+        except Exception:
+            self.log.exception("the YouTube broadcasts could not be ended")
+            return
+        for problem in problems:
+            self.log.warning("youtube broadcast not ended", extra={"reason": problem})
+            if self._reporter is not None:
+                self._reporter.event("youtube", problem)
+        if problems and self._reporter is not None:
+            self._reporter.flush_events()
+
     # --- setup ---
 
     def _plan(self, stream: Stream, stager: Stager) -> PlayOrder:
@@ -247,6 +310,8 @@ class StreamRun(EngineEvents):
         missing = missing_ids(distinct, found)
         if missing:
             raise SetupFailed(f"media {describe_ids(missing)} not found")
+        first = found[media_ids[0]].thumbnail_key
+        self._thumbnail_key = str(first) if first else None
         stager.register({media_id: str(found[media_id].object_key) for media_id in distinct})
 
         def item(media_id: str) -> Item:

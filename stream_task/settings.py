@@ -45,6 +45,9 @@ class TaskSettings(BaseSettings):
     capacity: str = _knob("CAPACITY", default=ON_DEMAND, pattern=f"^({SPOT}|{ON_DEMAND})$")
     ffmpeg_path: str = _knob("FFMPEG_PATH", default="ffmpeg")
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
+    # Debian's full ffmpeg, for pictures (a YouTube broadcast's thumbnail); the engine's build has no decoders
+    # for them.
+    picture_ffmpeg_path: str = _knob("PICTURE_FFMPEG_PATH", default="ffmpeg")
     # "auto" picks path-style addressing for a custom endpoint (local mode) and virtual hosts on AWS.
     s3_addressing_style: str = _knob("S3_ADDRESSING_STYLE", default="auto", pattern="^(virtual|path|auto)$")
     # Admits 127.0.0.0/8 and ::1 as ingests (local mode's RTMP server); AWS never sets it.

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from playout.youtube.endpoints import CALLBACK_PATH
+
+# GET on these paths has no authorizer (the HTTP API in infra/constructs/api.py, local mode's gateway):
+# the health check, the OpenAPI document, and Google's OAuth redirect (no JWT with it; its state is checked).
+PUBLIC_ROUTES: Final = ("/api/health", "/api/openapi.json", CALLBACK_PATH)
+
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"
 TABLE_TTL_ATTRIBUTE: Final = "expires_at"

@@ -4,12 +4,10 @@ API is told about it. The names of those settings live here only."""
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from typing import Final
 
 from local.youtube_emulator.ingest import EventLog
 from local.youtube_emulator.server import RunningEmulator, running_youtube_emulator
-
-CALLBACK_PATH: Final = "/api/youtube/callback"  # one of local.gateway.PUBLIC_ROUTES (a test holds them equal)
+from playout.youtube.endpoints import CALLBACK_PATH  # one of playout.resources.PUBLIC_ROUTES
 
 
 def emulator_for(origin: str, log: EventLog) -> AbstractContextManager[RunningEmulator]:

@@ -67,6 +67,7 @@ class ApiResponse:
     status: int
     headers: dict[str, str]
     text: str
+    cookies: list[str] = field(default_factory=list)  # Set-Cookie values (payload 2.0 lists them apart)
 
     def json(self) -> Any:
         return json.loads(self.text) if self.text else None
@@ -80,7 +81,12 @@ class ApiClient:
         self.email = email
 
     def request(
-        self, method: str, path: str, body: Any = None, query: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        cookies: dict[str, str] | None = None,
     ) -> ApiResponse:
         from api.handler import lambda_handler
 
@@ -96,11 +102,17 @@ class ApiClient:
             query_string=query,
             data=json.dumps(body) if body is not None else None,
             content_type="application/json",
+            headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else None,
         ).get_request()
         authorizer = {"jwt": {"claims": claims, "scopes": None}} if claims else None
         event = http_api_event(request, route_key=PROXY_ROUTE_KEY, authorizer=authorizer)
         result = lambda_handler(event, _Context())
-        return ApiResponse(result["statusCode"], result.get("headers") or {}, result.get("body") or "")
+        return ApiResponse(
+            result["statusCode"],
+            result.get("headers") or {},
+            result.get("body") or "",
+            list(result.get("cookies") or []),
+        )
 
     def get(self, path: str, **query: str) -> ApiResponse:
         return self.request("GET", path, query=query or None)

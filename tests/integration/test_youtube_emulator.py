@@ -775,18 +775,25 @@ def test_the_emulator_leaves_nothing_running_when_its_process_dies() -> None:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def test_local_mode_runs_the_emulator_for_its_own_callback_when_asked(
+def test_local_mode_runs_the_emulator_for_its_own_callback_unless_told_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from local.gateway import PUBLIC_ROUTES
-    from local.runtime import YOUTUBE_EMULATOR_VAR, LocalMode
+    from local.runtime import YOUTUBE_EMULATOR_VAR, LocalMode, youtube_emulator_wanted
     from local.youtube_emulator.local_mode import CALLBACK_PATH
+    from playout.resources import PUBLIC_ROUTES
 
     assert CALLBACK_PATH in PUBLIC_ROUTES
+    assert youtube_emulator_wanted({})  # on by default
+    assert not youtube_emulator_wanted({"YOUTUBE_CLIENT_ID": "1234.apps.googleusercontent.com"})  # real Google
+    assert youtube_emulator_wanted({"YOUTUBE_CLIENT_ID": "x", YOUTUBE_EMULATOR_VAR: "on"})
+    with pytest.raises(ValueError, match="must be on or off"):
+        youtube_emulator_wanted({YOUTUBE_EMULATOR_VAR: "maybe"})
     mode = LocalMode(build_web=False)
     mode.url = "http://127.0.0.1:8080"
-    assert mode._start_youtube_emulator() == {}  # off unless asked
-    monkeypatch.setenv(YOUTUBE_EMULATOR_VAR, "on")
+    monkeypatch.delenv("YOUTUBE_CLIENT_ID", raising=False)
+    monkeypatch.setenv(YOUTUBE_EMULATOR_VAR, "off")
+    assert mode._start_youtube_emulator() == {}
+    monkeypatch.delenv(YOUTUBE_EMULATOR_VAR)
     settings = mode._start_youtube_emulator()
     try:
         assert mode.youtube is not None

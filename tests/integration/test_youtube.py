@@ -1,0 +1,591 @@
+"""YouTube through the API, against the emulator in this process (Google OAuth and the YouTube Data API with a
+real RTMP(S) ingest) and moto: connecting channels, the callback's refusals, the grant's life (refresh,
+revocation, disconnect), a stream's broadcast from start to end, and the quota ledger in front of it all."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local.youtube_emulator import RunningEmulator, running_youtube_emulator
+from playout import crypto, destinations
+from playout.media import get_media
+from playout.media import thumbnail_key as media_thumbnail_key
+from playout.models import OAuthState, Stream, YouTubeQuotaDay, user_pk
+from playout.streams import FAILED, finish, get_stream
+from playout.youtube.broadcasts import run_items
+from playout.youtube.endpoints import CALLBACK_PATH
+from playout.youtube.google import REFRESH_TOKEN_PURPOSE
+from playout.youtube.quota import COST_UNITS, YouTubeCall, pacific_day
+from stream_task.broadcast_thumbnail import jpeg_from_webp
+from tests.integration.conftest import ApiClient, RecordingLauncher
+from tests.integration.helpers import STREAM_READY_FACTS, job_steps, upload
+from tests.integration.youtube_world import (
+    APP_ORIGIN,
+    broadcasts,
+    callback,
+    connect_channel,
+    consent,
+    control,
+    forget_settings,
+    point_the_api_at,
+    project,
+    publishing,
+    start_connect,
+)
+
+STARTING_DELAY_S = 0.3
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[RunningEmulator]:
+    with running_youtube_emulator(
+        redirect_uris=[APP_ORIGIN + CALLBACK_PATH], starting_delay_s=STARTING_DELAY_S, auto_stop_delay_s=1.0
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+def google(
+    emulator: RunningEmulator, aws_env: RecordingLauncher, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RunningEmulator]:
+    point_the_api_at(emulator, monkeypatch)
+    try:
+        yield emulator
+    finally:
+        control(emulator, "POST", "/reset")
+        forget_settings()
+
+
+@pytest.fixture
+def alice(google: RunningEmulator) -> ApiClient:
+    return ApiClient(f"alice-{uuid.uuid4()}", "alice@example.com")
+
+
+def wait_until(condition: Any, what: str, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {timeout_s} s"
+        time.sleep(0.1)
+
+
+def youtube_destinations(client: ApiClient) -> list[dict[str, Any]]:
+    listed = client.get("/api/destinations").json()["items"]
+    return [d for d in listed if d["type"] == "youtube"]
+
+
+def new_stream(client: ApiClient, destination_ids: list[str], **extra: Any) -> dict[str, Any]:
+    media = upload(client)
+    created = client.post(
+        "/api/streams",
+        {
+            "title": "Loop <one>",
+            "description": "A quiet loop",
+            "privacy": "unlisted",
+            "media_ids": [media["media_id"]],
+            "destination_ids": destination_ids,
+            **extra,
+        },
+    )
+    assert created.status == 201, created.text
+    return dict(created.json())
+
+
+def studio_broadcasts(emulator: RunningEmulator) -> list[Any]:
+    return [b for channel in emulator.app.studio.channels.values() for b in emulator.app.studio.broadcasts(channel)]
+
+
+def quota_used() -> int:
+    return project().ledger().today().used
+
+
+# --- connecting a channel ---
+
+
+def test_connecting_a_channel_through_the_consent_page_adds_a_youtube_destination(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    started = start_connect(alice)
+    assert started.authorization_url.startswith(google.urls.authorization_endpoint + "?")
+    for expected in ("access_type=offline", "prompt=consent", "code_challenge_method=S256", "state="):
+        assert expected in started.authorization_url
+
+    came_back = callback(consent(google, started.authorization_url), started.nonce)
+
+    assert came_back.status == 302
+    assert came_back.location.startswith(APP_ORIGIN + "/#")
+    assert came_back.fragment["youtube"] == "connected"
+    assert "code" not in came_back.location and "token" not in came_back.location
+    [destination] = youtube_destinations(alice)
+    assert destination["destination_id"] == came_back.fragment["destination_id"]
+    assert destination["state"] == "ready"
+    assert destination["name"] == "Emulated Channel"
+    assert destination["channel"]["channel_id"] == google.channel.channel_id
+    assert destination["channel"]["thumbnail_url"].startswith(google.urls.plain_base)
+    assert destination["url"] == f"https://www.youtube.com/channel/{google.channel.channel_id}"
+    assert "refresh" not in str(destination)
+    # The refresh token is stored encrypted, bound to the user and the destination.
+    item = destinations.get_destination(str(alice.user_id), destination["destination_id"])
+    assert item.refresh_token_ciphertext is not None
+    token = crypto.decrypt(
+        bytes(item.refresh_token_ciphertext),
+        str(alice.user_id),
+        destination["destination_id"],
+        purpose=REFRESH_TOKEN_PURPOSE,
+    )
+    assert token.startswith("1//")
+    assert token.encode() not in bytes(item.refresh_token_ciphertext)
+    with pytest.raises(Exception, match="InvalidCiphertext"):
+        crypto.decrypt(bytes(item.refresh_token_ciphertext), "someone-else", destination["destination_id"])
+    assert quota_used() == COST_UNITS[YouTubeCall.CHANNELS_LIST]
+
+
+def test_a_replayed_an_expired_and_a_foreign_callback_connect_nothing(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    # Another browser (no cookie, or another one's) brings back Alice's consent: refused, the state kept.
+    started = start_connect(alice)
+    back_url = consent(google, started.authorization_url)
+    for nonce in (None, start_connect(alice).nonce):
+        foreign = callback(back_url, nonce)
+        assert foreign.fragment["youtube"] == "failed", foreign
+        assert "another browser" in foreign.fragment["message"]
+    assert youtube_destinations(alice) == []
+
+    assert callback(back_url, started.nonce).fragment["youtube"] == "connected"
+    replayed = callback(back_url, started.nonce)
+    assert replayed.status == 302
+    assert replayed.fragment["youtube"] == "expired"
+    assert "already used" in replayed.fragment["message"]
+
+    late = start_connect(alice)
+    late_url = consent(google, late.authorization_url)
+    state = dict(item.split("=", 1) for item in late_url.split("?", 1)[1].split("&"))["state"]
+    OAuthState(OAuthState.key_of(state), OAuthState.SK).update(
+        actions=[OAuthState.expires_at.set(datetime.now(UTC) - timedelta(seconds=1))]
+    )
+    expired = callback(late_url, late.nonce)
+    assert expired.fragment["youtube"] == "expired"
+    forged = callback(f"{APP_ORIGIN}{CALLBACK_PATH}?state=made-up&code=4/abc", late.nonce)
+    assert forged.fragment["youtube"] == "expired"
+    assert len(youtube_destinations(alice)) == 1  # only the one good round trip
+
+
+def test_a_denied_consent_connects_nothing(alice: ApiClient, google: RunningEmulator) -> None:
+    started = start_connect(alice)
+    denied = callback(consent(google, started.authorization_url, allow=False), started.nonce)
+
+    assert denied.status == 302
+    assert denied.fragment["youtube"] == "denied"
+    assert denied.fragment["message"] == "the YouTube connection was not allowed; nothing was connected"
+    assert youtube_destinations(alice) == []
+    assert callback(consent(google, started.authorization_url), started.nonce).fragment["youtube"] == "expired"
+
+
+def test_the_same_channel_twice_is_one_destination_and_a_reconnect_clears_needs_reconnect(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    first, destination = connect_channel(alice, google)
+    control(google, "POST", "/grants/revoke", {"channel_id": google.channel.channel_id})
+    stream = new_stream(alice, [destination["destination_id"]])
+    refused = alice.post(f"/api/streams/{stream['stream_id']}/start")
+    assert refused.status == 409, refused.text  # the refresh answered invalid_grant
+    assert refused.json()["error"]["code"] == "youtube_channel_needs_action"
+    [marked] = youtube_destinations(alice)
+    assert marked["state"] == "needs_reconnect"
+
+    second, again = connect_channel(alice, google)
+
+    assert second.fragment["destination_id"] == first.fragment["destination_id"]
+    assert [d["destination_id"] for d in youtube_destinations(alice)] == [destination["destination_id"]]
+    assert again["state"] == "ready"
+    assert again["created_at"] == destination["created_at"]
+    bob = ApiClient(f"bob-{uuid.uuid4()}")
+    _, bobs = connect_channel(bob, google)  # the same channel for another user: that user's own destination
+    assert bobs["destination_id"] != destination["destination_id"]
+
+
+def test_two_channels_of_one_user(alice: ApiClient, google: RunningEmulator) -> None:
+    second = control(google, "POST", "/channels", {"title": "Second Channel"})
+    _, one = connect_channel(alice, google)
+    _, two = connect_channel(alice, google, account=second["email"])
+
+    listed = youtube_destinations(alice)
+    assert {d["name"] for d in listed} == {"Emulated Channel", "Second Channel"}
+    assert {d["channel"]["channel_id"] for d in listed} == {google.channel.channel_id, second["channel_id"]}
+
+    stream = new_stream(alice, [one["destination_id"], two["destination_id"]])
+    started = alice.post(f"/api/streams/{stream['stream_id']}/start")
+    assert started.status == 202, started.text
+    body = started.json()
+    watch = {d["destination_id"]: d["watch_url"] for d in body["destinations"]}
+    assert all(url.startswith("https://www.youtube.com/watch?v=") for url in watch.values())
+    assert len(set(watch.values())) == 2
+    channels = {b.channel_id for b in studio_broadcasts(google)}
+    assert channels == {google.channel.channel_id, second["channel_id"]}
+
+
+def test_deleting_a_youtube_destination_revokes_its_grant_at_google(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    _, destination = connect_channel(alice, google)
+    item = destinations.get_destination(str(alice.user_id), destination["destination_id"])
+    token = crypto.decrypt(
+        bytes(item.refresh_token_ciphertext or b""),
+        str(alice.user_id),
+        destination["destination_id"],
+        purpose=REFRESH_TOKEN_PURPOSE,
+    )
+
+    deleted = alice.delete(f"/api/destinations/{destination['destination_id']}")
+
+    assert deleted.status == 204, deleted.text
+    assert youtube_destinations(alice) == []
+    # Google no longer knows the grant: nothing is left to revoke, and its refresh token is refused.
+    assert control(google, "POST", "/grants/revoke", {"refresh_token": token}) == {"revoked": 0}
+    refused = google.app.accounts._refresh_tokens[token].revoked
+    assert refused is True
+
+
+def test_an_expired_access_token_is_refreshed_by_itself(alice: ApiClient, google: RunningEmulator) -> None:
+    _, destination = connect_channel(alice, google)
+    first = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+    assert first.status == 202, first.text
+    [credentials] = project()._credentials.values()  # kept by the warm "Lambda" between requests
+    token_before = credentials.token
+
+    assert control(google, "POST", "/tokens/expire")["expired"] >= 1
+    second = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+
+    assert second.status == 202, second.text  # YouTube said 401; google-auth refreshed and the call went again
+    assert second.json()["watch_url"]
+    assert credentials.token != token_before
+    [after] = youtube_destinations(alice)
+    assert after["state"] == "ready"
+
+
+# --- a stream's broadcast ---
+
+
+def test_a_start_makes_a_broadcast_bound_to_the_channels_reusable_stream_and_the_task_pushes_there(
+    alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(
+        alice,
+        [destination["destination_id"]],
+        privacy="public",
+        youtube={"made_for_kids": True, "latency_preference": "low", "enable_dvr": False},
+    )
+    assert stream["destinations"][0]["type"] == "youtube"
+
+    started = alice.post(f"/api/streams/{stream['stream_id']}/start")
+
+    assert started.status == 202, started.text
+    body = started.json()
+    [broadcast] = studio_broadcasts(google)
+    assert body["watch_url"] == f"https://www.youtube.com/watch?v={broadcast.broadcast_id}"
+    assert body["destinations"][0]["watch_url"] == body["watch_url"]
+    assert broadcast.snippet["title"] == "Loop \u2039one\u203a"  # YouTube refuses < and >
+    assert broadcast.snippet["description"] == "A quiet loop"
+    assert broadcast.status == {"privacyStatus": "public", "selfDeclaredMadeForKids": True}
+    details = broadcast.content_details
+    assert (details["enableAutoStart"], details["enableAutoStop"]) == (True, False)
+    assert (details["latencyPreference"], details["enableDvr"]) == ("low", False)
+    assert broadcast.life_cycle.value == "ready"
+    bound = google.app.studio.stream(str(broadcast.bound_stream_id))
+    assert bound is not None and bound.is_reusable
+    assert len(aws_env.started) == 1  # the task is launched after the broadcast is bound
+    # The task's ingest: the bound liveStream's RTMPS address and key, like any RTMPS destination's.
+    ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
+    assert ingest.url == f"{google.urls.rtmps_ingest}/{bound.stream_name}"
+    assert bound.stream_name not in started.text
+    assert bound.stream_name not in alice.get("/api/destinations").text
+
+    # A second stream on the channel reuses its liveStream: no second liveStreams.insert.
+    again = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+    assert again.status == 202, again.text
+    assert {b.bound_stream_id for b in studio_broadcasts(google)} == {bound.stream_id}
+    assert google.app.ledger.report(google.client.project)["units_by_method"]["youtube.liveStreams.insert"] == 50
+
+    # A second start of a live run asks YouTube nothing.
+    before = quota_used()
+    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    assert quota_used() == before
+    assert len(studio_broadcasts(google)) == 2
+
+
+def test_the_broadcast_gets_the_first_medias_thumbnail(
+    alice: ApiClient, google: RunningEmulator, tmp_path: Path
+) -> None:
+    _, destination = connect_channel(alice, google)
+    media = upload(alice, probed=False)
+    webp = tmp_path / "thumbnail.webp"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180", "-frames:v", "1",
+         "-c:v", "libwebp", str(webp)],
+        check=True,
+        timeout=30,
+    )  # fmt: skip
+    key = media_thumbnail_key(str(alice.user_id), media["media_id"])
+    boto3.client("s3").put_object(Bucket=get_settings_bucket(), Key=key, Body=webp.read_bytes())
+    steps = job_steps()
+    item = get_media(str(alice.user_id), media["media_id"], consistent=True)
+    loaded = steps.load(str(alice.user_id), media["media_id"], str(item.job_id))
+    loaded = steps.record_facts(loaded, STREAM_READY_FACTS, key, webp.stat().st_size)
+    steps.finish_ready(loaded, str(loaded.object_key), int(loaded.size_bytes))
+    created = alice.post(
+        "/api/streams",
+        {"title": "with a picture", "media_ids": [media["media_id"]], "destination_ids": [destination["destination_id"]]},
+    )
+    started = alice.post(f"/api/streams/{created.json()['stream_id']}/start").json()
+    stream = get_stream(str(alice.user_id), started["stream_id"], consistent=True)
+
+    # What the stream task does once it plays: the WebP from S3, a JPEG from it, thumbnails.set.
+    jpegs: list[bytes] = []
+
+    def jpeg() -> bytes:
+        data = jpeg_from_webp("ffmpeg", boto3.client("s3").get_object(Bucket=get_settings_bucket(), Key=key)["Body"].read(), tmp_path)
+        jpegs.append(data)
+        return data
+
+    broadcasts().set_thumbnails(str(alice.user_id), stream, jpeg)
+    broadcasts().set_thumbnails(str(alice.user_id), stream, jpeg)  # a resumed task: already set
+
+    [broadcast] = studio_broadcasts(google)
+    assert broadcast.thumbnail is not None
+    assert broadcast.thumbnail.data[:3] == b"\xff\xd8\xff"  # a JPEG
+    assert len(jpegs) == 1
+    [record] = run_items(str(alice.user_id), stream.stream_id, str(stream.run_id))
+    assert record.thumbnail == "set"
+    units = google.app.ledger.report(google.client.project)["units_by_method"]
+    assert units["youtube.thumbnails.set"] == 50
+
+
+def get_settings_bucket() -> str:
+    from playout.settings import get_settings
+
+    return get_settings().media_bucket
+
+
+def test_stopping_completes_the_broadcast_that_went_live_and_the_units_of_one_stream(
+    alice: ApiClient, google: RunningEmulator, tmp_path: Path
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    before = quota_used()
+
+    started = alice.post(f"/api/streams/{stream['stream_id']}/start")
+    assert started.status == 202, started.text
+    [broadcast] = studio_broadcasts(google)
+    ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
+    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
+    broadcasts().set_thumbnails(str(alice.user_id), run, lambda: _png())
+    with publishing(ingest.url, seconds=30) as encoder:  # what the stream task pushes
+        wait_until(lambda: broadcast.life_cycle.value == "live", "live by auto-start")
+        assert alice.post(f"/api/streams/{stream['stream_id']}/stop").status == 202
+        # The task, told to stop: it stops pushing, ends the run's broadcasts, writes `ended`.
+        encoder.terminate()
+        encoder.wait(timeout=10)
+        problems = broadcasts().end_broadcasts(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    assert problems == []
+    finish(get_stream(str(alice.user_id), stream["stream_id"], consistent=True), "ended")
+
+    assert broadcast.life_cycle.value == "complete"
+    [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    assert record.state == "complete"
+    # Ending twice (the watchdog after the task, say) asks YouTube nothing more.
+    assert broadcasts().end_broadcasts(str(alice.user_id), stream["stream_id"], str(run.run_id)) == []
+    wait_until(lambda: bool(google.archive(broadcast.broadcast_id)), "archived")
+
+    used = quota_used() - before
+    youtube_says = google.app.ledger.report(google.client.project)
+    print(f"\nYouTube units of one stream, start to stop (its channel's first): {used}")
+    print(f"YouTube's own count of the same calls (with the connect's channels.list): {youtube_says['used']}")
+    assert used == sum(
+        COST_UNITS[call]
+        for call in (
+            YouTubeCall.STREAMS_INSERT,  # the channel's first start only
+            YouTubeCall.BROADCASTS_INSERT,
+            YouTubeCall.BROADCASTS_BIND,
+            YouTubeCall.THUMBNAILS_SET,
+            YouTubeCall.BROADCASTS_LIST,
+            YouTubeCall.BROADCASTS_TRANSITION,
+        )
+    )
+    assert used == 251
+    assert youtube_says["used"] == used + COST_UNITS[YouTubeCall.CHANNELS_LIST]
+
+
+def _png() -> bytes:
+    from local.youtube_emulator.app import solid_png
+
+    return solid_png(160, 90, (0, 90, 200))
+
+
+def test_a_run_that_never_went_live_deletes_its_broadcast_at_the_end(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
+
+    assert broadcasts().end_broadcasts(str(alice.user_id), stream["stream_id"], str(run.run_id)) == []
+
+    assert studio_broadcasts(google) == []
+    [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    assert record.state == "deleted"
+
+
+def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(
+    alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    control(
+        google, "POST", "/faults", {"reason": "liveStreamingNotEnabled", "method": "youtube.liveBroadcasts.bind"}
+    )
+
+    refused = alice.post(f"/api/streams/{stream['stream_id']}/start")
+
+    assert refused.status == 409, refused.text
+    assert "youtube.com/features" in refused.json()["error"]["message"]
+    assert studio_broadcasts(google) == []  # made, then deleted when the bind failed
+    after = alice.get(f"/api/streams/{stream['stream_id']}").json()
+    assert after["status"] == "failed"
+    assert after["error"].startswith("YouTube: live streaming is not enabled on this YouTube channel")
+    assert after["watch_url"] is None
+    assert aws_env.started == []  # no task
+    assert int(alice.get("/api/me").json()["active_streams"]) == 0
+    units = google.app.ledger.report(google.client.project)["units_by_method"]
+    assert units["youtube.liveBroadcasts.delete"] == 50
+
+    retried = alice.post(f"/api/streams/{stream['stream_id']}/start")  # the fault was once: it starts now
+    assert retried.status == 202, retried.text
+    assert retried.json()["status"] == "starting"
+
+
+def test_a_launch_that_fails_ends_the_broadcast_it_had(
+    alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    aws_env.fail_with = RuntimeError("no capacity")
+
+    started = alice.post(f"/api/streams/{stream['stream_id']}/start")
+
+    assert started.json()["status"] == "failed"
+    assert studio_broadcasts(google) == []
+
+
+# --- quota ---
+
+
+def test_me_shows_the_days_youtube_quota(alice: ApiClient, google: RunningEmulator) -> None:
+    connect_channel(alice, google)
+    quota = alice.get("/api/me").json()["youtube_quota"]
+    assert quota["used"] == 1
+    assert quota["limit"] == 10_000
+    resets_at = datetime.fromisoformat(quota["resets_at"])
+    assert resets_at.astimezone(UTC).hour in (7, 8)  # midnight Pacific
+    assert timedelta(0) < resets_at - datetime.now(UTC) <= timedelta(hours=24)
+
+
+def test_a_start_the_quota_cannot_pay_for_answers_429_with_the_reset_time_and_changes_nothing(
+    alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    ledger = project().ledger()
+    ledger.spend(YouTubeCall.BROADCASTS_LIST, times=ledger.daily_limit - ledger.today().used - 100)
+
+    refused = alice.post(f"/api/streams/{stream['stream_id']}/start")
+
+    assert refused.status == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "youtube_quota_exhausted"
+    assert "100 of 10000 units left" in error["message"]
+    resets_at = datetime.fromisoformat(error["resets_at"].replace("Z", "+00:00"))
+    assert resets_at == ledger.today().resets_at
+    assert 0 < int(refused.headers["Retry-After"]) <= 24 * 3600
+    assert alice.get(f"/api/streams/{stream['stream_id']}").json()["status"] == "draft"
+    assert studio_broadcasts(google) == []
+    assert aws_env.started == []
+
+
+def test_youtube_saying_quota_exceeded_marks_the_day_spent(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    control(google, "POST", "/quota/exhaust")  # units spent elsewhere in the project
+
+    refused = alice.post(f"/api/streams/{stream['stream_id']}/start")
+
+    assert refused.status == 429, refused.text
+    assert "midnight Pacific" in refused.json()["error"]["message"]
+    assert alice.get(f"/api/streams/{stream['stream_id']}").json()["status"] == "failed"
+    day = YouTubeQuotaDay.get_or_none(project().oauth_client().client_id, pacific_day(datetime.now(UTC)))
+    assert day is not None and int(day.used) == 10_000
+    assert alice.get("/api/me").json()["youtube_quota"]["used"] == 10_000
+    again = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+    assert again.status == 429  # refused by the ledger now, before anything is asked of YouTube
+
+
+def test_youtube_without_a_client_is_a_plain_503(
+    aws_env: RecordingLauncher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("YOUTUBE_CLIENT_ID", "YOUTUBE_CLIENT_SECRET_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    forget_settings()
+    client = ApiClient(f"carol-{uuid.uuid4()}")
+    try:
+        refused = client.post("/api/youtube/connect")
+        assert refused.status == 503
+        assert refused.json()["error"]["code"] == "youtube_not_configured"
+        assert client.get("/api/me").json()["youtube_quota"] is None
+    finally:
+        forget_settings()
+
+
+def test_the_client_comes_from_secrets_manager_in_aws(
+    aws_env: RecordingLauncher, emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    point_the_api_at(emulator, monkeypatch, YOUTUBE_CLIENT_SECRET_NAME="playout/test/youtube-oauth-client")
+    monkeypatch.delenv("YOUTUBE_CLIENT_ID")
+    monkeypatch.delenv("YOUTUBE_CLIENT_SECRET")
+    forget_settings()
+    boto3.client("secretsmanager").create_secret(
+        Name="playout/test/youtube-oauth-client",
+        SecretString='{"client_id": "%s", "client_secret": "%s"}'
+        % (emulator.client.client_id, emulator.client.client_secret),
+    )
+    try:
+        alice = ApiClient(f"alice-{uuid.uuid4()}")
+        _, destination = connect_channel(alice, emulator)
+        assert destination["state"] == "ready"
+    finally:
+        control(emulator, "POST", "/reset")
+        forget_settings()
+
+
+def test_the_stream_item_never_holds_a_key_in_the_clear(alice: ApiClient, google: RunningEmulator) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    alice.post(f"/api/streams/{stream['stream_id']}/start")
+    bound = google.app.studio.stream(str(studio_broadcasts(google)[0].bound_stream_id))
+    assert bound is not None
+    raw = boto3.client("dynamodb").scan(TableName=Stream.Meta.table_name)["Items"]
+    assert bound.stream_name not in str(raw)
+    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
+    assert run.status != FAILED
+    assert user_pk(str(alice.user_id)) in str(raw)
