@@ -31,7 +31,7 @@ if API_RUNTIME.name != f"python{LAMBDA_PYTHON_VERSION}" or not WHEEL_PLATFORM.en
     raise RuntimeError("API_RUNTIME/API_ARCHITECTURE and infra/layer_build.py disagree")
 API_HANDLER = "api.handler.lambda_handler"
 
-PUBLIC_ROUTES = ("/api/health", "/api/openapi.json", "/api/youtube/callback")
+PUBLIC_ROUTES = resources.PUBLIC_ROUTES  # local mode's gateway leaves the same routes public
 
 # HTTP API ($context variables of API Gateway v2), one JSON object per request.
 HTTP_API_ACCESS_LOG_FIELDS = {

@@ -4,6 +4,7 @@ revocation, disconnect), a stream's broadcast from start to end, and the quota l
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import uuid
@@ -20,13 +21,14 @@ from playout import crypto, destinations
 from playout.media import get_media
 from playout.media import thumbnail_key as media_thumbnail_key
 from playout.models import OAuthState, Stream, YouTubeQuotaDay, user_pk
+from playout.settings import get_settings
 from playout.streams import FAILED, finish, get_stream
 from playout.youtube.broadcasts import run_items
 from playout.youtube.endpoints import CALLBACK_PATH
 from playout.youtube.google import REFRESH_TOKEN_PURPOSE
 from playout.youtube.quota import COST_UNITS, YouTubeCall, pacific_day
 from stream_task.broadcast_thumbnail import jpeg_from_webp
-from tests.integration.conftest import ApiClient, RecordingLauncher
+from tests.integration.conftest import ApiClient, ApiResponse, RecordingLauncher
 from tests.integration.helpers import STREAM_READY_FACTS, job_steps, upload
 from tests.integration.youtube_world import (
     APP_ORIGIN,
@@ -99,8 +101,22 @@ def new_stream(client: ApiClient, destination_ids: list[str], **extra: Any) -> d
     return dict(created.json())
 
 
+def start_new_stream(client: ApiClient, destination_id: str) -> ApiResponse:
+    return client.post(f"/api/streams/{new_stream(client, [destination_id])['stream_id']}/start")
+
+
 def studio_broadcasts(emulator: RunningEmulator) -> list[Any]:
-    return [b for channel in emulator.app.studio.channels.values() for b in emulator.app.studio.broadcasts(channel)]
+    studio = emulator.app.studio
+    return [b for channel in studio.channels.values() for b in studio.broadcasts(channel)]
+
+
+def units_by_method(emulator: RunningEmulator) -> dict[str, int]:
+    """YouTube's own count (the emulator's ledger) of the units each method cost today."""
+    return dict(emulator.app.ledger.report(emulator.client.project)["units_by_method"])
+
+
+def media_bucket() -> str:
+    return get_settings().media_bucket
 
 
 def quota_used() -> int:
@@ -123,7 +139,8 @@ def test_connecting_a_channel_through_the_consent_page_adds_a_youtube_destinatio
     assert came_back.status == 302
     assert came_back.location.startswith(APP_ORIGIN + "/#")
     assert came_back.fragment["youtube"] == "connected"
-    assert "code" not in came_back.location and "token" not in came_back.location
+    assert "code" not in came_back.location
+    assert "token" not in came_back.location
     [destination] = youtube_destinations(alice)
     assert destination["destination_id"] == came_back.fragment["destination_id"]
     assert destination["state"] == "ready"
@@ -187,7 +204,8 @@ def test_a_denied_consent_connects_nothing(alice: ApiClient, google: RunningEmul
     assert denied.fragment["youtube"] == "denied"
     assert denied.fragment["message"] == "the YouTube connection was not allowed; nothing was connected"
     assert youtube_destinations(alice) == []
-    assert callback(consent(google, started.authorization_url), started.nonce).fragment["youtube"] == "expired"
+    replayed = callback(consent(google, started.authorization_url), started.nonce)
+    assert replayed.fragment["youtube"] == "expired"
 
 
 def test_the_same_channel_twice_is_one_destination_and_a_reconnect_clears_needs_reconnect(
@@ -257,15 +275,15 @@ def test_deleting_a_youtube_destination_revokes_its_grant_at_google(
 
 def test_an_expired_access_token_is_refreshed_by_itself(alice: ApiClient, google: RunningEmulator) -> None:
     _, destination = connect_channel(alice, google)
-    first = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+    first = start_new_stream(alice, destination["destination_id"])
     assert first.status == 202, first.text
     [credentials] = project()._credentials.values()  # kept by the warm "Lambda" between requests
     token_before = credentials.token
 
     assert control(google, "POST", "/tokens/expire")["expired"] >= 1
-    second = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+    second = start_new_stream(alice, destination["destination_id"])
 
-    assert second.status == 202, second.text  # YouTube said 401; google-auth refreshed and the call went again
+    assert second.status == 202, second.text  # YouTube said 401; google-auth refreshed, the call went again
     assert second.json()["watch_url"]
     assert credentials.token != token_before
     [after] = youtube_destinations(alice)
@@ -302,7 +320,8 @@ def test_a_start_makes_a_broadcast_bound_to_the_channels_reusable_stream_and_the
     assert (details["latencyPreference"], details["enableDvr"]) == ("low", False)
     assert broadcast.life_cycle.value == "ready"
     bound = google.app.studio.stream(str(broadcast.bound_stream_id))
-    assert bound is not None and bound.is_reusable
+    assert bound is not None
+    assert bound.is_reusable
     assert len(aws_env.started) == 1  # the task is launched after the broadcast is bound
     # The task's ingest: the bound liveStream's RTMPS address and key, like any RTMPS destination's.
     ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
@@ -311,10 +330,10 @@ def test_a_start_makes_a_broadcast_bound_to_the_channels_reusable_stream_and_the
     assert bound.stream_name not in alice.get("/api/destinations").text
 
     # A second stream on the channel reuses its liveStream: no second liveStreams.insert.
-    again = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+    again = start_new_stream(alice, destination["destination_id"])
     assert again.status == 202, again.text
     assert {b.bound_stream_id for b in studio_broadcasts(google)} == {bound.stream_id}
-    assert google.app.ledger.report(google.client.project)["units_by_method"]["youtube.liveStreams.insert"] == 50
+    assert units_by_method(google)["youtube.liveStreams.insert"] == 50
 
     # A second start of a live run asks YouTube nothing.
     before = quota_used()
@@ -336,7 +355,7 @@ def test_the_broadcast_gets_the_first_medias_thumbnail(
         timeout=30,
     )  # fmt: skip
     key = media_thumbnail_key(str(alice.user_id), media["media_id"])
-    boto3.client("s3").put_object(Bucket=get_settings_bucket(), Key=key, Body=webp.read_bytes())
+    boto3.client("s3").put_object(Bucket=media_bucket(), Key=key, Body=webp.read_bytes())
     steps = job_steps()
     item = get_media(str(alice.user_id), media["media_id"], consistent=True)
     loaded = steps.load(str(alice.user_id), media["media_id"], str(item.job_id))
@@ -344,7 +363,11 @@ def test_the_broadcast_gets_the_first_medias_thumbnail(
     steps.finish_ready(loaded, str(loaded.object_key), int(loaded.size_bytes))
     created = alice.post(
         "/api/streams",
-        {"title": "with a picture", "media_ids": [media["media_id"]], "destination_ids": [destination["destination_id"]]},
+        {
+            "title": "with a picture",
+            "media_ids": [media["media_id"]],
+            "destination_ids": [destination["destination_id"]],
+        },
     )
     started = alice.post(f"/api/streams/{created.json()['stream_id']}/start").json()
     stream = get_stream(str(alice.user_id), started["stream_id"], consistent=True)
@@ -353,7 +376,8 @@ def test_the_broadcast_gets_the_first_medias_thumbnail(
     jpegs: list[bytes] = []
 
     def jpeg() -> bytes:
-        data = jpeg_from_webp("ffmpeg", boto3.client("s3").get_object(Bucket=get_settings_bucket(), Key=key)["Body"].read(), tmp_path)
+        webp = boto3.client("s3").get_object(Bucket=media_bucket(), Key=key)["Body"].read()
+        data = jpeg_from_webp("ffmpeg", webp, tmp_path)
         jpegs.append(data)
         return data
 
@@ -366,14 +390,7 @@ def test_the_broadcast_gets_the_first_medias_thumbnail(
     assert len(jpegs) == 1
     [record] = run_items(str(alice.user_id), stream.stream_id, str(stream.run_id))
     assert record.thumbnail == "set"
-    units = google.app.ledger.report(google.client.project)["units_by_method"]
-    assert units["youtube.thumbnails.set"] == 50
-
-
-def get_settings_bucket() -> str:
-    from playout.settings import get_settings
-
-    return get_settings().media_bucket
+    assert units_by_method(google)["youtube.thumbnails.set"] == 50
 
 
 def test_stopping_completes_the_broadcast_that_went_live_and_the_units_of_one_stream(
@@ -451,9 +468,8 @@ def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(
 ) -> None:
     _, destination = connect_channel(alice, google)
     stream = new_stream(alice, [destination["destination_id"]])
-    control(
-        google, "POST", "/faults", {"reason": "liveStreamingNotEnabled", "method": "youtube.liveBroadcasts.bind"}
-    )
+    fault = {"reason": "liveStreamingNotEnabled", "method": "youtube.liveBroadcasts.bind"}
+    control(google, "POST", "/faults", fault)
 
     refused = alice.post(f"/api/streams/{stream['stream_id']}/start")
 
@@ -466,8 +482,7 @@ def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(
     assert after["watch_url"] is None
     assert aws_env.started == []  # no task
     assert int(alice.get("/api/me").json()["active_streams"]) == 0
-    units = google.app.ledger.report(google.client.project)["units_by_method"]
-    assert units["youtube.liveBroadcasts.delete"] == 50
+    assert units_by_method(google)["youtube.liveBroadcasts.delete"] == 50
 
     retried = alice.post(f"/api/streams/{stream['stream_id']}/start")  # the fault was once: it starts now
     assert retried.status == 202, retried.text
@@ -522,9 +537,7 @@ def test_a_start_the_quota_cannot_pay_for_answers_429_with_the_reset_time_and_ch
     assert aws_env.started == []
 
 
-def test_youtube_saying_quota_exceeded_marks_the_day_spent(
-    alice: ApiClient, google: RunningEmulator
-) -> None:
+def test_youtube_saying_quota_exceeded_marks_the_day_spent(alice: ApiClient, google: RunningEmulator) -> None:
     _, destination = connect_channel(alice, google)
     stream = new_stream(alice, [destination["destination_id"]])
     control(google, "POST", "/quota/exhaust")  # units spent elsewhere in the project
@@ -535,9 +548,10 @@ def test_youtube_saying_quota_exceeded_marks_the_day_spent(
     assert "midnight Pacific" in refused.json()["error"]["message"]
     assert alice.get(f"/api/streams/{stream['stream_id']}").json()["status"] == "failed"
     day = YouTubeQuotaDay.get_or_none(project().oauth_client().client_id, pacific_day(datetime.now(UTC)))
-    assert day is not None and int(day.used) == 10_000
+    assert day is not None
+    assert int(day.used) == 10_000
     assert alice.get("/api/me").json()["youtube_quota"]["used"] == 10_000
-    again = alice.post(f"/api/streams/{new_stream(alice, [destination['destination_id']])['stream_id']}/start")
+    again = start_new_stream(alice, destination["destination_id"])
     assert again.status == 429  # refused by the ledger now, before anything is asked of YouTube
 
 
@@ -566,8 +580,9 @@ def test_the_client_comes_from_secrets_manager_in_aws(
     forget_settings()
     boto3.client("secretsmanager").create_secret(
         Name="playout/test/youtube-oauth-client",
-        SecretString='{"client_id": "%s", "client_secret": "%s"}'
-        % (emulator.client.client_id, emulator.client.client_secret),
+        SecretString=json.dumps(
+            {"client_id": emulator.client.client_id, "client_secret": emulator.client.client_secret}
+        ),
     )
     try:
         alice = ApiClient(f"alice-{uuid.uuid4()}")

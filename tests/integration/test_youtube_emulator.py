@@ -784,7 +784,7 @@ def test_local_mode_runs_the_emulator_for_its_own_callback_unless_told_otherwise
 
     assert CALLBACK_PATH in PUBLIC_ROUTES
     assert youtube_emulator_wanted({})  # on by default
-    assert not youtube_emulator_wanted({"YOUTUBE_CLIENT_ID": "1234.apps.googleusercontent.com"})  # real Google
+    assert not youtube_emulator_wanted({"YOUTUBE_CLIENT_ID": "1234.apps.googleusercontent.com"})  # Google
     assert youtube_emulator_wanted({"YOUTUBE_CLIENT_ID": "x", YOUTUBE_EMULATOR_VAR: "on"})
     with pytest.raises(ValueError, match="must be on or off"):
         youtube_emulator_wanted({YOUTUBE_EMULATOR_VAR: "maybe"})

@@ -28,7 +28,7 @@ APP_ORIGIN = "https://app.test"
 
 
 def point_the_api_at(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
-    """The environment local mode gives the API (local/youtube_emulator/local_mode.py), then fresh settings."""
+    """The environment local mode gives the API (local/youtube_emulator/local_mode.py); fresh settings."""
     for name, value in {**api_settings(emulator), **extra}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("APP_ORIGIN", APP_ORIGIN)
@@ -77,7 +77,9 @@ def start_connect(client: ApiClient) -> Connect:
     return Connect(response.json()["authorization_url"], attributes[0].partition("=")[2])
 
 
-def consent(emulator: RunningEmulator, authorization_url: str, *, allow: bool = True, account: str = "") -> str:
+def consent(
+    emulator: RunningEmulator, authorization_url: str, *, allow: bool = True, account: str = ""
+) -> str:
     """A person on Google's consent page: picks the account (the first by default), clicks Allow or Deny.
     Returns where Google sends the browser back (the callback URL with its query)."""
     trusted = str(emulator.urls.ca_certificate)
