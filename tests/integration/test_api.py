@@ -59,6 +59,7 @@ def test_me_reports_the_profile_and_limits(alice: ApiClient) -> None:
         "storage_quota_bytes": 100 * 1024**2,
         "active_streams": 0,
         "max_concurrent_streams": 2,
+        "youtube_quota": None,  # no Google client here (tests/integration/test_youtube.py has one)
     }
 
 
