@@ -18,6 +18,7 @@ from infra.constructs.schedules import StreamSchedules
 from infra.constructs.streaming import Streaming, StreamingSettings
 from infra.constructs.watchdog import StreamWatchdog
 from infra.constructs.web import Web
+from infra.constructs.youtube import YouTubeClient, default_secret_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +35,7 @@ class StageSettings:
     api_throttle_rate_limit: int = 50
     api_throttle_burst_limit: int = 100
     extra_cors_origins: tuple[str, ...] = ()
+    youtube_client_secret_name: str = ""  # Secrets Manager; default playout/<stage>/youtube-oauth-client
 
     @classmethod
     def from_context(cls, scope: Construct) -> StageSettings:
@@ -57,6 +59,9 @@ class StageSettings:
             api_throttle_rate_limit=int(get("api_throttle_rate_limit", defaults.api_throttle_rate_limit)),
             api_throttle_burst_limit=int(get("api_throttle_burst_limit", defaults.api_throttle_burst_limit)),
             extra_cors_origins=tuple(extra),
+            youtube_client_secret_name=str(
+                get("youtube_client_secret_name", "") or default_secret_name(stage)
+            ),
         )
 
     @property
@@ -96,6 +101,11 @@ class PlayoutStack(Stack):
             ),
         )
         streaming.allow_stopping_tasks(api.function)
+        # Google's OAuth client: the API (connect, callback, the start's broadcasts), the scheduled start
+        # (its broadcasts) and the stream task (a broadcast's thumbnail and its end).
+        youtube = YouTubeClient(self, "YouTube", secret_name=settings.youtube_client_secret_name)
+        youtube.allow_function(api.function)
+        youtube.allow_task(streaming.task_definition)
         media_jobs = MediaJobs(
             self,
             "MediaJobs",
@@ -127,6 +137,7 @@ class PlayoutStack(Stack):
             log_retention=settings.log_retention,
         )
         schedules.allow_scheduling(api.function)
+        youtube.allow_function(schedules.function)
         web = Web(
             self,
             "Web",
@@ -138,6 +149,8 @@ class PlayoutStack(Stack):
         )
         # No cycle: the distribution depends on the HTTP API resource, not on the Lambda that uses the bucket.
         data.allow_browser_uploads_from([web.origin, *settings.extra_cors_origins])
+        # Nor here: Google sends the browser back to <AppUrl>/api/youtube/callback, which sends it to the app.
+        api.function.add_environment("APP_ORIGIN", web.origin)
         Monitoring(
             self,
             "Monitoring",

@@ -56,8 +56,15 @@ class StreamSchedules(Construct):
             description="Playout: starts a scheduled stream at its pre-warm time",
         )
         data.table.grant(
-            self.function, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem", "dynamodb:Query"
+            self.function,
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",  # the stream's destinations (which are YouTube channels)
+            "dynamodb:UpdateItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
         )
+        # A YouTube channel's refresh token (decrypt) and, at its first start, its liveStream's key (encrypt).
+        data.secrets_key.grant(self.function, "kms:Encrypt", "kms:Decrypt")
         state_machine.grant_start_execution(self.function)
         acknowledge_function_policy(
             self.function,

@@ -183,8 +183,43 @@ def test_api_lambda_runtime_architecture_handler_and_environment(resources_by_ty
         "MAX_CONCURRENT_STREAMS",
         "POWERTOOLS_SERVICE_NAME",
         "LOG_LEVEL",
+        "APP_ORIGIN",
+        "YOUTUBE_CLIENT_SECRET_NAME",
     }
     assert function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "playout"
+    # Google sends the browser back to the app's own origin (CloudFront's), whose /api/ is this API.
+    assert "WebDistribution" in json.dumps(function["Environment"]["Variables"]["APP_ORIGIN"])
+
+
+def test_googles_oauth_client_is_read_from_secrets_manager_never_given_in_an_environment(
+    resources_by_type: Resources,
+) -> None:
+    environments = [
+        json.dumps(f["Properties"].get("Environment", {})) for f in resources_by_type["AWS::Lambda::Function"]
+    ] + [
+        json.dumps(t["Properties"]["ContainerDefinitions"])
+        for t in resources_by_type["AWS::ECS::TaskDefinition"]
+    ]
+    for environment in environments:
+        assert 'YOUTUBE_CLIENT_SECRET"' not in environment
+        assert "YOUTUBE_CLIENT_ID" not in environment
+    task = _one(resources_by_type, "AWS::ECS::TaskDefinition", "StreamTask")["Properties"]
+    (container,) = task["ContainerDefinitions"]
+    names = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert names["YOUTUBE_CLIENT_SECRET_NAME"] == "playout/prod/youtube-oauth-client"
+    readers = []
+    for policy in resources_by_type["AWS::IAM::Policy"]:
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if any(a.startswith("secretsmanager:") for a in _actions(statement)):
+                assert set(_actions(statement)) == {
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:DescribeSecret",
+                }
+                assert _flatten(statement["Resource"]).endswith(
+                    ":secret:playout/prod/youtube-oauth-client-??????"
+                )
+                readers.append(policy["LogicalId"])
+    assert len(readers) == 3, readers  # the API, the scheduled start, the stream task
 
 
 def test_layer_is_arm64_python(resources_by_type: Resources) -> None:
