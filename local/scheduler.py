@@ -16,7 +16,11 @@ Fire = Callable[[ScheduledStart], object]
 
 
 def start_scheduled(start: ScheduledStart) -> object:
-    return streams.start_scheduled_stream(start.user_id, start.stream_id, start.scheduled_start)
+    from playout.settings import get_settings, get_youtube_settings
+    from playout.youtube.broadcasts import broadcasts_for
+
+    youtube = broadcasts_for(get_youtube_settings(), get_settings())  # as the scheduled-start Lambda does
+    return streams.start_scheduled_stream(start.user_id, start.stream_id, start.scheduled_start, youtube)
 
 
 class LocalScheduler:

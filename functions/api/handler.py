@@ -47,7 +47,7 @@ from playout.errors import PlayoutError
 from playout.models import Media, Stream, utcnow
 from playout.settings import get_settings, get_youtube_settings
 from playout.youtube import channels as youtube_channels
-from playout.youtube.broadcasts import Broadcasts
+from playout.youtube.broadcasts import Broadcasts, broadcasts_for
 from playout.youtube.endpoints import CALLBACK_PATH
 from playout.youtube.google import GoogleProject, project_for
 from playout.youtube.oauth import STATE_LIFETIME, ConnectRefused, Outcome
@@ -129,7 +129,7 @@ def _youtube() -> GoogleProject:
 
 
 def _broadcasts() -> Broadcasts:
-    return Broadcasts(_youtube(), allow_loopback_ingests=get_settings().allow_loopback_ingests)
+    return broadcasts_for(get_youtube_settings(), get_settings())
 
 
 @app.get("/api/health", tags=["meta"])

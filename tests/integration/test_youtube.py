@@ -21,9 +21,9 @@ from playout import crypto, destinations
 from playout.media import get_media
 from playout.media import thumbnail_key as media_thumbnail_key
 from playout.models import OAuthState, Stream, YouTubeQuotaDay, user_pk
-from playout.settings import get_settings
-from playout.streams import FAILED, finish, get_stream
-from playout.youtube.broadcasts import run_items
+from playout.settings import get_settings, get_youtube_settings
+from playout.streams import FAILED, finish, get_stream, start_scheduled_stream
+from playout.youtube.broadcasts import broadcasts_for, run_items
 from playout.youtube.endpoints import CALLBACK_PATH
 from playout.youtube.google import REFRESH_TOKEN_PURPOSE
 from playout.youtube.quota import COST_UNITS, YouTubeCall, pacific_day
@@ -446,6 +446,29 @@ def _png() -> bytes:
     from local.youtube_emulator.app import solid_png
 
     return solid_png(160, 90, (0, 90, 200))
+
+
+def test_a_scheduled_stream_gets_its_broadcast_from_the_scheduled_start_for_its_time(
+    alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
+) -> None:
+    _, destination = connect_channel(alice, google)
+    at = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0)
+    stream = new_stream(alice, [destination["destination_id"]], scheduled_start=at.isoformat())
+    assert stream["status"] == "scheduled"
+    assert studio_broadcasts(google) == []  # nothing on YouTube until the scheduled start fires
+
+    # What the scheduled-start Lambda (and local mode's scheduler) does at the pre-warm time.
+    started = start_scheduled_stream(
+        str(alice.user_id), stream["stream_id"], at, broadcasts_for(get_youtube_settings(), get_settings())
+    )
+
+    assert started is not None
+    assert started.status == "starting"
+    [broadcast] = studio_broadcasts(google)
+    assert broadcast.snippet["scheduledStartTime"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    shown = alice.get(f"/api/streams/{stream['stream_id']}").json()
+    assert shown["watch_url"].endswith(broadcast.broadcast_id)
+    assert len(aws_env.started) == 1
 
 
 def test_a_run_that_never_went_live_deletes_its_broadcast_at_the_end(

@@ -40,11 +40,12 @@ from playout.models import (
     user_pk,
     utcnow,
 )
+from playout.settings import Settings, YouTubeSettings
 from playout.youtube.api import YouTubeApi, YouTubeCallError
 from playout.youtube.channels import NEEDS_RECONNECT, YOUTUBE, mark_needs_reconnect
 from playout.youtube.endpoints import WATCH_URL
 from playout.youtube.errors import ChannelNeedsAction, Next
-from playout.youtube.google import GoogleProject
+from playout.youtube.google import GoogleProject, project_for
 from playout.youtube.quota import COST_UNITS, YouTubeCall
 
 logger = logging.getLogger(__name__)
@@ -394,6 +395,14 @@ class Broadcasts:
         _settle(item, ENDING, final, reason)
         logger.info("youtube broadcast ended", extra={"broadcast_id": broadcast_id, "state": final})
         return None
+
+
+def broadcasts_for(youtube: YouTubeSettings, settings: Settings) -> Broadcasts:
+    """What a start gives the domain (the API's and the scheduled start's Lambdas, local mode's scheduler):
+    the process's Google project for these settings."""
+    return Broadcasts(
+        project_for(youtube, settings.app_origin), allow_loopback_ingests=settings.allow_loopback_ingests
+    )
 
 
 def run_items(user_id: str, stream_id: str, run_id: str) -> list[YouTubeBroadcast]:
