@@ -116,7 +116,7 @@ class PlayoutStack(Stack):
             ),
         )
         media_jobs.allow_starting_jobs(api.function)
-        StreamWatchdog(
+        watchdog = StreamWatchdog(
             self,
             "Watchdog",
             repo_root=REPO_ROOT,
@@ -126,6 +126,8 @@ class PlayoutStack(Stack):
             state_machine=streaming.state_machine,
             log_retention=settings.log_retention,
         )
+        youtube.allow_function(watchdog.function)  # a run whose task died: its broadcasts are ended there
+        data.secrets_key.grant_decrypt(watchdog.function)  # the channel's refresh token
         schedules = StreamSchedules(
             self,
             "Schedules",

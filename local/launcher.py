@@ -40,6 +40,15 @@ class RunBook(Protocol):
         """The watchdog's periodic sweep over every active stream."""
 
 
+def _end_broadcasts(user_id: str, stream_id: str, run_id: str) -> object:
+    """What the watchdog Lambda does for a run whose task could not end its YouTube broadcasts."""
+    from playout.settings import YouTubeSettings
+    from playout.youtube.broadcasts import Broadcasts
+    from playout.youtube.google import GoogleProject
+
+    return Broadcasts(GoogleProject(YouTubeSettings())).end_broadcasts(user_id, stream_id, run_id)
+
+
 class StreamBook:
     def settle(self, stream_id: str, user_id: str, run_id: str, step: Step) -> None:
         try:
@@ -47,16 +56,27 @@ class StreamBook:
         except NotFound:
             return
         if stream is None:
-            return  # the task (or a newer run) already settled it
+            # The task (or a newer run) already settled it. In AWS the task's STOPPED event has the watchdog
+            # look at the run once more: its YouTube broadcasts, if the task could not end them.
+            settled = streams.get_stream(user_id, stream_id, consistent=True)
+            if settled.run_id == run_id:
+                watchdog.end_if_over(settled, _end_broadcasts)
+            return
         if step.action is Action.SETTLE_ENDED:
             streams.finish(stream, streams.ENDED)
         elif step.action is Action.SETTLE_FAILED:
             streams.finish(stream, streams.FAILED, step.reason)
         else:
-            watchdog.settle_orphan(stream, "the stream task stopped without recording how the stream ended")
+            watchdog.settle_orphan(
+                stream,
+                "the stream task stopped without recording how the stream ended",
+                end_broadcasts=_end_broadcasts,
+            )
+            return
+        watchdog.end_if_over(stream, _end_broadcasts)
 
     def sweep(self, inspector: watchdog.RunInspector) -> list[watchdog.Finding]:
-        return watchdog.sweep(inspector)
+        return watchdog.sweep(inspector, end_broadcasts=_end_broadcasts)
 
 
 class MediaJobBook:

@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from playout import watchdog
 from playout.launcher import StepFunctionsLauncher
 from playout.models import bind_table
+from playout.settings import YouTubeSettings
+from playout.youtube.broadcasts import Broadcasts
+from playout.youtube.google import GoogleProject
 
 
 class WatchdogSettings(BaseSettings):
@@ -30,6 +33,8 @@ bind_table(SETTINGS.table_name)
 INSPECTOR = StepFunctionsLauncher(
     state_machine_arn=SETTINGS.state_machine_arn, cluster_arn=SETTINGS.cluster_arn
 )
+# A run whose task died leaves its YouTube broadcasts live: the watchdog ends them (complete, or delete).
+YOUTUBE = Broadcasts(GoogleProject(YouTubeSettings()))
 TASK_STATE_CHANGE = "ECS Task State Change"
 logger = Logger()
 
@@ -49,10 +54,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         run = run_of(event.get("detail") or {})
         if run is None:
             return {"findings": []}
-        finding = watchdog.check_run(*run, INSPECTOR)
+        finding = watchdog.check_run(*run, INSPECTOR, end_broadcasts=YOUTUBE.end_broadcasts)
         findings = [finding] if finding else []
     else:
-        findings = watchdog.sweep(INSPECTOR)
+        findings = watchdog.sweep(INSPECTOR, end_broadcasts=YOUTUBE.end_broadcasts)
     for found in findings:
         logger.warning("watchdog acted", extra={**found.__dict__})
     return {"findings": [found.__dict__ for found in findings]}

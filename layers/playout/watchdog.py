@@ -8,6 +8,7 @@ Query, no Scan); every settle is the same conditional transaction as the task's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -20,6 +21,10 @@ from playout.workflow import HEARTBEAT_STALE_AFTER_S, LAUNCH_GRACE_S
 
 SETTLED = "settled"
 STOPPED_TASK = "stopped_task"
+
+# Ends the YouTube broadcasts of a run that is over (playout.youtube.broadcasts.Broadcasts.end_broadcasts):
+# the task does it when it concludes a run; a run whose task died is ended here.
+EndBroadcasts = Callable[[str, str, str], object]
 
 
 class RunInspector(Protocol):
@@ -38,36 +43,58 @@ class Finding:
     detail: str
 
 
-def sweep(inspector: RunInspector, now: datetime | None = None) -> list[Finding]:
+def sweep(
+    inspector: RunInspector, now: datetime | None = None, end_broadcasts: EndBroadcasts | None = None
+) -> list[Finding]:
     """Checks every active stream once."""
     now = now or utcnow()
     findings = []
     for stream in Stream.active_index.query(ACTIVE_STREAMS_INDEX_VALUE):
-        finding = check(stream, inspector, now)
+        finding = check(stream, inspector, now, end_broadcasts)
         if finding is not None:
             findings.append(finding)
     return findings
 
 
 def check_run(
-    user_id: str, stream_id: str, run_id: str, inspector: RunInspector, now: datetime | None = None
+    user_id: str,
+    stream_id: str,
+    run_id: str,
+    inspector: RunInspector,
+    now: datetime | None = None,
+    end_broadcasts: EndBroadcasts | None = None,
 ) -> Finding | None:
-    """Checks one run (a task of it just stopped)."""
+    """Checks one run (a task of it just stopped). A run already over (the workflow settled it) has its
+    YouTube broadcasts ended, if its task could not."""
     stream = get_stream(user_id, stream_id, consistent=True)
-    if stream.run_id != run_id or stream.status not in ACTIVE:
+    if stream.run_id != run_id:
         return None
-    return check(stream, inspector, now or utcnow())
+    if stream.status not in ACTIVE:
+        end_if_over(stream, end_broadcasts)
+        return None
+    return check(stream, inspector, now or utcnow(), end_broadcasts)
 
 
-def check(stream: Stream, inspector: RunInspector, now: datetime) -> Finding | None:
+def end_if_over(stream: Stream, end_broadcasts: EndBroadcasts | None) -> None:
+    """Ends the YouTube broadcasts of the stream's run if the run is over (each one once: the ending is
+    claimed on its item, so this is a Query when the task already ended them)."""
+    if end_broadcasts is not None and stream.broadcasts and stream.status not in ACTIVE:
+        end_broadcasts(_owner(stream), stream.stream_id, str(stream.run_id))
+
+
+def check(
+    stream: Stream, inspector: RunInspector, now: datetime, end_broadcasts: EndBroadcasts | None = None
+) -> Finding | None:
     run_id = str(stream.run_id)
     state = inspector.run_state(run_id)
     if state is RunState.ENDED:
-        return settle_orphan(stream, "the stream task stopped without recording how the stream ended")
+        return settle_orphan(
+            stream, "the stream task stopped without recording how the stream ended", end_broadcasts
+        )
     if state is RunState.MISSING:
         started = stream.started_at
         if started is None or now - started >= timedelta(seconds=LAUNCH_GRACE_S):
-            return settle_orphan(stream, "the stream task was never launched")
+            return settle_orphan(stream, "the stream task was never launched", end_broadcasts)
         return None
     beat = _heartbeat(stream)
     if beat is None or beat.run_id != run_id or beat.updated_at is None:
@@ -81,13 +108,18 @@ def check(stream: Stream, inspector: RunInspector, now: datetime) -> Finding | N
     return Finding(stream.stream_id, run_id, STOPPED_TASK, detail)
 
 
-def settle_orphan(stream: Stream, reason: str) -> Finding | None:
+def settle_orphan(stream: Stream, reason: str, end_broadcasts: EndBroadcasts | None = None) -> Finding | None:
     """Settles a run that nothing plays any more: a stop that was asked for ends as `ended`, a run that was
-    meant to play ends `failed` with `reason`. None if the task or the workflow wrote it meanwhile."""
+    meant to play ends `failed` with `reason`; then its YouTube broadcasts are ended. None if the task or
+    the workflow wrote it meanwhile."""
     if stream.status == STOPPING:
         settled, status, detail = finish(stream, ENDED), ENDED, "stopped"
     else:
         settled, status, detail = finish(stream, FAILED, reason), FAILED, reason
+    if settled and end_broadcasts is not None:
+        # One Query of the run's broadcast items (the sweep's streams come from the index, which does not
+        # project `broadcasts`).
+        end_broadcasts(_owner(stream), stream.stream_id, str(stream.run_id))
     if not settled:
         return None  # the task or the workflow wrote it meanwhile
     return Finding(stream.stream_id, str(stream.run_id), SETTLED, f"{status}: {detail}")

@@ -219,7 +219,7 @@ def test_googles_oauth_client_is_read_from_secrets_manager_never_given_in_an_env
                     ":secret:playout/prod/youtube-oauth-client-??????"
                 )
                 readers.append(policy["LogicalId"])
-    assert len(readers) == 3, readers  # the API, the scheduled start, the stream task
+    assert len(readers) == 4, readers  # the API, the scheduled start, the stream task, the watchdog
 
 
 def test_layer_is_arm64_python(resources_by_type: Resources) -> None:

@@ -17,7 +17,8 @@ import boto3
 import pytest
 
 from local.youtube_emulator import RunningEmulator, running_youtube_emulator
-from playout import crypto, destinations
+from playout import crypto, destinations, watchdog
+from playout.launcher import RunState
 from playout.media import get_media
 from playout.media import thumbnail_key as media_thumbnail_key
 from playout.models import OAuthState, Stream, YouTubeQuotaDay, user_pk
@@ -484,6 +485,34 @@ def test_a_run_that_never_went_live_deletes_its_broadcast_at_the_end(
     assert studio_broadcasts(google) == []
     [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
     assert record.state == "deleted"
+
+
+class _TaskDied:
+    """The workflow of the run is over, and its task wrote nothing (killed, crashed for good)."""
+
+    def run_state(self, run_id: str) -> RunState:
+        return RunState.ENDED
+
+    def stop_run_task(self, run_id: str, task_arn: str | None, reason: str) -> None:
+        raise AssertionError("nothing to stop")
+
+
+def test_the_watchdog_ends_the_broadcasts_of_a_run_whose_task_died(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    [broadcast] = studio_broadcasts(google)
+    ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
+    with publishing(ingest.url, seconds=30):
+        wait_until(lambda: broadcast.life_cycle.value == "live", "live by auto-start")
+        # The task is gone; the watchdog's sweep finds its run over with nothing written.
+        findings = watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)
+
+    assert [f.action for f in findings] == [watchdog.SETTLED]
+    assert alice.get(f"/api/streams/{stream['stream_id']}").json()["status"] == "failed"
+    assert broadcast.life_cycle.value == "complete"
 
 
 def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(
