@@ -442,6 +442,17 @@ def test_stopping_completes_the_broadcast_that_went_live_and_the_units_of_one_st
     assert used == 251
     assert youtube_says["used"] == used + COST_UNITS[YouTubeCall.CHANNELS_LIST]
 
+    # The channel's next stream reuses its liveStream: start, thumbnail, end.
+    before = quota_used()
+    again = new_stream(alice, [destination["destination_id"]])
+    assert alice.post(f"/api/streams/{again['stream_id']}/start").status == 202
+    run = get_stream(str(alice.user_id), again["stream_id"], consistent=True)
+    broadcasts().set_thumbnails(str(alice.user_id), run, lambda: _png())
+    assert broadcasts().end_broadcasts(str(alice.user_id), again["stream_id"], str(run.run_id)) == []
+    next_used = quota_used() - before
+    print(f"YouTube units of each next stream on the channel, start to stop: {next_used}")
+    assert next_used == 201
+
 
 def _png() -> bytes:
     from local.youtube_emulator.app import solid_png
