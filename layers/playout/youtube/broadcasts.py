@@ -111,12 +111,18 @@ class Broadcasts:
         destinations = self.youtube_destinations(user_id, stream)
         if not destinations:
             return
-        self.project.oauth_client()  # YouTubeNotConfigured (503) when there is no client
+        client = self.project.oauth_client()  # YouTubeNotConfigured (503) when there is no client
         for destination in destinations:
             if destination.state == NEEDS_RECONNECT:
                 raise ChannelNeedsAction(
                     f"YouTube channel {destination.channel_title} must be connected again before it can "
                     "stream (its access was revoked or has expired)"
+                )
+            if destination.oauth_client_id and destination.oauth_client_id != client.client_id:
+                # A grant belongs to the OAuth client that asked for it: Google refuses it to another one.
+                raise ChannelNeedsAction(
+                    f"YouTube channel {destination.channel_title} was connected through another Google OAuth "
+                    "client than this installation's; connect it again"
                 )
         units = sum(
             units_of(START_CALLS + TASK_CALLS + END_CALLS)
