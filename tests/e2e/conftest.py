@@ -415,9 +415,10 @@ def make_clip(
     size: str = "640x360",
     gop: int = 60,
     preset: str = "veryfast",
+    video_kbps: int = 1200,
 ) -> Path:
     """H.264 High (30 fps, a keyframe every `gop` frames, yuv420p) + AAC 48 kHz stereo, as long as each
-    other: stream-ready."""
+    other: stream-ready (at a `video_kbps` within YouTube's for `size`: 1200 suits 640x360, not smaller)."""
     subprocess.run(
         [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
@@ -426,7 +427,7 @@ def make_clip(
             "-t", str(seconds),
             "-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-level", "4.0",
             "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-b:v", "1200k",
+            "-b:v", f"{video_kbps}k",
             "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k",
             "-movflags", "+faststart", str(path),
         ],
