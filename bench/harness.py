@@ -221,6 +221,20 @@ class TreeSampler:
         self._thread.join(timeout=5)
 
 
+@contextlib.contextmanager
+def one_core() -> Iterator[int]:
+    """This process on one CPU (the lowest it may use) while the block runs; the processes it starts
+    meanwhile inherit that, ffmpeg included (its encoders then run one thread: av_cpu_count reads the
+    affinity)."""
+    cpus = os.sched_getaffinity(0)
+    core = min(cpus)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
 def share_pct(cpu_per_s: float) -> float:
     """CPU-seconds per second as a share of the smallest Fargate task's CPU."""
     return 100.0 * cpu_per_s / FARGATE_SMALLEST_VCPU
