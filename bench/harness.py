@@ -20,7 +20,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from socketserver import BaseRequestHandler
 from typing import IO, Any
 
 from local.task_image import image_env
@@ -555,3 +557,19 @@ def closing_all(*things: Proxy | Run) -> Iterator[None]:
     finally:
         for thing in things:
             thing.close()
+
+
+@contextlib.contextmanager
+def serving_http(handler: Callable[..., BaseRequestHandler], name: str) -> Iterator[str]:
+    """`handler` on a free port of 127.0.0.1, one thread per request, until the block ends; yields the
+    base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

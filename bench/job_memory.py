@@ -44,11 +44,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from bench.harness import BUILD_DIR, REPO_ROOT, descendants, spawn, stop
+from bench.harness import BUILD_DIR, REPO_ROOT, descendants, serving_http, spawn, stop
 from bench.report import Figure, table
 from local.task_image import image_env
 
@@ -116,16 +116,8 @@ class _FromDisk(SimpleHTTPRequestHandler):
 def serve_directory(directory: Path) -> Iterator[str]:
     """Files of `directory` over HTTP on a free port of 127.0.0.1 (Content-Length, Last-Modified), read
     from disk as a web server does; yields the base URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_FromDisk, directory=str(directory)))
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="bench-files", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving_http(functools.partial(_FromDisk, directory=str(directory)), "bench-files") as url:
+        yield url
 
 
 # --- the measured processes ---

@@ -30,6 +30,7 @@ import boto3
 import pytest
 import requests
 
+from local.processes import launched_pids
 from playout.media import conformed_key, object_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -388,20 +389,19 @@ def bob_api(bob: User, make_client: Callable[[User | None], ApiClient]) -> ApiCl
     return make_client(bob)
 
 
+@pytest.fixture(scope="module")
+def dana_api(
+    local_mode: LocalModeProcess,
+    runtime_config: dict[str, str],
+    make_client: Callable[[User | None], ApiClient],
+) -> ApiClient:
+    """A user of the calling module only: her storage and library are what that module made them."""
+    return make_client(sign_up_and_in(local_mode, runtime_config, f"dana-{secrets.token_hex(4)}@example.com"))
+
+
 def stream_task_pids(stream_id: str) -> list[int]:
     """The local launcher's stream_task processes for one stream (found by their environment contract)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+    return launched_pids("stream_task", "STREAM_ID", stream_id)
 
 
 # --- media ---

@@ -10,7 +10,6 @@ the app's origin only, and not with HEAD, which it was not signed for."""
 from __future__ import annotations
 
 import hashlib
-import secrets
 import subprocess
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -24,9 +23,7 @@ import requests
 from tests.e2e.conftest import (
     ApiClient,
     LocalModeProcess,
-    User,
     make_clip,
-    sign_up_and_in,
     stored_copy,
     wait_for_media,
 )
@@ -35,16 +32,6 @@ OTHER_ORIGIN = "http://localhost:8080"
 
 # A part PUT as each client sends it: (status, ETag) of S3's answer.
 PartPut = Callable[[str, bytes, Path], tuple[int, str]]
-
-
-@pytest.fixture(scope="module")
-def dana_api(
-    local_mode: LocalModeProcess,
-    runtime_config: dict[str, str],
-    make_client: Callable[[User | None], ApiClient],
-) -> ApiClient:
-    """A user of these tests only: the shared users' storage stays what their own tests count."""
-    return make_client(sign_up_and_in(local_mode, runtime_config, f"dana-{secrets.token_hex(4)}@example.com"))
 
 
 @pytest.fixture(scope="module")

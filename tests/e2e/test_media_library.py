@@ -21,7 +21,6 @@ minutes on two cores; its own xdist group gives it a worker (and a local mode) o
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +40,6 @@ from tests.e2e.conftest import (
     LocalModeProcess,
     ResponseLog,
     RtmpSink,
-    User,
     local_s3,
     make_clip,
     new_stream_key,
@@ -133,16 +131,6 @@ PLAYLISTS = (
     ("portrait-hevc-10bit.mp4", "sunset-vp9.webm", "dusk-variable-rate.mp4"),
     ("talk-44k-mono.mp4", "morning-song.mp3", "odd-width.mp4"),
 )
-
-
-@pytest.fixture(scope="module")
-def dana_api(
-    local_mode: LocalModeProcess,
-    runtime_config: dict[str, str],
-    make_client: Callable[[User | None], ApiClient],
-) -> ApiClient:
-    """The library's owner, a user of this module only: her storage is what this module stored."""
-    return make_client(sign_up_and_in(local_mode, runtime_config, f"dana-{secrets.token_hex(4)}@example.com"))
 
 
 @pytest.fixture(scope="module")
