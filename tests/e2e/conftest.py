@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import boto3
 import pytest
@@ -490,6 +490,18 @@ def local_s3(presigned_url: str) -> tuple[Any, str]:
         aws_secret_access_key="unused",
     )
     return s3, parts.path.lstrip("/").split("/", 1)[0]
+
+
+def all_media(api: ApiClient) -> list[dict[str, Any]]:
+    """Every media of the caller's library, page after page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = api.ok("GET", "/api/media?limit=100" + (f"&cursor={quote(cursor)}" if cursor else ""))
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
 
 
 def stored_copy(api: ApiClient, media: dict[str, Any], into: Path) -> Path:
