@@ -1,8 +1,9 @@
 """`python -m bench [--quick]`: every benchmark, each figure a ratio against a baseline measured side by side
 in the same run (the machine's noise hits both alike). Prints a table and writes build/bench/results.json.
 
-The memory runs (15 min and 1 min, or 2 and 0.5 with --quick) start first and go on while the others run,
-so the whole takes about as long as the long memory run."""
+The memory runs (15 min and 1 min, or 2 and 0.5 with --quick) start first and go on while the others run;
+the conform figures (the 1080p30 clip, then each kind of test clip) and the media job's memory (a 2 GB file
+against a 100 MB one) follow them on one core of their own, about 6 min more (3 with --quick)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from types import FrameType
 
 from bench import (
     conform,
+    conform_clips,
     copy_vs_transcode,
     cpu_share,
+    job_memory,
     local_start,
     local_stream,
     media,
@@ -40,6 +43,8 @@ class Plan:
     memory_long_s: float
     memory_short_s: float
     dynamodb_s: float
+    clip_s: float  # each test clip's length, conformed
+    job_small_bytes: int  # the media job's memory: this file against one 20 times as large
 
 
 FULL = Plan(
@@ -51,6 +56,8 @@ FULL = Plan(
     memory_long_s=900,
     memory_short_s=60,
     dynamodb_s=300,
+    clip_s=conform_clips.CLIP_SECONDS,
+    job_small_bytes=job_memory.SMALL_BYTES,
 )
 QUICK = Plan(
     cpu_seconds=20,
@@ -61,6 +68,8 @@ QUICK = Plan(
     memory_long_s=120,
     memory_short_s=30,
     dynamodb_s=30,
+    clip_s=5,
+    job_small_bytes=50 * job_memory.MB,
 )
 
 
@@ -106,11 +115,16 @@ def main(argv: list[str] | None = None) -> int:
             # After the memory runs: the conform is measured on one core of its own.
             _progress("conform: 1080p30 on one core")
             figures += conform.measure(files)
+            _progress(f"conform: each kind of test clip, {plan.clip_s:g} s, on one core")
+            figures += conform_clips.measure(plan.clip_s, progress=_progress)
+            figures += job_memory.measure(plan.job_small_bytes, progress=_progress)
         finally:
             runs.close()
     finally:
         sink.close()
     print(table(figures))
+    print()
+    print(conform_clips.clip_table(figures))
     write_json(RESULTS, figures, quick=args.quick, started=started, wall_s=time.monotonic() - clock)
     _progress(f"written to {RESULTS.relative_to(BUILD_DIR.parent.parent)}")
     return 0

@@ -20,6 +20,8 @@ import time
 from pathlib import Path
 
 from bench import media
+from bench.egress import saving, usd_per_stream_hour
+from bench.harness import one_core
 from bench.media import Media
 from bench.report import Figure, table
 from stream_task.conform import (
@@ -35,42 +37,28 @@ from stream_task.conform import (
 from stream_task.media_facts import read_media_facts
 from stream_task.picture import plan_picture
 
-EGRESS_USD_PER_GB = 0.09
 YOUTUBE_1080P30_KBPS = 6000
-AUDIO_KBPS = 128
-
-
-def _one_core() -> set[int]:
-    cpus = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {min(cpus)})  # the ffmpegs started from here inherit it
-    return cpus
-
-
-def _usd_per_hour(video_kbps: float) -> float:
-    gigabytes = (video_kbps + AUDIO_KBPS) * 1000 / 8 * 3600 / 1e9
-    return gigabytes * EGRESS_USD_PER_GB
 
 
 def measure(files: Media) -> list[Figure]:
     ffmpeg, ffprobe = shutil.which("ffmpeg") or "ffmpeg", shutil.which("ffprobe") or "ffprobe"
     facts = read_media_facts(ffprobe, ffmpeg, files.clip)
-    cpus = _one_core()
     workdir = Path(tempfile.mkdtemp(prefix="bench-conform-"))
     try:
-        started, cpu_started = time.monotonic(), os.times()
-        result = conform(ffmpeg, ffprobe, files.clip, workdir / "conformed.mp4", facts=facts)
-        wall_s = time.monotonic() - started
-        cpu_ended = os.times()
+        with one_core():
+            started, cpu_started = time.monotonic(), os.times()
+            result = conform(ffmpeg, ffprobe, files.clip, workdir / "conformed.mp4", facts=facts)
+            wall_s = time.monotonic() - started
+            cpu_ended = os.times()
     finally:
-        os.sched_setaffinity(0, cpus)
         shutil.rmtree(workdir, ignore_errors=True)
     children_cpu_s = (cpu_ended.children_user + cpu_ended.children_system) - (
         cpu_started.children_user + cpu_started.children_system
     )
     speed = facts.duration_s / wall_s
     ours_kbps = (result.video_bitrate_bps or 0) / 1000
-    saved_pct = 100 * (1 - ours_kbps / YOUTUBE_1080P30_KBPS)
-    ours_usd, youtube_usd = _usd_per_hour(ours_kbps), _usd_per_hour(YOUTUBE_1080P30_KBPS)
+    saved_pct = saving(ours_kbps, YOUTUBE_1080P30_KBPS).pct
+    ours_usd, youtube_usd = usd_per_stream_hour(ours_kbps), usd_per_stream_hour(YOUTUBE_1080P30_KBPS)
     details = {
         "clip": files.clip.name,
         "preset": result.preset,
@@ -148,42 +136,43 @@ def compare_presets(clip: Path, start_s: float = 10.0, seconds: float = 4.0) -> 
     facts = read_media_facts(ffprobe, ffmpeg, clip)
     plan = plan_picture(facts, clip.stem)
     cap = cap_kbps_for(plan)
-    cpus = _one_core()
-    workdir = Path(tempfile.mkdtemp(prefix="bench-presets-"))
-    rows: list[dict[str, float | str]] = []
-    try:
-        reference = make_reference(ffmpeg, clip, facts, plan, workdir, start_s, seconds, workdir / "ref.mkv")
-        for preset in PRESETS:
-            costs: dict[int, tuple[float, float]] = {}
-
-            def ssim_at(
-                crf: int, preset: str = preset, costs: dict[int, tuple[float, float]] = costs
-            ) -> float:
-                encoded = workdir / f"{preset}-{crf}.mp4"
-                clock = time.monotonic()
-                subprocess.run(
-                    [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(reference),
-                     *video_args(plan, crf, cap, preset), "-an", str(encoded)],
-                    check=True,
-                )  # fmt: skip
-                costs[crf] = (time.monotonic() - clock, encoded.stat().st_size * 8 / seconds / 1000)
-                return ssim_between(ffprobe, encoded, reference)
-
-            choice = search_crf(ssim_at)
-            encode_s, kbps = costs[choice.crf]
-            rows.append(
-                {
-                    "preset": preset,
-                    "crf": choice.crf,
-                    "ssim": round(choice.ssim, 4),
-                    "kbps": round(kbps),
-                    "kbps_at_target": round(_kbps_at_target(choice.measured, costs, choice.crf)),
-                    "x_realtime": round(seconds / encode_s, 2),
-                }
+    with one_core():
+        workdir = Path(tempfile.mkdtemp(prefix="bench-presets-"))
+        rows: list[dict[str, float | str]] = []
+        try:
+            reference = make_reference(
+                ffmpeg, clip, facts, plan, workdir, start_s, seconds, workdir / "ref.mkv"
             )
-    finally:
-        os.sched_setaffinity(0, cpus)
-        shutil.rmtree(workdir, ignore_errors=True)
+            for preset in PRESETS:
+                costs: dict[int, tuple[float, float]] = {}
+
+                def ssim_at(
+                    crf: int, preset: str = preset, costs: dict[int, tuple[float, float]] = costs
+                ) -> float:
+                    encoded = workdir / f"{preset}-{crf}.mp4"
+                    clock = time.monotonic()
+                    subprocess.run(
+                        [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(reference),
+                         *video_args(plan, crf, cap, preset), "-an", str(encoded)],
+                        check=True,
+                    )  # fmt: skip
+                    costs[crf] = (time.monotonic() - clock, encoded.stat().st_size * 8 / seconds / 1000)
+                    return ssim_between(ffprobe, encoded, reference)
+
+                choice = search_crf(ssim_at)
+                encode_s, kbps = costs[choice.crf]
+                rows.append(
+                    {
+                        "preset": preset,
+                        "crf": choice.crf,
+                        "ssim": round(choice.ssim, 4),
+                        "kbps": round(kbps),
+                        "kbps_at_target": round(_kbps_at_target(choice.measured, costs, choice.crf)),
+                        "x_realtime": round(seconds / encode_s, 2),
+                    }
+                )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
     return rows
 
 

@@ -20,7 +20,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from pathlib import Path
+from socketserver import BaseRequestHandler
 from typing import IO, Any
 
 from local.task_image import image_env
@@ -219,6 +221,20 @@ class TreeSampler:
     def close(self) -> None:
         self._done.set()
         self._thread.join(timeout=5)
+
+
+@contextlib.contextmanager
+def one_core() -> Iterator[int]:
+    """This process on one CPU (the lowest it may use) while the block runs; the processes it starts
+    meanwhile inherit that, ffmpeg included (its encoders then run one thread: av_cpu_count reads the
+    affinity)."""
+    cpus = os.sched_getaffinity(0)
+    core = min(cpus)
+    os.sched_setaffinity(0, {core})
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, cpus)
 
 
 def share_pct(cpu_per_s: float) -> float:
@@ -541,3 +557,19 @@ def closing_all(*things: Proxy | Run) -> Iterator[None]:
     finally:
         for thing in things:
             thing.close()
+
+
+@contextlib.contextmanager
+def serving_http(handler: Callable[..., BaseRequestHandler], name: str) -> Iterator[str]:
+    """`handler` on a free port of 127.0.0.1, one thread per request, until the block ends; yields the
+    base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -19,6 +19,7 @@ import requests
 from bench.harness import RtmpSink, TreeSampler
 from bench.media import Media
 from bench.report import Figure
+from local.processes import launched_pids
 
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 OLD_BEAT_INTERVAL_S = 2.0
@@ -60,17 +61,10 @@ def wait_for(user_id: str, stream_id: str, statuses: set[str], timeout_s: float)
 
 def _task_pid(stream_id: str) -> int:
     """The stream task's process, found by its environment contract as the local launcher started it."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ:
-            return int(entry.name)
-    raise RuntimeError(f"no stream task runs stream {stream_id}")
+    pids = launched_pids("stream_task", "STREAM_ID", stream_id)
+    if not pids:
+        raise RuntimeError(f"no stream task runs stream {stream_id}")
+    return pids[0]
 
 
 def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:

@@ -14,13 +14,12 @@ from __future__ import annotations
 import contextlib
 import re
 import statistics
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
-from bench.harness import Proxy, RtmpSink, engine_run, stream_name
+from bench.harness import Proxy, RtmpSink, engine_run, serving_http, stream_name
 from bench.media import Media
 from bench.report import Figure
 
@@ -86,15 +85,8 @@ class _RangeHandler(BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def _http_server(files: dict[str, Path]) -> Iterator[str]:
     handler = type("Handler", (_RangeHandler,), {"files": files})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="bench-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving_http(handler, "bench-http") as url:
+        yield url
 
 
 def _trial(sink: RtmpSink, source: str) -> tuple[float, float]:

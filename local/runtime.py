@@ -87,7 +87,10 @@ class LocalMode:
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._server_thread.start()  # answers 503 until the gateway is in place
 
-        self._moto = serve_moto(HOST)
+        # Presigned URLs are signed with the credentials every client of local mode is given.
+        self._moto = serve_moto(
+            HOST, {DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"]: DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]}
+        )
         endpoint_url = f"http://{HOST}:{self._moto.server_port}"
         _point_aws_at(endpoint_url)
 

@@ -238,7 +238,8 @@ def sample_ssim(
     plan = plan_picture(facts, title or source.stem)
     seconds = min(seconds, plan.duration_s)
     if start_s is None:
-        starts = sample_starts(plan.duration_s, seconds, plan.keyint / float(plan.fps))
+        seconds = min(seconds, plan.moving_s)
+        starts = sample_starts(plan.moving_s, seconds, plan.keyint / float(plan.fps))
         start_s = starts[len(starts) // 2]
     with _workdir() as workdir:
         reference = workdir / "ref.mkv"
@@ -267,9 +268,10 @@ def choose_crf(
     on_step: Callable[[], None] | None = None,
 ) -> CrfChoice:
     cap = cap_kbps_for(plan)
-    seconds = min(SAMPLE_S, plan.duration_s)
+    # Where the source's picture moves: a picture that stops before the talk is held, which costs no bits.
+    seconds = min(SAMPLE_S, plan.moving_s)
     gop_s = plan.keyint / float(plan.fps)
-    starts = sample_starts(plan.duration_s, seconds, gop_s) if plan.source is PictureSource.VIDEO else [0.0]
+    starts = sample_starts(plan.moving_s, seconds, gop_s) if plan.source is PictureSource.VIDEO else [0.0]
     references = [
         make_reference(ffmpeg, source, facts, plan, workdir, start, seconds, workdir / f"ref-{index}.mkv")
         for index, start in enumerate(starts)

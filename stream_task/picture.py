@@ -53,6 +53,15 @@ class PicturePlan:
     fps: Fraction
     duration_s: float  # whole frames: video and audio are cut or padded to exactly this
     title: str
+    # How long the source's own picture lasts when it stops before a talk that goes on (its last picture is
+    # then held to duration_s); None: the whole duration.
+    picture_s: float | None = None
+
+    @property
+    def moving_s(self) -> float:
+        """The stretch where the source's picture is: where quality samples and the thumbnail are taken
+        (past its end there is no frame to seek to)."""
+        return self.duration_s if self.picture_s is None else min(self.picture_s, self.duration_s)
 
     @property
     def keyint(self) -> int:
@@ -91,6 +100,7 @@ def house_size(width: int, height: int, sample_aspect_ratio: Fraction = Fraction
 
 def plan_picture(facts: MediaFacts, title: str) -> PicturePlan:
     video = facts.video
+    picture_s: float | None = None
     if video is None:
         source = PictureSource.COVER if facts.has_cover_art else PictureSource.CARD
         fps = STILL_FPS
@@ -105,9 +115,10 @@ def plan_picture(facts: MediaFacts, title: str) -> PicturePlan:
         length = video.duration_s or facts.timing.video_s or facts.duration_s
         sound = facts.audio.duration_s if facts.audio else None
         if sound and sound - length > SOUND_OUTLASTS_S:
-            length = sound  # a talk over a picture that stops: the last picture is held, not the talk cut
+            # a talk over a picture that stops: the last picture is held, not the talk cut
+            picture_s, length = length, sound
     frames = max(round(length * fps), 1)
-    return PicturePlan(source, width, height, fps, float(frames / fps), facts.title or title)
+    return PicturePlan(source, width, height, fps, float(frames / fps), facts.title or title, picture_s)
 
 
 def _tonemap(video: VideoFacts) -> list[str]:
@@ -207,7 +218,7 @@ def write_thumbnail(
     """A WebP THUMBNAIL_WIDTH pixels wide: a frame a tenth of the way in, the cover art, or the title card."""
     source, out_path = Path(source), Path(out_path)
     plan = plan_picture(facts, title)
-    seek = facts.duration_s * THUMBNAIL_AT if plan.source is PictureSource.VIDEO else 0.0
+    seek = plan.moving_s * THUMBNAIL_AT if plan.source is PictureSource.VIDEO else 0.0
     chain = picture_filters(facts, plan, workdir, constant_rate=False)
     subprocess.run(
         [

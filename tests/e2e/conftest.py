@@ -24,12 +24,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import boto3
 import pytest
 import requests
 
+from local.processes import launched_pids
 from playout.media import conformed_key, object_key
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -388,20 +389,19 @@ def bob_api(bob: User, make_client: Callable[[User | None], ApiClient]) -> ApiCl
     return make_client(bob)
 
 
+@pytest.fixture(scope="module")
+def dana_api(
+    local_mode: LocalModeProcess,
+    runtime_config: dict[str, str],
+    make_client: Callable[[User | None], ApiClient],
+) -> ApiClient:
+    """A user of the calling module only: her storage and library are what that module made them."""
+    return make_client(sign_up_and_in(local_mode, runtime_config, f"dana-{secrets.token_hex(4)}@example.com"))
+
+
 def stream_task_pids(stream_id: str) -> list[int]:
     """The local launcher's stream_task processes for one stream (found by their environment contract)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"stream_task" in cmdline and f"STREAM_ID={stream_id}".encode() in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+    return launched_pids("stream_task", "STREAM_ID", stream_id)
 
 
 # --- media ---
@@ -415,9 +415,10 @@ def make_clip(
     size: str = "640x360",
     gop: int = 60,
     preset: str = "veryfast",
+    video_kbps: int = 1200,
 ) -> Path:
     """H.264 High (30 fps, a keyframe every `gop` frames, yuv420p) + AAC 48 kHz stereo, as long as each
-    other: stream-ready."""
+    other: stream-ready (at a `video_kbps` within YouTube's for `size`: 1200 suits 640x360, not smaller)."""
     subprocess.run(
         [
             "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
@@ -426,7 +427,7 @@ def make_clip(
             "-t", str(seconds),
             "-c:v", "libx264", "-preset", preset, "-profile:v", "high", "-level", "4.0",
             "-pix_fmt", "yuv420p", "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0",
-            "-b:v", "1200k",
+            "-b:v", f"{video_kbps}k",
             "-c:a", "aac", "-ar", "48000", "-ac", "2", "-b:a", "128k",
             "-movflags", "+faststart", str(path),
         ],
@@ -489,6 +490,18 @@ def local_s3(presigned_url: str) -> tuple[Any, str]:
         aws_secret_access_key="unused",
     )
     return s3, parts.path.lstrip("/").split("/", 1)[0]
+
+
+def all_media(api: ApiClient) -> list[dict[str, Any]]:
+    """Every media of the caller's library, page after page."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = api.ok("GET", "/api/media?limit=100" + (f"&cursor={quote(cursor)}" if cursor else ""))
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return items
 
 
 def stored_copy(api: ApiClient, media: dict[str, Any], into: Path) -> Path:

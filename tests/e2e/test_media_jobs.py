@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import requests
 
+from local.processes import launched_pids
 from tests.e2e import media_files
 from tests.e2e.conftest import (
     ApiClient,
@@ -136,18 +137,7 @@ def test_an_import_from_a_link_ends_ready(carol_api: ApiClient, tmp_path: Path) 
 
 
 def _media_job_pids(media_id: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes()
-            environ = (entry / "environ").read_bytes()
-        except OSError:
-            continue
-        if b"stream_task.media_job" in cmdline and f"MEDIA_ID={media_id}".encode() in environ.split(b"\0"):
-            pids.append(int(entry.name))
-    return pids
+    return launched_pids("stream_task.media_job", "MEDIA_ID", media_id)
 
 
 def test_a_job_killed_while_conforming_is_retried_and_counts_its_bytes_once(

@@ -21,7 +21,6 @@ minutes on two cores; its own xdist group gives it a worker (and a local mode) o
 from __future__ import annotations
 
 import math
-import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import requests
@@ -41,7 +39,7 @@ from tests.e2e.conftest import (
     LocalModeProcess,
     ResponseLog,
     RtmpSink,
-    User,
+    all_media,
     local_s3,
     make_clip,
     new_stream_key,
@@ -136,16 +134,6 @@ PLAYLISTS = (
 
 
 @pytest.fixture(scope="module")
-def dana_api(
-    local_mode: LocalModeProcess,
-    runtime_config: dict[str, str],
-    make_client: Callable[[User | None], ApiClient],
-) -> ApiClient:
-    """The library's owner, a user of this module only: her storage is what this module stored."""
-    return make_client(sign_up_and_in(local_mode, runtime_config, f"dana-{secrets.token_hex(4)}@example.com"))
-
-
-@pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("library")
     makers: dict[str, Callable[[Path], Path]] = {name: case.make for name, case in PLAYABLE.items()}
@@ -166,17 +154,6 @@ class Library:
 
 def _storage_used(api: ApiClient) -> int:
     return int(api.ok("GET", "/api/me")["storage_used_bytes"])
-
-
-def _all_media(api: ApiClient) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = api.ok("GET", "/api/media?limit=100" + (f"&cursor={quote(cursor)}" if cursor else ""))
-        items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return items
 
 
 @pytest.fixture(scope="module")
@@ -294,11 +271,11 @@ def test_an_empty_file_is_refused_when_its_upload_is_created(library: Library, d
     assert "the file is empty (0 bytes)" in error["message"]
     assert "Traceback" not in answer.text
     # Nothing was created for it: no media item (and so no reservation of the quota).
-    assert EMPTY not in [m["filename"] for m in _all_media(dana_api)]
+    assert EMPTY not in [m["filename"] for m in all_media(dana_api)]
 
 
 def test_storage_used_is_what_the_library_stores(library: Library, dana_api: ApiClient) -> None:
-    counted = {m["media_id"]: m["stored_bytes"] for m in _all_media(dana_api)}
+    counted = {m["media_id"]: m["stored_bytes"] for m in all_media(dana_api)}
     stored = _objects(dana_api, library)
     by_media: dict[str, int] = {}
     for key, size in stored.items():
@@ -452,13 +429,13 @@ def test_an_import_whose_connection_drops_half_way_resumes_and_ends_ready(
 def test_a_link_outside_the_public_internet_is_refused_at_once(
     url: str, message: str, dana_api: ApiClient
 ) -> None:
-    count_before = len(_all_media(dana_api))
+    count_before = len(all_media(dana_api))
 
     answer = dana_api.post("/api/media/imports", {"url": url})
 
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"] == {"code": "invalid_input", "message": message}
-    assert len(_all_media(dana_api)) == count_before
+    assert len(all_media(dana_api)) == count_before
 
 
 def test_a_redirect_to_a_private_address_fails_the_import_with_its_reason(dana_api: ApiClient) -> None:

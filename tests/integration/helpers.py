@@ -16,6 +16,7 @@ from botocore.config import Config
 from pynamodb.connection import Connection
 
 from local.moto_server import serve_moto
+from local.runtime import DUMMY_CREDENTIALS
 from playout import aws
 from playout.ids import new_id
 from playout.media import READY, get_media
@@ -151,17 +152,26 @@ def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoCalls]:
 
 @contextmanager
 def local_mode_s3() -> Iterator[Any]:
-    """An S3 client of local mode's S3 server (local.moto_server), served until the block ends."""
-    server = serve_moto("127.0.0.1")
+    """An S3 client of local mode's S3 server (local.moto_server), served until the block ends, with the
+    credentials local mode gives its clients (the server checks presigned URLs by them)."""
+    server = serve_moto("127.0.0.1", {LOCAL_CREDENTIALS[0]: LOCAL_CREDENTIALS[1]})
     try:
-        yield boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{server.server_port}",
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
-        )
+        yield local_s3_client(f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
         server.server_close()
+
+
+LOCAL_CREDENTIALS = (DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"], DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"])
+
+
+def local_s3_client(endpoint_url: str, credentials: tuple[str, str] = LOCAL_CREDENTIALS) -> Any:
+    """An S3 client as local mode's own (SigV4, path-style), signing with `credentials`."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=credentials[0],
+        aws_secret_access_key=credentials[1],
+        config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+    )

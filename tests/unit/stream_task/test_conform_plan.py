@@ -162,3 +162,27 @@ def test_sound_a_little_longer_is_cut_to_the_picture_much_longer_holds_the_last_
         AudioFacts("aac", "LC", 48000, 2, duration_s=60.0),
     )
     assert plan_picture(talk, "t").duration_s == pytest.approx(60.0)
+
+
+def test_a_picture_that_stops_before_the_talk_is_held_but_sampled_where_it_moves() -> None:
+    # A second of picture under 15 s of talk: the conform plays 15 s, its last picture held; its quality
+    # samples and the thumbnail come from the second there is (past it there is no frame to seek to).
+    facts = _facts(rotation=0, duration_s=1.0)
+    facts = MediaFacts(
+        duration_s=15.0,
+        container=facts.container,
+        size_bytes=facts.size_bytes,
+        bitrate_bps=facts.bitrate_bps,
+        video=facts.video,
+        audio=AudioFacts("aac", "LC", 48000, 2, duration_s=15.0),
+    )
+    plan = plan_picture(facts, "talk")
+    assert plan.duration_s == pytest.approx(15.0, abs=1 / 29.97)
+    assert plan.moving_s == pytest.approx(1.0)
+    assert sample_starts(plan.moving_s, min(3.0, plan.moving_s)) == [0.0]
+
+
+def test_a_picture_as_long_as_its_sound_is_sampled_over_all_of_it() -> None:
+    plan = plan_picture(_facts(), "clip")
+    assert plan.picture_s is None
+    assert plan.moving_s == plan.duration_s
