@@ -18,6 +18,8 @@ INGEST_SCHEMES = ("rtmp", "rtmps")
 DEFAULT_PORTS = {"rtmp": 1935, "rtmps": 443}
 MAX_INGEST_URL_LENGTH = 500
 MAX_STREAM_KEY_LENGTH = 512
+# The KMS purpose of a YouTube channel's second (spare) liveStream key: one item, two keys kept apart.
+SPARE_STREAM_KEY_PURPOSE = "youtube_spare_stream_key"  # a KMS context value, not a secret
 
 _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)(?P<path>[^?#]*)(?P<rest>.*)")
 # RFC 3986 path characters less "@" (refused in the whole URL), with %XX escapes taken whole.
@@ -237,15 +239,24 @@ def delete_destination(user_id: str, destination_id: str, in_use: bool) -> None:
     destination.delete()
 
 
-def resolve_ingest(user_id: str, destination_id: str) -> Ingest:
+def resolve_ingest(user_id: str, destination_id: str, live_stream_id: str | None = None) -> Ingest:
     """Where the stream task pushes for a destination: an RTMP destination's URL and key, or a YouTube
     channel's reusable liveStream (its RTMPS ingestion address and stream name, stored at its first start,
-    to which the run's broadcast is bound): the same path for both."""
+    to which the run's broadcast is bound): the same path for both. `live_stream_id`: the liveStream a
+    YouTube broadcast is bound to, when it is the channel's spare one (a rotated broadcast's)."""
     destination = get_destination(user_id, destination_id)
-    if not destination.url or destination.stream_key_ciphertext is None:
+    if live_stream_id is not None and live_stream_id == destination.spare_live_stream_id:
+        url, ciphertext, purpose = (
+            destination.spare_url,
+            destination.spare_stream_key_ciphertext,
+            SPARE_STREAM_KEY_PURPOSE,
+        )
+    else:
+        url, ciphertext, purpose = destination.url, destination.stream_key_ciphertext, None
+    if not url or ciphertext is None:
         raise InvalidState(
             f"destination {destination_id} has no ingest yet: a YouTube channel gets one when a stream "
             "starts on it"
         )
-    key = crypto.decrypt(bytes(destination.stream_key_ciphertext), user_id, destination_id)
-    return Ingest(destination_id, f"{destination.url}/{key}", key)
+    key = crypto.decrypt(bytes(ciphertext), user_id, destination_id, purpose=purpose)
+    return Ingest(destination_id, f"{url}/{key}", key)

@@ -153,6 +153,12 @@ class Destination(_Item):
     # null: ready; `needs_reconnect` once Google answered invalid_grant (revoked or expired grant).
     state = UnicodeAttribute(null=True)
     live_stream_id = UnicodeAttribute(null=True)  # the channel's reusable liveStream, made at its first start
+    # Its second reusable liveStream (made at the channel's first broadcast rotation), with its own ingest and
+    # key (KMS, purpose `youtube_spare_stream_key`): a rotation binds the next broadcast to the liveStream the
+    # run is not pushing to, and the stream task's handover moves the push there (playout.youtube.rotation).
+    spare_live_stream_id = UnicodeAttribute(null=True)
+    spare_url = UnicodeAttribute(null=True)
+    spare_stream_key_ciphertext = BinaryAttribute(legacy_encoding=False, null=True)
     connected_at = UTCDateTimeAttribute(null=True)
 
 
@@ -324,8 +330,9 @@ class YouTubeBroadcast(_Item):
     """`pk=USER#<sub>, sk=BROADCAST#<stream_id>#<run_id>#<destination_id>#<part>`: one liveBroadcast a run
     made on a YouTube destination (playout.youtube.broadcasts). Claimed (`opening`) before YouTube is
     asked for it, so a retried start never makes a second one; every change after is conditional on the
-    state it leaves. `part` counts the broadcasts of one run on one destination (1 until broadcasts are
-    rotated)."""
+    state it leaves. `part` counts the broadcasts of one run on one destination: 1 from the start, then one
+    more for each broadcast that replaced one YouTube ended or that a rotation made before YouTube's 12-hour
+    archive limit (playout.youtube.rotation); the newest bound part is the one the task pushes to."""
 
     stream_id = UnicodeAttribute()
     run_id = UnicodeAttribute()

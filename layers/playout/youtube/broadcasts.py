@@ -29,7 +29,7 @@ from pynamodb.exceptions import PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from playout import crypto
-from playout.destinations import validate_ingest_url
+from playout.destinations import SPARE_STREAM_KEY_PURPOSE, validate_ingest_url
 from playout.errors import InvalidState, NotFound, PlayoutError
 from playout.models import (
     DESTINATION_PREFIX,
@@ -87,6 +87,22 @@ def youtube_safe(text: str, limit: int) -> str:
     return text.replace("<", "\u2039").replace(">", "\u203a")[:limit]
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """Where a destination keeps one of its channel's reusable liveStreams (the names of its attributes)."""
+
+    live_stream_id: str
+    url: str
+    key: str
+    key_purpose: str | None
+
+
+MAIN_SLOT: Final = _Slot("live_stream_id", "url", "stream_key_ciphertext", None)
+SPARE_SLOT: Final = _Slot(
+    "spare_live_stream_id", "spare_url", "spare_stream_key_ciphertext", SPARE_STREAM_KEY_PURPOSE
+)
+
+
 @dataclass
 class Broadcasts:
     """What the start, the task and the watchdog do with a stream's YouTube destinations."""
@@ -140,7 +156,10 @@ class Broadcasts:
         opened: list[BroadcastRef] = []
         try:
             for destination in destinations:
-                opened.append(self._open(user_id, stream, destination))
+                item = self.open_part(user_id, stream, destination)
+                opened.append(
+                    BroadcastRef(destination_id=item.destination_id, broadcast_id=item.broadcast_id)
+                )
         except Exception:
             self._roll_back(user_id, stream)
             raise
@@ -153,7 +172,7 @@ class Broadcasts:
             raise InvalidState(f"stream {stream.stream_id} was started again meanwhile") from None
         return opened
 
-    def _api(self, user_id: str, destination: Destination, num_retries: int | None = None) -> YouTubeApi:
+    def api_for(self, user_id: str, destination: Destination, num_retries: int | None = None) -> YouTubeApi:
         credentials = self.project.credentials_for(user_id, destination)
         return YouTubeApi(
             self.project,
@@ -162,15 +181,29 @@ class Broadcasts:
             num_retries=num_retries,
         )
 
-    def _open(self, user_id: str, stream: Stream, destination: Destination) -> BroadcastRef:
+    def open_part(
+        self,
+        user_id: str,
+        stream: Stream,
+        destination: Destination,
+        *,
+        part: int = 1,
+        spare: bool = False,
+        reason: str | None = None,
+    ) -> YouTubeBroadcast:
+        """Part `part` of the run's broadcasts on `destination`: claimed, inserted and bound to the channel's
+        main reusable liveStream (or its `spare` one, made when first needed). A failure part-way deletes what
+        this part made and raises; the run's other parts are left as they are."""
         run_id, destination_id = str(stream.run_id), str(destination.destination_id)
         item = YouTubeBroadcast(
             user_pk(user_id),
-            YouTubeBroadcast.key_of(stream.stream_id, run_id, destination_id),
+            YouTubeBroadcast.key_of(stream.stream_id, run_id, destination_id, part),
             stream_id=stream.stream_id,
             run_id=run_id,
             destination_id=destination_id,
+            part=part,
             state=OPENING,
+            reason=reason,
             expires_at=RETENTION,
         )
         try:
@@ -178,40 +211,50 @@ class Broadcasts:
         except PutError as error:
             if error.cause_response_code != CONDITION_FAILED:
                 raise
-            raise InvalidState(f"the YouTube broadcast of run {run_id} is already being made") from None
-        api = self._api(user_id, destination)
-        live_stream_id = self._live_stream(api, user_id, destination)
+            raise InvalidState(
+                f"part {part} of the YouTube broadcasts of run {run_id} is already being made"
+            ) from None
+        try:
+            self._make(user_id, stream, destination, item, spare)
+        except Exception:
+            if item.state == OPENING:
+                settle(item, OPENING, FAILED, "YouTube did not make the broadcast")
+            elif item.state in OPEN_STATES:
+                self.end_part(user_id, item, reason="making it failed part-way")
+            raise
+        logger.info(
+            "youtube broadcast bound",
+            extra={
+                "stream_id": stream.stream_id,
+                "run_id": run_id,
+                "part": part,
+                "broadcast_id": item.broadcast_id,
+            },
+        )
+        return item
+
+    def _make(
+        self, user_id: str, stream: Stream, destination: Destination, item: YouTubeBroadcast, spare: bool
+    ) -> None:
+        api = self.api_for(user_id, destination)
+        live_stream_id = self._live_stream(api, user_id, destination, spare=spare)
         answer = api.execute(
             YouTubeCall.BROADCASTS_INSERT,
             api.service.liveBroadcasts().insert(
                 part="snippet,status,contentDetails", body=self._broadcast_body(stream)
             ),
         )
-        broadcast_id = str(answer["id"])
-        _move(item, OPENING, CREATED, broadcast_id=broadcast_id)
+        _move(item, OPENING, CREATED, broadcast_id=str(answer["id"]))
         try:
-            self._bind(api, user_id, destination, broadcast_id, live_stream_id, item)
+            self._bind(api, str(item.broadcast_id), live_stream_id, item)
         except YouTubeCallError as error:
             # liveStreamNotFound: the channel's liveStream was deleted on YouTube; a new one is made once.
             if error.reason != "liveStreamNotFound":
                 raise
-            live_stream_id = self._live_stream(api, user_id, destination, replace=True)
-            self._bind(api, user_id, destination, broadcast_id, live_stream_id, item)
-        logger.info(
-            "youtube broadcast bound",
-            extra={"stream_id": stream.stream_id, "run_id": run_id, "broadcast_id": broadcast_id},
-        )
-        return BroadcastRef(destination_id=destination_id, broadcast_id=broadcast_id)
+            live_stream_id = self._live_stream(api, user_id, destination, spare=spare, replace=True)
+            self._bind(api, str(item.broadcast_id), live_stream_id, item)
 
-    def _bind(
-        self,
-        api: YouTubeApi,
-        user_id: str,
-        destination: Destination,
-        broadcast_id: str,
-        live_stream_id: str,
-        item: YouTubeBroadcast,
-    ) -> None:
+    def _bind(self, api: YouTubeApi, broadcast_id: str, live_stream_id: str, item: YouTubeBroadcast) -> None:
         api.execute(
             YouTubeCall.BROADCASTS_BIND,
             api.service.liveBroadcasts().bind(part="id,status", id=broadcast_id, streamId=live_stream_id),
@@ -242,19 +285,28 @@ class Broadcasts:
         }
 
     def _live_stream(
-        self, api: YouTubeApi, user_id: str, destination: Destination, *, replace: bool = False
+        self,
+        api: YouTubeApi,
+        user_id: str,
+        destination: Destination,
+        *,
+        spare: bool = False,
+        replace: bool = False,
     ) -> str:
-        """The channel's reusable liveStream: made at its first start, kept on the destination with its
-        ingest (RTMPS preferred) and its key (KMS), which the stream task reads like an RTMP destination's."""
-        if destination.live_stream_id and not replace:
-            return str(destination.live_stream_id)
+        """One of the channel's reusable liveStreams (the main one, or the `spare` a rotation moves to): made
+        when first needed, kept on the destination with its ingest (RTMPS preferred) and its key (KMS), which
+        the stream task reads like an RTMP destination's."""
+        slot = SPARE_SLOT if spare else MAIN_SLOT
+        previous = getattr(destination, slot.live_stream_id)
+        if previous and not replace:
+            return str(previous)
         answer = api.execute(
             YouTubeCall.STREAMS_INSERT,
             api.service.liveStreams().insert(
                 part="snippet,cdn,contentDetails,status",
                 body={
                     "snippet": {
-                        "title": LIVE_STREAM_TITLE,
+                        "title": LIVE_STREAM_TITLE + (" (rotation)" if spare else ""),
                         "description": "Playout's ingest for this channel",
                     },
                     "cdn": {"ingestionType": "rtmp", "resolution": "variable", "frameRate": "variable"},
@@ -266,19 +318,15 @@ class Broadcasts:
         address = info.get("rtmpsIngestionAddress") or info["ingestionAddress"]
         url = validate_ingest_url(str(address), allow_loopback=self.allow_loopback_ingests)
         destination_id = str(destination.destination_id)
-        key = crypto.encrypt(str(info["streamName"]), user_id, destination_id)
-        previous = destination.live_stream_id
-        condition = (
-            Destination.live_stream_id.does_not_exist()
-            if previous is None
-            else Destination.live_stream_id == previous
-        )
+        key = crypto.encrypt(str(info["streamName"]), user_id, destination_id, purpose=slot.key_purpose)
+        field = getattr(Destination, slot.live_stream_id)
+        condition = field.does_not_exist() if previous is None else field == previous
         try:
             destination.update(
                 actions=[
-                    Destination.live_stream_id.set(str(answer["id"])),
-                    Destination.url.set(url),
-                    Destination.stream_key_ciphertext.set(key),
+                    field.set(str(answer["id"])),
+                    getattr(Destination, slot.url).set(url),
+                    getattr(Destination, slot.key).set(key),
                 ],
                 condition=condition,
             )
@@ -287,16 +335,16 @@ class Broadcasts:
                 raise
             # Another start of this channel made one meanwhile: use it (this one stays unused on YouTube).
             destination.refresh(consistent_read=True)
-            return str(destination.live_stream_id)
+            return str(getattr(destination, slot.live_stream_id))
         return str(answer["id"])
 
     def _roll_back(self, user_id: str, stream: Stream) -> None:
         """Deletes every broadcast this run made (none went live: the task was not launched yet)."""
         for item in run_items(user_id, stream.stream_id, str(stream.run_id)):
             if item.state == OPENING:
-                _settle(item, OPENING, FAILED, "the start failed before YouTube made the broadcast")
+                settle(item, OPENING, FAILED, "the start failed before YouTube made the broadcast")
             elif item.state in OPEN_STATES:
-                self._end_one(user_id, item, reason="the start failed part-way")
+                self.end_part(user_id, item, reason="the start failed part-way")
 
     # --- the stream task ---
 
@@ -320,8 +368,8 @@ class Broadcasts:
                 image = image if image is not None else jpeg()
                 if image is None:
                     raise NotFound("the stream's first media has no thumbnail")
-                destination = _destination(user_id, str(item.destination_id))
-                api = self._api(user_id, destination)
+                destination = load_destination(user_id, str(item.destination_id))
+                api = self.api_for(user_id, destination)
                 api.execute(
                     YouTubeCall.THUMBNAILS_SET,
                     api.service.thumbnails().set(
@@ -345,12 +393,12 @@ class Broadcasts:
         problems = []
         for item in run_items(user_id, stream_id, run_id):
             if item.state in OPEN_STATES:
-                problem = self._end_one(user_id, item, reason=None)
+                problem = self.end_part(user_id, item, reason=None)
                 if problem:
                     problems.append(problem)
         return problems
 
-    def _end_one(self, user_id: str, item: YouTubeBroadcast, reason: str | None) -> str | None:
+    def end_part(self, user_id: str, item: YouTubeBroadcast, reason: str | None) -> str | None:
         before = str(item.state)
         try:
             item.update(
@@ -363,8 +411,8 @@ class Broadcasts:
             return None  # another part of the system is ending it
         broadcast_id = str(item.broadcast_id)
         try:
-            destination = _destination(user_id, str(item.destination_id))
-            api = self._api(user_id, destination, num_retries=1)
+            destination = load_destination(user_id, str(item.destination_id))
+            api = self.api_for(user_id, destination, num_retries=1)
             answer = api.execute(
                 YouTubeCall.BROADCASTS_LIST,
                 api.service.liveBroadcasts().list(part="id,status", id=broadcast_id),
@@ -392,13 +440,13 @@ class Broadcasts:
                 final = COMPLETE  # already complete (YouTube ended it), revoked, or gone
         except PlayoutError as error:
             retry = isinstance(error, YouTubeCallError) and error.problem.next is Next.RETRY_LATER
-            _settle(item, ENDING, before if retry else FAILED, error.message)
+            settle(item, ENDING, before if retry else FAILED, error.message)
             logger.warning(
                 "the youtube broadcast could not be ended",
                 extra={"broadcast_id": broadcast_id, "reason": error.message},
             )
             return f"YouTube broadcast {broadcast_id} could not be ended: {error.message}"
-        _settle(item, ENDING, final, reason)
+        settle(item, ENDING, final, reason)
         logger.info("youtube broadcast ended", extra={"broadcast_id": broadcast_id, "state": final})
         return None
 
@@ -422,7 +470,7 @@ def run_items(user_id: str, stream_id: str, run_id: str) -> list[YouTubeBroadcas
     )
 
 
-def _destination(user_id: str, destination_id: str) -> Destination:
+def load_destination(user_id: str, destination_id: str) -> Destination:
     try:
         return Destination.get(user_pk(user_id), DESTINATION_PREFIX + destination_id, consistent_read=True)
     except Destination.DoesNotExist:
@@ -435,7 +483,7 @@ def _move(item: YouTubeBroadcast, before: str, after: str, **values: str) -> Non
     item.update(actions=actions, condition=YouTubeBroadcast.state == before)
 
 
-def _settle(item: YouTubeBroadcast, before: str, after: str, reason: str | None) -> None:
+def settle(item: YouTubeBroadcast, before: str, after: str, reason: str | None) -> None:
     actions: list[Action] = [YouTubeBroadcast.state.set(after), YouTubeBroadcast.updated_at.set(utcnow())]
     if reason:
         actions.append(YouTubeBroadcast.reason.set(reason[:500]))
