@@ -5,12 +5,15 @@ Wanted state apart from actual state: `request_stop` only records the wish; the 
 that fails or stalls is replaced at the position it reached while the tags read ahead keep the outputs
 fed, so a restart usually leaves no gap on air; restarts are capped per window. Outputs are restarted
 together (a planned handover) at an item boundary every `handover_after_s`, which keeps every ingest
-connection far from FLV's 24.8-day timestamp wrap and gives each part its own session."""
+connection far from FLV's 24.8-day timestamp wrap and gives each part its own session. A `Switch` (from
+another thread) moves some outputs to other ingests the same way, at the next item boundary, or at a
+keyframe once it is due: a YouTube broadcast's rotation to the channel's other ingest."""
 
 from __future__ import annotations
 
 import enum
 import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -85,6 +88,25 @@ class _Reading:
     last_keyframe_offset_s: float | None = None
 
 
+class Switch:
+    """Outputs to move to other ingests (`urls` by destination id, keys included) at the next item boundary,
+    or at the next keyframe once the monotonic clock passes `force_at` (a YouTube broadcast's rotation:
+    stream_task.broadcast_keeper). Asked from another thread; `done` is set once the engine made it."""
+
+    def __init__(self, urls: dict[str, str], force_at: float) -> None:
+        self.urls = dict(urls)
+        self.force_at = force_at
+        self.done = threading.Event()
+        self.entry: Entry | None = None  # where it happened
+
+    def hurry(self) -> None:
+        """At the next keyframe, not the next item boundary (the broadcast on air has ended)."""
+        self.force_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"Switch(destinations={sorted(self.urls)}, force_at={self.force_at:.1f})"  # no URL: keys
+
+
 class EngineEvents:
     """What the engine tells the run (the runner turns these into events, health and status)."""
 
@@ -92,6 +114,7 @@ class EngineEvents:
     def on_entry(self, entry: Entry) -> None: ...
     def on_restart(self, entry: Entry, reason: str, gap_s: float) -> None: ...
     def on_handover(self, entry: Entry) -> None: ...
+    def on_switch(self, entry: Entry, switch: Switch) -> None: ...
     def on_tick(self, played: Played | None) -> None: ...
 
 
@@ -133,6 +156,8 @@ class Engine:
         self.aired_frames = 0  # video frames handed to the outputs (the health's fps)
         self.aired_bytes = 0  # audio and video payload handed to the outputs (the health's bitrate)
         self._handover_due: float | None = None
+        self._switch: Switch | None = None
+        self.switches = 0
         self._on_air = False
 
     # --- wanted state ---
@@ -141,6 +166,10 @@ class Engine:
         """Safe from a signal handler: only records the wish."""
         if self._stop_reason is None:
             self._stop_reason = reason
+
+    def request_switch(self, switch: Switch) -> None:
+        """Safe from another thread: the switch replaces any still waiting; the loop makes it."""
+        self._switch = switch
 
     @property
     def stop_reason(self) -> str | None:
@@ -230,8 +259,8 @@ class Engine:
 
     def _open(self, entry: Entry, start_s: float) -> None:
         boundary = start_s == entry.start_s and entry.start_s == 0.0
-        if boundary and self._handover_wanted():
-            self._handover(entry)
+        if boundary:
+            self._hand_over(entry, self._handover_wanted(), self._switch)
         remaining = entry.duration_s - (start_s - entry.start_s)
         item = entry.item
         part = Part(self._source(entry), start_s, max(remaining, 0.001), item.has_audio, item.copy_audio)
@@ -248,13 +277,31 @@ class Engine:
             self._handover_due = self._t0 + after  # the first: `after` from the first frame
         return self._clock() >= self._handover_due + late_by_s
 
-    def _handover(self, entry: Entry) -> None:
-        after = self.limits.handover_after_s
-        self._handover_due = self._clock() + (after or 0.0)  # the next: `after` from this one
-        self.handovers += 1
+    def _hand_over(self, entry: Entry, planned: bool, switch: Switch | None) -> None:
+        """New ingest connections: every output's (a planned handover), and those a switch moves elsewhere."""
+        if not planned and switch is None:
+            return
+        if planned:
+            after = self.limits.handover_after_s
+            self._handover_due = self._clock() + (after or 0.0)  # the next: `after` from this one
+            self.handovers += 1
+        moved = switch.urls if switch is not None else {}
         for output in self.outputs:
-            output.handover()
-        self._events.on_handover(entry)
+            url = moved.get(output.destination_id)
+            if planned or url is not None:
+                output.handover(url)
+        if planned:
+            self._events.on_handover(entry)
+        if switch is not None:
+            self._switch = None if self._switch is switch else self._switch
+            self.switches += 1
+            switch.entry = entry
+            switch.done.set()
+            self._events.on_switch(entry, switch)
+
+    def _switch_forced(self) -> Switch | None:
+        switch = self._switch
+        return switch if switch is not None and self._clock() >= switch.force_at else None
 
     def _take(self, reading: _Reading, tag: Tag) -> None:
         reading.last_tag_at = self._clock()
@@ -265,8 +312,8 @@ class Engine:
             reading.last_item_offset_s = offset
             if tag.is_keyframe:
                 reading.last_keyframe_offset_s = offset
-                if self._handover_wanted(self.limits.handover_grace_s):
-                    self._handover(reading.entry)
+                planned = self._handover_wanted(self.limits.handover_grace_s)
+                self._hand_over(reading.entry, planned, self._switch_forced())
         for out in self.splicer.feed(tag):
             self._air.append(_Aired(out, reading.entry, reading.last_item_offset_s))
 

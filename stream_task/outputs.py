@@ -174,9 +174,12 @@ class Output:
                 self._request_restart("the ingest stopped taking data")
             self._cond.notify()
 
-    def handover(self) -> None:
-        """A planned new connection from the next keyframe (the engine calls it at an item boundary)."""
+    def handover(self, url: str | None = None) -> None:
+        """A planned new connection from the next keyframe (the engine calls it at an item boundary), to
+        `url` from then on if given (a YouTube broadcast rotated to the channel's other ingest)."""
         with self._cond:
+            if url is not None:
+                self._url = url
             self._request_restart(None)
             self._cond.notify()
 
@@ -272,9 +275,11 @@ class Output:
 
     def _session(self) -> str:
         """One pusher process from the next keyframe until it fails or the output closes; returns why."""
+        with self._cond:
+            url = self._url
         if self._check_host is not None:
             try:
-                self._check_host(self._url)
+                self._check_host(url)
             except Exception as refused:
                 return str(getattr(refused, "message", refused))
         with self._cond:
@@ -285,7 +290,7 @@ class Output:
             while self._queue and not (self._queue[0].is_keyframe and not self._queue[0].is_sequence_header):
                 self._queue.popleft()
         child = ChildProcess(
-            pusher_argv(self._ffmpeg, self._url),
+            pusher_argv(self._ffmpeg, url),
             name=f"output {self.destination_id}",
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

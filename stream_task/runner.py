@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from playout import aws, health
-from playout.destinations import Ingest, resolve_ingest
+from playout.destinations import Ingest, IngestAddress, resolve_ingest
 from playout.errors import PlayoutError
 from playout.media import find_media
 from playout.models import Stream, StreamHealthItem, bind_table, utcnow
@@ -34,8 +33,10 @@ from playout.playlists import describe_ids, missing_ids
 from playout.streams import ENDED, FAILED, LIVE, STOPPING, claim_run, finish, record_task
 from playout.workflow import EXIT_ENDED_UNWRITTEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETTLED
 from playout.youtube.broadcasts import Broadcasts
+from playout.youtube.rotation import RunBroadcasts
+from stream_task.broadcast_keeper import BroadcastKeeper
 from stream_task.broadcast_thumbnail import jpeg_from_webp, read_thumbnail
-from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult
+from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult, Switch
 from stream_task.outputs import Output, OutputState
 from stream_task.playlist import Cursor, Entry, Item, PlayOrder
 from stream_task.probe import positive_seconds, probe
@@ -49,13 +50,28 @@ STOP_REQUESTED = "stop requested"
 SUPERSEDED = "run superseded"
 # ECS gives a stopped task 120 s (the container's stop timeout): the last writes fit well inside it.
 LAST_BEAT_DEADLINE_S = 15.0
-THUMBNAIL_WAIT_S = 20.0  # at the end, for a thumbnail still being set (before its broadcast ends)
+KEEPER_WAIT_S = 20.0  # at the end, for a YouTube call still in flight (a thumbnail, a rotation's part)
 
 T = TypeVar("T")
 
 
 class SetupFailed(Exception):
     """The run cannot start (media or destination gone, key undecryptable): a terminal failure."""
+
+
+class _Board:
+    """The engine and outputs as the broadcast keeper sees them."""
+
+    def __init__(self, engine: Engine, outputs: dict[str, Output]) -> None:
+        self._engine = engine
+        self._outputs = outputs
+
+    def request_switch(self, switch: Switch) -> None:
+        self._engine.request_switch(switch)
+
+    def pushing(self, destination_id: str) -> bool:
+        output = self._outputs.get(destination_id)
+        return output is not None and output.state is OutputState.LIVE
 
 
 class StreamRun(EngineEvents):
@@ -67,9 +83,11 @@ class StreamRun(EngineEvents):
         youtube: Broadcasts | None = None,
     ) -> None:
         self.settings = settings
-        self.youtube = youtube  # the stream's YouTube broadcasts: their thumbnail, and their end
-        self._thumbnails: threading.Thread | None = None
+        self.youtube = youtube  # the stream's YouTube broadcasts: kept while playing (thumbnails, replaced,
+        # rotated: stream_task.broadcast_keeper), then ended
+        self._keeper: BroadcastKeeper | None = None
         self._thumbnail_key: str | None = None
+        self._addresses: dict[str, IngestAddress] = {}  # an ingest URL (with its key) -> where to connect
         self.log = logger
         self.redact = redactor or Redactor()
         self.ids = RunIds(settings.user_id, settings.stream_id, settings.run_id)
@@ -136,10 +154,15 @@ class StreamRun(EngineEvents):
             try:
                 try:
                     order = self._plan(stream, stager)
-                    ingests = self._ingests(stream)
+                    run_broadcasts = self._run_broadcasts(stream)
+                    current = (
+                        self._retry(run_broadcasts.current, "read the YouTube broadcasts")
+                        if run_broadcasts is not None
+                        else {}
+                    )
+                    ingests = self._ingests(stream, {d: item.live_stream_id for d, item in current.items()})
                 except SetupFailed as error:
                     return EngineResult(Ending.FAILED, str(error))
-                self._set_thumbnails(stream)
                 if self._stop_wish is not None:
                     return EngineResult(Ending.STOPPED, self._stop_wish)
                 start = _resume_cursor(stream, item)
@@ -163,6 +186,8 @@ class StreamRun(EngineEvents):
                 )
                 self._engine = engine
                 reporter.playing(engine, outputs)
+                if run_broadcasts is not None:
+                    self._keep_broadcasts(run_broadcasts, engine, outputs, reporter)
                 if self._stop_wish is not None:
                     engine.request_stop(self._stop_wish)
                 stager.start(order)
@@ -172,6 +197,8 @@ class StreamRun(EngineEvents):
                 )
                 return engine.run()
             finally:
+                if self._keeper is not None:
+                    self._keeper.close(KEEPER_WAIT_S)
                 for output in outputs:
                     output.request_close()  # all at once: each may wait up to the grace period
                 for output in outputs:
@@ -255,32 +282,49 @@ class StreamRun(EngineEvents):
 
     # --- YouTube ---
 
-    def _set_thumbnails(self, stream: Stream) -> None:
-        """thumbnails.set on the run's broadcasts, on a thread of its own (best effort: nothing waits)."""
-        if not stream.broadcasts or self.youtube is None or self._thumbnail_key is None:
-            return
-        youtube, key, s = self.youtube, self._thumbnail_key, self.settings
+    def _run_broadcasts(self, stream: Stream) -> RunBroadcasts | None:
+        if not stream.broadcasts:
+            return None
+        if self.youtube is None:
+            self.log.error("the stream has YouTube broadcasts but this task has no YouTube settings")
+            return None
+        return RunBroadcasts(self.youtube, self.settings.user_id, stream)
 
-        def jpeg() -> bytes:
+    def _keep_broadcasts(
+        self, run: RunBroadcasts, engine: Engine, outputs: list[Output], reporter: Reporter
+    ) -> None:
+        """The run's YouTube broadcasts kept on a thread of their own: thumbnails, polls, replacements,
+        rotations through the engine's switch (nothing here waits on YouTube)."""
+        s, key = self.settings, self._thumbnail_key
+
+        def jpeg() -> bytes | None:
+            if key is None:
+                return None
             webp = read_thumbnail(aws.client("s3", s.s3_addressing_style), s.media_bucket, key)
             return jpeg_from_webp(s.picture_ffmpeg_path, webp, s.scratch_dir)
 
-        def set_them() -> None:
-            try:
-                youtube.set_thumbnails(s.user_id, stream, jpeg)
-            except Exception:
-                self.log.exception("the broadcasts' thumbnail could not be set")
+        def add_ingest(ingest: Ingest) -> None:
+            self.redact.add(ingest.stream_key, url=ingest.url)
+            self._addresses[ingest.url] = ingest.address
 
-        self._thumbnails = threading.Thread(target=set_them, name="youtube-thumbnail", daemon=True)
-        self._thumbnails.start()
+        self._keeper = BroadcastKeeper(
+            run,
+            s.lasting_policy,
+            _Board(engine, {output.destination_id: output for output in outputs}),
+            report=reporter.event,
+            log=self.log,
+            on_ingest=add_ingest,
+            jpeg=jpeg,
+        )
+        self._keeper.start()
 
     def _end_broadcasts(self, stream: Stream) -> None:
         """Completes (or deletes, if it never went live) each of the run's YouTube broadcasts; best effort:
         a problem is logged and recorded as an event, and the stream still ends."""
         if not stream.broadcasts:
             return
-        if self._thumbnails is not None:
-            self._thumbnails.join(THUMBNAIL_WAIT_S)
+        if self._keeper is not None:
+            self._keeper.close(KEEPER_WAIT_S)
         if self.youtube is None:
             self.log.error("the stream has YouTube broadcasts but this task has no YouTube settings")
             return
@@ -337,15 +381,22 @@ class StreamRun(EngineEvents):
             seed=str(stream.run_id),
         )
 
-    def _ingests(self, stream: Stream) -> list[Ingest]:
+    def _ingests(self, stream: Stream, live_streams: dict[str, str | None]) -> list[Ingest]:
+        """Each destination's ingest; a YouTube destination's is that of the liveStream its current broadcast
+        is bound to (`live_streams`: the channel's main one, or its spare after a rotation)."""
         ingests = []
         for destination_id in map(str, stream.destination_ids):
             try:
                 ingest = self._retry(
-                    partial(resolve_ingest, self.settings.user_id, destination_id),
+                    partial(
+                        resolve_ingest,
+                        self.settings.user_id,
+                        destination_id,
+                        live_streams.get(destination_id),
+                    ),
                     f"read destination {destination_id}",
                 )
-                ingest.address  # noqa: B018  (refuses a URL stored before today's rules)
+                self._addresses[ingest.url] = ingest.address  # refuses a URL stored before today's rules
             except PlayoutError as error:
                 raise SetupFailed(error.message) from None
             except ClientError as error:
@@ -359,10 +410,12 @@ class StreamRun(EngineEvents):
 
     def _output(self, ingest: Ingest) -> Output:
         s = self.settings
-        address = ingest.address
+        first = ingest.address
 
-        def check_host(_url: str) -> None:
-            # Before every (re)connect: DNS may have changed since the last one.
+        def check_host(url: str) -> None:
+            # Before every (re)connect: DNS may have changed since the last one. A rotated YouTube broadcast's
+            # ingest (another URL) was added by the keeper before the engine switched to it.
+            address = self._addresses.get(url, first)
             resolve_public(address.host, address.connect_port, allow_loopback=s.allow_loopback_ingests)
 
         return Output(
@@ -401,6 +454,17 @@ class StreamRun(EngineEvents):
     def on_handover(self, entry: Entry) -> None:
         assert self._reporter is not None
         self._reporter.event("handover", "new ingest connections at an item boundary")
+
+    def on_switch(self, entry: Entry, switch: Switch) -> None:
+        assert self._reporter is not None
+        where = "at an item boundary" if entry.start_s == 0.0 and entry.cursor.offset_s == 0.0 else "mid-item"
+        self._reporter.event(
+            "handover",
+            f"destinations {', '.join(sorted(switch.urls))} moved to their next YouTube broadcast's ingest "
+            f"(item {entry.cursor.slot + 1}, {where})",
+        )
+        if self._keeper is not None:
+            self._keeper.wake()
 
     def _on_output(
         self, output: Output, previous: OutputState, state: OutputState, reason: str | None

@@ -9,10 +9,19 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from playout.health import MIN_BEAT_INTERVAL_S, ON_DEMAND, SPOT
+from playout.youtube.rotation import (
+    BROADCAST_MAX_S,
+    LIVE_POLL_S,
+    LIVE_WAIT_S,
+    POLL_INTERVAL_S,
+    ROTATION_MARGIN_S,
+    ROTATION_WINDOW_S,
+    LastingPolicy,
+)
 
 
 def _knob(name: str, **kwargs: Any) -> Any:
@@ -52,3 +61,28 @@ class TaskSettings(BaseSettings):
     s3_addressing_style: str = _knob("S3_ADDRESSING_STYLE", default="auto", pattern="^(virtual|path|auto)$")
     # Admits 127.0.0.0/8 and ::1 as ingests (local mode's RTMP server); AWS never sets it.
     allow_loopback_ingests: bool = _knob("ALLOW_LOOPBACK_INGESTS", default=False)
+    # A run's YouTube broadcasts (playout.youtube.rotation): each asked about every BROADCAST_POLL_INTERVAL_S
+    # (1 unit), and rotated before BROADCAST_MAX_S on air (YouTube archives only broadcasts under 12 hours):
+    # at an item boundary from MAX - WINDOW on, at a keyframe from MAX - MARGIN on. Tests shorten the clock.
+    broadcast_poll_interval_s: float = _knob("BROADCAST_POLL_INTERVAL_S", default=POLL_INTERVAL_S, ge=1)
+    broadcast_max_s: float = _knob("BROADCAST_MAX_S", default=BROADCAST_MAX_S, gt=0, le=BROADCAST_MAX_S)
+    broadcast_rotation_window_s: float = _knob("BROADCAST_ROTATION_WINDOW_S", default=ROTATION_WINDOW_S, gt=0)
+    broadcast_rotation_margin_s: float = _knob("BROADCAST_ROTATION_MARGIN_S", default=ROTATION_MARGIN_S, gt=0)
+    broadcast_live_wait_s: float = _knob("BROADCAST_LIVE_WAIT_S", default=LIVE_WAIT_S, gt=0)
+    broadcast_live_poll_s: float = _knob("BROADCAST_LIVE_POLL_S", default=LIVE_POLL_S, gt=0)
+
+    @model_validator(mode="after")
+    def _rotation_fits(self) -> TaskSettings:
+        self.lasting_policy  # noqa: B018  (raises ValueError: margin < window < max)
+        return self
+
+    @property
+    def lasting_policy(self) -> LastingPolicy:
+        return LastingPolicy(
+            poll_interval_s=self.broadcast_poll_interval_s,
+            broadcast_max_s=self.broadcast_max_s,
+            window_s=self.broadcast_rotation_window_s,
+            margin_s=self.broadcast_rotation_margin_s,
+            live_wait_s=self.broadcast_live_wait_s,
+            live_poll_s=self.broadcast_live_poll_s,
+        )
