@@ -19,12 +19,14 @@ from local.runtime import (  # noqa: E402
     DEFAULT_PORT,
     LocalMode,
     loopback_imports_allowed,
+    youtube_archive_limit_s,
     youtube_emulator_wanted,
 )
 
 
 def main() -> int:
     youtube_emulator_wanted(os.environ)  # a word that is no flag stops local mode here, before anything runs
+    youtube_archive_limit_s(os.environ)  # as does a limit that is no number
     mode = LocalMode(
         port=int(os.environ.get("PORT", DEFAULT_PORT)),
         log_file=os.environ.get("LOG_FILE") or None,

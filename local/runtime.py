@@ -50,6 +50,7 @@ _FLAG_WORDS: Final = {
 # default; "off" by default when a real Google OAuth client is given (YOUTUBE_CLIENT_ID and
 # YOUTUBE_CLIENT_SECRET in the environment), which local mode then talks to.
 YOUTUBE_EMULATOR_VAR: Final = "LOCAL_YOUTUBE_EMULATOR"
+YOUTUBE_ARCHIVE_LIMIT_VAR: Final = "LOCAL_YOUTUBE_ARCHIVE_LIMIT_S"
 GOOGLE_CLIENT_VAR: Final = "YOUTUBE_CLIENT_ID"
 
 
@@ -160,8 +161,14 @@ class LocalMode:
             return {}
         from local.youtube_emulator.local_mode import api_settings, emulator_for
 
-        self.youtube = self._youtube_emulator.enter_context(emulator_for(self.url, self.log))
-        self.log.event("youtube emulator started", **self.youtube.urls.as_dict())
+        limit_s = youtube_archive_limit_s(os.environ)
+        self.youtube = self._youtube_emulator.enter_context(emulator_for(self.url, self.log, limit_s))
+        self.log.event(
+            "youtube emulator started",
+            **self.youtube.urls.as_dict(),
+            recordings=str(self.youtube.recordings_dir),
+            archive_limit_s=limit_s,
+        )
         return api_settings(self.youtube)
 
     def _task_env(self, res: local_resources.LocalResources) -> dict[str, str]:
@@ -241,6 +248,21 @@ def youtube_emulator_wanted(environ: Mapping[str, str]) -> bool:
     if word not in _FLAG_WORDS:
         raise ValueError(f"{YOUTUBE_EMULATOR_VAR} must be on or off, not {word!r}")
     return _FLAG_WORDS[word]
+
+
+def youtube_archive_limit_s(environ: Mapping[str, str]) -> float:
+    """LOCAL_YOUTUBE_ARCHIVE_LIMIT_S: how long an emulated broadcast may be live and still be archived
+    (YouTube's 12 hours by default); ValueError for anything but a positive number of seconds."""
+    text = environ.get(YOUTUBE_ARCHIVE_LIMIT_VAR, "").strip()
+    if not text:
+        return 12 * 3600.0
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"{YOUTUBE_ARCHIVE_LIMIT_VAR} must be a positive number of seconds, not {text!r}")
+    return value
 
 
 def loopback_imports_allowed(environ: Mapping[str, str]) -> bool:

@@ -287,7 +287,8 @@ class EmulatorApp:
                 "actualStartTime": broadcast.actual_start,
                 "actualEndTime": broadcast.actual_end,
                 "hasThumbnail": broadcast.thumbnail is not None,
-                "archive": [{"path": str(s.path), "closed": s.closed} for s in broadcast.archive],
+                "archive": [{"path": str(s.path), "closed": s.closed} for s in broadcast.archived],
+                "archiveDropped": broadcast.archive_dropped,
             },
         )
 

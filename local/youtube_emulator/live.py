@@ -10,7 +10,10 @@ the lifecycle YouTube enforces.
   `enableAutoStop`: a live broadcast completes `auto_stop_delay_s` after its stream stops, unless data
   comes back first.
 - While a broadcast is live its data is recorded apart (its archive: one file per publishing session);
-  `ArchiveRecorder` does the recording, this module decides when.
+  `ArchiveRecorder` does the recording, this module decides when. A broadcast that was live
+  `archive_limit_s` (12 hours) or longer keeps no archive, as YouTube keeps none of such a broadcast.
+- A broadcast is bound to exactly one stream; a stream may be bound to several broadcasts (YouTube: "a video
+  stream may be bound to more than one broadcast", "up to three live broadcasts"), each recorded apart.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from local.youtube_emulator.discovery import Media, parse_time
 from local.youtube_emulator.errors import LIVE_BROADCAST, LIVE_STREAM
 
 ARCHIVE_SLOTS: Final = 4  # broadcasts one stream can feed at once, each with its own archive recorder
+ARCHIVE_LIMIT_S: Final = 12 * 3600.0  # YouTube archives a broadcast only if it was live for less
 TITLE_MAX: Final = 100
 DESCRIPTION_MAX: Final = 5000
 _ID_ALPHABET: Final = string.ascii_letters + string.digits + "-_"
@@ -137,6 +141,12 @@ class LiveBroadcast:
     thumbnail: Media | None = None
     archive_slot: int | None = None
     archive: list[ArchiveSegment] = field(default_factory=list)
+    archive_dropped: bool = False  # live too long: YouTube keeps no archive of it
+
+    @property
+    def archived(self) -> list[ArchiveSegment]:
+        """What YouTube keeps of it as a video (nothing of a broadcast live for 12 hours or more)."""
+        return [] if self.archive_dropped else list(self.archive)
 
     @property
     def auto_start(self) -> bool:
@@ -179,11 +189,13 @@ class LiveStudio:
         recorder: ArchiveRecorder,
         starting_delay_s: float = 1.0,
         auto_stop_delay_s: float = 10.0,
+        archive_limit_s: float = ARCHIVE_LIMIT_S,
     ) -> None:
         self._clock = clock
         self._recorder = recorder
         self.starting_delay_s = starting_delay_s
         self.auto_stop_delay_s = auto_stop_delay_s
+        self.archive_limit_s = archive_limit_s
         self._lock = threading.RLock()
         self.channels: dict[str, Channel] = {}
         self._streams: dict[str, LiveStream] = {}
@@ -506,6 +518,8 @@ class LiveStudio:
         broadcast.life_cycle = LifeCycle.COMPLETE
         broadcast.actual_end = self._clock()
         broadcast.settles_at = broadcast.completes_at = None
+        if broadcast.actual_start is not None:
+            broadcast.archive_dropped = broadcast.actual_end - broadcast.actual_start >= self.archive_limit_s
         self._release_archive(broadcast)
 
     def _record_archive(self, broadcast: LiveBroadcast, stream: LiveStream) -> None:

@@ -6,13 +6,19 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from local.youtube_emulator.ingest import EventLog
+from local.youtube_emulator.live import ARCHIVE_LIMIT_S
 from local.youtube_emulator.server import RunningEmulator, running_youtube_emulator
 from playout.youtube.endpoints import CALLBACK_PATH  # one of playout.resources.PUBLIC_ROUTES
 
 
-def emulator_for(origin: str, log: EventLog) -> AbstractContextManager[RunningEmulator]:
-    """The emulator for local mode at `origin` (http://127.0.0.1:8080): Google redirects back there."""
-    return running_youtube_emulator(redirect_uris=[origin + CALLBACK_PATH], log=log)
+def emulator_for(
+    origin: str, log: EventLog, archive_limit_s: float = ARCHIVE_LIMIT_S
+) -> AbstractContextManager[RunningEmulator]:
+    """The emulator for local mode at `origin` (http://127.0.0.1:8080): Google redirects back there.
+    `archive_limit_s`: how long a broadcast may be live and still be archived (12 h; tests shorten it)."""
+    return running_youtube_emulator(
+        redirect_uris=[origin + CALLBACK_PATH], log=log, archive_limit_s=archive_limit_s
+    )
 
 
 def api_settings(emulator: RunningEmulator) -> dict[str, str]:

@@ -21,7 +21,7 @@ from local.youtube_emulator.certificate import certificate_for_loopback
 from local.youtube_emulator.data_api import IngestAddresses, YouTubeDataApi
 from local.youtube_emulator.discovery import youtube_discovery
 from local.youtube_emulator.ingest import APPLICATION, HOST, EventLog, RtmpIngest, TlsTerminator
-from local.youtube_emulator.live import ARCHIVE_SLOTS, Channel, LiveStudio, new_channel_id
+from local.youtube_emulator.live import ARCHIVE_LIMIT_S, ARCHIVE_SLOTS, Channel, LiveStudio, new_channel_id
 from local.youtube_emulator.oauth import (
     DEFAULT_ACCESS_TOKEN_LIFETIME_S,
     Account,
@@ -75,8 +75,14 @@ class RunningEmulator:
         }
 
     def archive(self, broadcast_id: str) -> list[Path]:
-        """A broadcast's recording while it was live: one file per publishing session, closed ones only."""
-        return [s.path for s in self.app.studio.broadcast(broadcast_id).archive if s.closed]
+        """A broadcast's recording while it was live: one file per publishing session, closed ones only
+        (none once YouTube dropped it: live for `archive_limit_s` or longer)."""
+        return [s.path for s in self.app.studio.broadcast(broadcast_id).archived if s.closed]
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where the ingest records each publishing session whole, as it arrives (`<stream name>-<t>.flv`)."""
+        return self.root / "rtmp" / "ingest"
 
     def ingest_recordings(self, stream_name: str) -> list[Path]:
         """Everything that arrived for a stream name, one file per publishing session that ended."""
@@ -116,6 +122,7 @@ def running_youtube_emulator(
     daily_quota: int = DEFAULT_DAILY_LIMIT,
     starting_delay_s: float = 1.0,
     auto_stop_delay_s: float = 10.0,
+    archive_limit_s: float = ARCHIVE_LIMIT_S,
     clock: Callable[[], float] = time.time,
     log: EventLog | None = None,
 ) -> Iterator[RunningEmulator]:
@@ -156,7 +163,11 @@ def running_youtube_emulator(
 
     accounts = GoogleAccounts(clock=clock, access_token_lifetime_s=access_token_lifetime_s)
     studio = LiveStudio(
-        clock=clock, recorder=ingest, starting_delay_s=starting_delay_s, auto_stop_delay_s=auto_stop_delay_s
+        clock=clock,
+        recorder=ingest,
+        starting_delay_s=starting_delay_s,
+        auto_stop_delay_s=auto_stop_delay_s,
+        archive_limit_s=archive_limit_s,
     )
     client = accounts.add_client(new_client(tuple(redirect_uris), name="Playout (local)"))
     channel = studio.add_channel(Channel(new_channel_id(), channel_title, published_at=clock()))
