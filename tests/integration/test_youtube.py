@@ -39,10 +39,13 @@ from tests.integration.youtube_world import (
     consent,
     control,
     forget_settings,
+    new_stream,
     point_the_api_at,
     project,
     publishing,
     start_connect,
+    studio_broadcasts,
+    units_by_method,
 )
 
 STARTING_DELAY_S = 0.3
@@ -85,35 +88,8 @@ def youtube_destinations(client: ApiClient) -> list[dict[str, Any]]:
     return [d for d in listed if d["type"] == "youtube"]
 
 
-def new_stream(client: ApiClient, destination_ids: list[str], **extra: Any) -> dict[str, Any]:
-    media = upload(client)
-    created = client.post(
-        "/api/streams",
-        {
-            "title": "Loop <one>",
-            "description": "A quiet loop",
-            "privacy": "unlisted",
-            "media_ids": [media["media_id"]],
-            "destination_ids": destination_ids,
-            **extra,
-        },
-    )
-    assert created.status == 201, created.text
-    return dict(created.json())
-
-
 def start_new_stream(client: ApiClient, destination_id: str) -> ApiResponse:
     return client.post(f"/api/streams/{new_stream(client, [destination_id])['stream_id']}/start")
-
-
-def studio_broadcasts(emulator: RunningEmulator) -> list[Any]:
-    studio = emulator.app.studio
-    return [b for channel in studio.channels.values() for b in studio.broadcasts(channel)]
-
-
-def units_by_method(emulator: RunningEmulator) -> dict[str, int]:
-    """YouTube's own count (the emulator's ledger) of the units each method cost today."""
-    return dict(emulator.app.ledger.report(emulator.client.project)["units_by_method"])
 
 
 def media_bucket() -> str:

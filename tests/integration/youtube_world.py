@@ -23,6 +23,7 @@ from playout.settings import YouTubeSettings, get_settings, get_youtube_settings
 from playout.youtube.broadcasts import Broadcasts
 from playout.youtube.google import GoogleProject, project_for
 from tests.integration.conftest import ApiClient
+from tests.integration.helpers import upload
 
 APP_ORIGIN = "https://app.test"
 
@@ -154,3 +155,30 @@ def publishing(ingest_url: str, seconds: int) -> Iterator[subprocess.Popen[bytes
         if encoder.poll() is None:
             encoder.kill()
         encoder.wait()
+
+
+def new_stream(client: ApiClient, destination_ids: list[str], **extra: Any) -> dict[str, Any]:
+    media = upload(client)
+    created = client.post(
+        "/api/streams",
+        {
+            "title": "Loop <one>",
+            "description": "A quiet loop",
+            "privacy": "unlisted",
+            "media_ids": [media["media_id"]],
+            "destination_ids": destination_ids,
+            **extra,
+        },
+    )
+    assert created.status == 201, created.text
+    return dict(created.json())
+
+
+def studio_broadcasts(emulator: RunningEmulator) -> list[Any]:
+    studio = emulator.app.studio
+    return [b for channel in studio.channels.values() for b in studio.broadcasts(channel)]
+
+
+def units_by_method(emulator: RunningEmulator) -> dict[str, int]:
+    """YouTube's own count (the emulator's ledger) of the units each method cost today."""
+    return dict(emulator.app.ledger.report(emulator.client.project)["units_by_method"])

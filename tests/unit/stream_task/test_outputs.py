@@ -186,3 +186,32 @@ def test_a_session_that_never_got_through_leaves_no_replay(tmp_path: Path) -> No
     assert tags[0].body == frame(120).body  # the next keyframe, not a replay
     steps = {b.timestamp_ms - a.timestamp_ms for a, b in itertools.pairwise(tags)}
     assert max(steps) <= 34
+
+
+def test_a_handover_to_another_url_sends_from_the_next_keyframe_there(tmp_path: Path) -> None:
+    """A YouTube broadcast's rotation: the engine moves an output to the channel's other ingest. The old
+    session ends; the new one goes to the new URL, from a keyframe, its timestamps from 0."""
+    ffmpeg = fake_ffmpeg(tmp_path, 'for last; do :; done\nexec cat > "$last"')
+    first, second = tmp_path / "ingest-a.flv", tmp_path / "ingest-b.flv"
+    output = Output("d1", str(first), ffmpeg=ffmpeg, redact=str)
+    wait_until(lambda: output.connects == 1)
+    output.send(AVC_HEADER)
+    for index in range(60):
+        output.send(frame(index))
+    wait_until(lambda: first.exists() and first.stat().st_size > 60 * 16)
+
+    output.handover(str(second))
+    wait_until(lambda: output.connects == 2)
+    for index in range(60, 90):
+        output.send(frame(index))
+    output.close(grace_s=2.0)
+
+    before = [tag for tag in read_tags(io.BytesIO(first.read_bytes())) if tag.is_media]
+    after = [tag for tag in read_tags(io.BytesIO(second.read_bytes())) if tag.is_media]
+    assert [tag.timestamp_ms for tag in before] == [frame(i).timestamp_ms for i in range(60)]
+    assert after[0].body == AVC_HEADER.body  # the new session opens with the sequence header
+    media = [tag for tag in after if not tag.is_sequence_header]
+    assert media[0].body == frame(60).body  # then the next keyframe: nothing replayed, nothing lost
+    assert [tag.timestamp_ms for tag in media] == [
+        frame(i).timestamp_ms - frame(60).timestamp_ms for i in range(60, 90)
+    ]
