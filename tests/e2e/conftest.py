@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import boto3
 import pytest
@@ -592,3 +593,81 @@ def wait_for_status(
                 + json.dumps([(e.get("type"), e.get("message")) for e in events["items"]])
             )
         time.sleep(interval_s)
+
+
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float, interval_s: float = 0.2) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"not {what} after {timeout_s:.0f} s"
+        time.sleep(interval_s)
+
+
+# --- YouTube: local mode's emulator ---
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """Local mode's YouTube emulator, as its log announces it: its test controls (`/emulator`), the authority
+    of its TLS, and where its ingest records every publishing session."""
+
+    controls: str
+    ca_certificate: str
+    recordings: Path
+
+    def get(self, path: str) -> dict[str, Any]:
+        response = requests.get(self.controls + path, timeout=10, verify=self.ca_certificate)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def post(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = requests.post(
+            self.controls + path, json=body or {}, timeout=10, verify=self.ca_certificate
+        )
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def bound_stream(self, broadcast_id: str) -> dict[str, Any]:
+        """The liveStream a broadcast is bound to (asked by its id: its stream name is the ingest's key)."""
+        return self.get(f"/streams/{self.get(f'/broadcasts/{broadcast_id}')['boundStreamId']}")
+
+    def life_cycle(self, broadcast_id: str) -> str:
+        return str(self.get(f"/broadcasts/{broadcast_id}")["lifeCycleStatus"])
+
+
+def emulator_of(local: LocalModeProcess) -> Emulator:
+    for line in local.log_file.read_text().splitlines():
+        if '"youtube emulator started"' in line:
+            started = json.loads(line)
+            return Emulator(started["controls"], started["ca_certificate"], Path(started["recordings"]))
+    raise AssertionError("local mode did not start its YouTube emulator (it does by default)")
+
+
+@pytest.fixture(scope="module")
+def emulator(local_mode: LocalModeProcess) -> Emulator:
+    return emulator_of(local_mode)
+
+
+def connect_channel(api: ApiClient, emulator: Emulator, account: str = "") -> dict[str, Any]:
+    """Connects a channel as the README does it by hand, without a browser: the API's connect (its cookie
+    kept by the client's session), the emulator's consent page and its Allow (`account`: an email of one of
+    its accounts; the first by default), then the callback. Returns the destination."""
+    authorization_url = api.ok("POST", "/api/youtube/connect")["authorization_url"]
+    page = requests.get(authorization_url, timeout=10, verify=emulator.ca_certificate)
+    assert page.status_code == 200, page.text
+    consent = re.findall(r'name="consent" value="([^"]+)"', page.text)[0]
+    accounts = re.findall(r'name="account" value="([^"]+)"', page.text)
+    chosen = account or accounts[0]
+    assert chosen in accounts, accounts
+    decided = requests.post(
+        authorization_url.split("/o/oauth2/", 1)[0] + "/o/oauth2/v2/auth/consent",
+        data={"consent": consent, "account": chosen, "decision": "allow"},
+        allow_redirects=False,
+        timeout=10,
+        verify=emulator.ca_certificate,
+    )
+    assert decided.status_code == 302, decided.text
+    back = api.request("GET", decided.headers["Location"].removeprefix(api.base_url), allow_redirects=False)
+    assert back.status_code == 302, back.text
+    outcome = {k: v[0] for k, v in parse_qs(urlsplit(back.headers["Location"]).fragment).items()}
+    assert outcome.get("youtube") == "connected", outcome
+    return dict(api.ok("GET", f"/api/destinations/{outcome['destination_id']}"))

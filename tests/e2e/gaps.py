@@ -57,12 +57,21 @@ class _Tail:
 
 class RecordingWatch:
     """Tails `<record_dir>/<stream_key>.flv` and `<stream_key>-<unix time>.flv` (record_unique) while in its
-    `with` block; one thread polls every watch (fewer threads competing with the watched streams for CPU)."""
+    `with` block; one thread polls every watch (fewer threads competing with the watched streams for CPU).
+    `also`: more stream keys watched as one stream (a push moved from one ingest to another); `pattern`: the
+    file names to watch instead (keys not known in advance)."""
 
-    def __init__(self, record_dir: Path, stream_key: str) -> None:
+    def __init__(
+        self,
+        record_dir: Path,
+        stream_key: str,
+        also: tuple[str, ...] = (),
+        pattern: re.Pattern[str] | None = None,
+    ) -> None:
         self.record_dir = record_dir
         self.stream_key = stream_key
-        self._name = re.compile(rf"^{re.escape(stream_key)}(-\d+)?\.flv$")
+        keys = "|".join(re.escape(key) for key in (stream_key, *also))
+        self._name = pattern or re.compile(rf"^(?:{keys})(-\d+)?\.flv$")
         self._tails: dict[Path, _Tail] = {}
         self._packets: list[VideoPacket] = []
         self._lock = threading.Lock()

@@ -15,11 +15,12 @@ from pathlib import Path
 import pytest
 
 from local.task_image import engine_ffmpeg
-from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits
+from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, Switch
 from stream_task.outputs import Output
 from stream_task.playlist import Entry, Item, PlayOrder
 from stream_task.redact import Redactor
 from tests.e2e.conftest import RtmpSink, make_clip, probe, record_figure
+from tests.e2e.gaps import RecordingWatch
 
 log = logging.getLogger("handover-test")
 
@@ -137,3 +138,61 @@ def test_an_item_longer_than_the_grace_gets_its_handover_at_a_keyframe(
     assert not any(at_start for _, at_start in events.at)
     assert watch.publishes == engine.handovers
     assert max(watch.gaps_s) <= 2.0
+
+
+class Switches(Handovers):
+    def __init__(self) -> None:
+        super().__init__()
+        self.switched: list[tuple[int, bool]] = []
+
+    def on_switch(self, entry: Entry, switch: Switch) -> None:
+        self.switched.append((entry.item_index, self.opened is not entry))
+
+
+@pytest.mark.xdist_group("handover")
+def test_a_switch_moves_the_push_to_another_ingest_at_the_next_item_boundary(
+    rtmp_sink: RtmpSink, tmp_path: Path, figures: dict[str, float]
+) -> None:
+    """A YouTube broadcast's rotation as the engine makes it: asked from another thread mid-item, the output
+    moves to the other ingest when the engine opens the next item (its reader runs up to 4 s ahead of the
+    air), and the ingest side goes at most 2 s without data."""
+    clips = [(_clip(tmp_path / f"s{i}.mp4", 5), 5.0) for i in range(2)]
+    order = PlayOrder([Item(str(path), duration) for path, duration in clips], passes=None)
+    redact = Redactor()
+    output = Output(
+        "dst_sink", f"{rtmp_sink.url}/switch-a", ffmpeg=engine_ffmpeg(), redact=redact, logger=log
+    )
+    events = Switches()
+    engine = Engine(
+        order.entries(limit_s=16),
+        source=lambda entry: entry.item.media_id,
+        outputs=[output],
+        ffmpeg=engine_ffmpeg(),
+        redact=redact,
+        logger=log,  # type: ignore[arg-type]
+        events=events,
+        limits=EngineLimits(handover_after_s=None),
+    )
+    switch = Switch({"dst_sink": f"{rtmp_sink.url}/switch-b"}, force_at=time.monotonic() + 3600)
+    # Asked at 3 s: the second item (5-10 s on air) is open already; the third opens at about 6 s.
+    asked = threading.Timer(3.0, engine.request_switch, args=(switch,))
+    with RecordingWatch(rtmp_sink.record_dir, "switch-a", also=("switch-b",)) as watch:
+        asked.start()
+        try:
+            result = engine.run()
+        finally:
+            output.close(5)
+            time.sleep(0.5)
+    assert result.ending is Ending.FINISHED, result.reason
+    assert switch.done.is_set()
+    assert events.switched == [(0, True)]  # when the third item (the first clip again) began
+    assert engine.switches == 1
+    assert engine.handovers == 0  # only the switched output got a new connection
+    gap = watch.wall_gap()
+    print(f"switch: {events.switched}, gap {gap}, files {watch.file_sizes()}")
+    assert gap.seconds <= 2.0
+    record_figure(figures, "switch_gap_max_s", gap.seconds)
+    before = float(probe(rtmp_sink.recording("switch-a"))["format"]["duration"])
+    after = float(probe(rtmp_sink.recording("switch-b"))["format"]["duration"])
+    assert 5.0 <= before <= 8.5  # up to the third item's opening, and the lead sent ahead of real time
+    assert 7.5 <= after <= 11.0

@@ -5,54 +5,31 @@ a stop completes it, and its archive is a recording ffprobe reads."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from tests.e2e.conftest import (
     CHROMIUM,
     ApiClient,
+    Emulator,
     LocalModeProcess,
     ResponseLog,
     User,
     probe,
     record_figure,
     wait_for_status,
+    wait_until,
 )
 from tests.e2e.test_browser import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.xdist_group("youtube")
 LIVE_FOR_S = 6.0  # on air before the stop: long enough for the archive to hold pictures and sound
 ARCHIVE_START_SLACK_S = 2.5  # a GOP (2 s) and the recorder's start
-
-
-@dataclass(frozen=True)
-class Emulator:
-    """Local mode's YouTube emulator, as its log announces it (its URLs and the authority of its TLS)."""
-
-    controls: str
-    ca_certificate: str
-
-    def get(self, path: str) -> dict[str, Any]:
-        response = requests.get(self.controls + path, timeout=10, verify=self.ca_certificate)
-        assert response.status_code == 200, response.text
-        return dict(response.json())
-
-
-@pytest.fixture(scope="module")
-def emulator(local_mode: LocalModeProcess) -> Emulator:
-    for line in local_mode.log_file.read_text().splitlines():
-        if '"youtube emulator started"' in line:
-            started = json.loads(line)
-            return Emulator(started["controls"], started["ca_certificate"])
-    raise AssertionError("local mode did not start its YouTube emulator (it does by default)")
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +75,6 @@ def connect_in_the_browser(browser: Any, local_mode: LocalModeProcess, user: Use
         return {name: values[0] for name, values in parse_qs(urlsplit(page.url).fragment).items()}
     finally:
         context.close()
-
-
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, f"not {what} after {timeout_s:.0f} s"
-        time.sleep(0.2)
 
 
 def test_connect_in_the_browser_then_a_stream_goes_live_on_youtube_and_completes_with_an_archive(
