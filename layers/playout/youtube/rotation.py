@@ -191,6 +191,12 @@ class RunBroadcasts:
             and item.state in OPEN_STATES
         ]
 
+    def next_part(self, destination_id: str) -> int:
+        """The number of the destination's next part: after every part claimed so far, failed ones included
+        (a claim is never reused)."""
+        parts = [int(item.part) for item in self.items() if item.destination_id == destination_id]
+        return max(parts, default=0) + 1
+
     def tidy(self) -> list[str]:
         """What an interrupted task left half made (a resumed run's task, first thing): a claim YouTube never
         answered is failed, a broadcast made but never bound deleted. Returns the problems met."""
@@ -236,7 +242,7 @@ class RunBroadcasts:
             self.user_id,
             self.stream,
             destination,
-            part=int(item.part) + 1,
+            part=self.next_part(str(item.destination_id)),
             spare=spare,
             reason=f"replaces broadcast {item.broadcast_id}: {ended.why_ended}",
         )
@@ -254,7 +260,7 @@ class RunBroadcasts:
             self.user_id,
             self.stream,
             destination,
-            part=int(item.part) + 1,
+            part=self.next_part(str(item.destination_id)),
             spare=not on_spare,
             reason=f"rotation of broadcast {item.broadcast_id}",
         )
