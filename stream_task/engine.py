@@ -98,6 +98,7 @@ class Switch:
         self.force_at = force_at
         self.done = threading.Event()
         self.entry: Entry | None = None  # where it happened
+        self.at_boundary = False  # as the entry opened (else at a keyframe inside it)
 
     def hurry(self) -> None:
         """At the next keyframe, not the next item boundary (the broadcast on air has ended)."""
@@ -260,7 +261,7 @@ class Engine:
     def _open(self, entry: Entry, start_s: float) -> None:
         boundary = start_s == entry.start_s and entry.start_s == 0.0
         if boundary:
-            self._hand_over(entry, self._handover_wanted(), self._switch)
+            self._hand_over(entry, self._handover_wanted(), self._switch, at_boundary=True)
         remaining = entry.duration_s - (start_s - entry.start_s)
         item = entry.item
         part = Part(self._source(entry), start_s, max(remaining, 0.001), item.has_audio, item.copy_audio)
@@ -277,7 +278,9 @@ class Engine:
             self._handover_due = self._t0 + after  # the first: `after` from the first frame
         return self._clock() >= self._handover_due + late_by_s
 
-    def _hand_over(self, entry: Entry, planned: bool, switch: Switch | None) -> None:
+    def _hand_over(
+        self, entry: Entry, planned: bool, switch: Switch | None, *, at_boundary: bool = False
+    ) -> None:
         """New ingest connections: every output's (a planned handover), and those a switch moves elsewhere."""
         if not planned and switch is None:
             return
@@ -295,7 +298,7 @@ class Engine:
         if switch is not None:
             self._switch = None if self._switch is switch else self._switch
             self.switches += 1
-            switch.entry = entry
+            switch.entry, switch.at_boundary = entry, at_boundary
             switch.done.set()
             self._events.on_switch(entry, switch)
 

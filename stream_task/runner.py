@@ -457,7 +457,7 @@ class StreamRun(EngineEvents):
 
     def on_switch(self, entry: Entry, switch: Switch) -> None:
         assert self._reporter is not None
-        where = "at an item boundary" if entry.start_s == 0.0 and entry.cursor.offset_s == 0.0 else "mid-item"
+        where = "at an item boundary" if switch.at_boundary else "at a keyframe inside the item"
         self._reporter.event(
             "handover",
             f"destinations {', '.join(sorted(switch.urls))} moved to their next YouTube broadcast's ingest "
