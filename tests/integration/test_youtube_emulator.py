@@ -617,6 +617,35 @@ def test_auto_start_and_youtube_ending_the_broadcast_while_data_still_arrives(
     assert float(probe(emulator.archive(broadcast["id"])[0])["format"]["duration"]) >= 1.0
 
 
+def test_a_broadcast_live_past_the_archive_limit_keeps_no_archive(
+    emulator: RunningEmulator, youtube: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """YouTube keeps no archive of a broadcast live 12 hours or more; the emulator's limit, shortened here."""
+    monkeypatch.setattr(emulator.app.studio, "archive_limit_s", 2.0)
+    stream = new_stream(youtube)
+    ingestion = stream["cdn"]["ingestionInfo"]
+    kept, dropped = (new_broadcast(youtube, enableAutoStart=True) for _ in range(2))
+    youtube.liveBroadcasts().bind(part="id", id=kept["id"], streamId=stream["id"]).execute()
+    youtube.liveBroadcasts().bind(part="id", id=dropped["id"], streamId=stream["id"]).execute()
+
+    encoder = publish(ingestion["ingestionAddress"], ingestion["streamName"], seconds=10)
+    try:
+        wait_until(lambda: broadcast_status(youtube, kept["id"]) == "live", "live by auto-start")
+        wait_until(lambda: broadcast_status(youtube, dropped["id"]) == "live", "live by auto-start")
+        time.sleep(1.0)
+        youtube.liveBroadcasts().transition(part="id", id=kept["id"], broadcastStatus="complete").execute()
+        time.sleep(1.5)
+        youtube.liveBroadcasts().transition(part="id", id=dropped["id"], broadcastStatus="complete").execute()
+    finally:
+        encoder.kill()
+        encoder.wait()
+
+    wait_until(lambda: bool(emulator.archive(kept["id"])), "archived")
+    assert emulator.archive(dropped["id"]) == []
+    assert control(emulator, "GET", f"/broadcasts/{dropped['id']}")["archiveDropped"] is True
+    assert control(emulator, "GET", f"/broadcasts/{kept['id']}")["archiveDropped"] is False
+
+
 def test_transitions_youtube_does_not_allow(youtube: Any) -> None:
     broadcast = new_broadcast(youtube)
     transition = youtube.liveBroadcasts().transition

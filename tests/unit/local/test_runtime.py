@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from local.resources import LocalResources
-from local.runtime import LocalMode, loopback_imports_allowed, task_command
+from local.runtime import LocalMode, loopback_imports_allowed, task_command, youtube_archive_limit_s
 
 RESOURCES = LocalResources(
     endpoint_url="http://127.0.0.1:5000",
@@ -58,6 +58,14 @@ def test_loopback_imports_are_allowed_unless_the_knob_says_false() -> None:
     assert loopback_imports_allowed({"LOCAL_ALLOW_LOOPBACK_IMPORTS": "0"}) is False
     with pytest.raises(ValueError, match="LOCAL_ALLOW_LOOPBACK_IMPORTS must be true or false"):
         loopback_imports_allowed({"LOCAL_ALLOW_LOOPBACK_IMPORTS": "maybe"})
+
+
+def test_the_emulators_archive_limit_is_youtubes_twelve_hours_unless_shortened() -> None:
+    assert youtube_archive_limit_s({}) == 12 * 3600
+    assert youtube_archive_limit_s({"LOCAL_YOUTUBE_ARCHIVE_LIMIT_S": " 40 "}) == 40
+    for word in ("0", "-5", "soon"):
+        with pytest.raises(ValueError, match="LOCAL_YOUTUBE_ARCHIVE_LIMIT_S must be a positive number"):
+            youtube_archive_limit_s({"LOCAL_YOUTUBE_ARCHIVE_LIMIT_S": word})
 
 
 @pytest.mark.parametrize("allowed", [True, False])
