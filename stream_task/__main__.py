@@ -37,7 +37,11 @@ def main() -> int:
         return EXIT_MISCONFIGURED
     logger.append_keys(stream_id=settings.stream_id, run_id=settings.run_id)
     youtube = (
-        Broadcasts(GoogleProject(youtube_settings), allow_loopback_ingests=settings.allow_loopback_ingests)
+        Broadcasts(
+            GoogleProject(youtube_settings),
+            allow_loopback_ingests=settings.allow_loopback_ingests,
+            makes_live_streams=False,  # the start made the channel's two; the task cannot encrypt a key
+        )
         if youtube_settings.configured
         else None
     )

@@ -306,11 +306,20 @@ def test_a_start_makes_a_broadcast_bound_to_the_channels_reusable_stream_and_the
     assert bound.stream_name not in started.text
     assert bound.stream_name not in alice.get("/api/destinations").text
 
-    # A second stream on the channel reuses its liveStream: no second liveStreams.insert.
+    # The first start made the channel's two reusable liveStreams (the second for broadcast rotations), its
+    # key stored apart; a second stream on the channel reuses them: no more liveStreams.insert.
+    item = destinations.get_destination(str(alice.user_id), destination["destination_id"])
+    assert item.spare_live_stream_id not in (None, bound.stream_id)
+    spare = destinations.resolve_ingest(
+        str(alice.user_id), destination["destination_id"], item.spare_live_stream_id
+    )
+    spare_stream = google.app.studio.stream(str(item.spare_live_stream_id))
+    assert spare_stream is not None
+    assert spare.url == f"{google.urls.rtmps_ingest}/{spare_stream.stream_name}"
     again = start_new_stream(alice, destination["destination_id"])
     assert again.status == 202, again.text
     assert {b.bound_stream_id for b in studio_broadcasts(google)} == {bound.stream_id}
-    assert units_by_method(google)["youtube.liveStreams.insert"] == 50
+    assert units_by_method(google)["youtube.liveStreams.insert"] == 100
 
     # A second start of a live run asks YouTube nothing.
     before = quota_used()
@@ -407,7 +416,8 @@ def test_stopping_completes_the_broadcast_that_went_live_and_the_units_of_one_st
     assert used == sum(
         COST_UNITS[call]
         for call in (
-            YouTubeCall.STREAMS_INSERT,  # the channel's first start only
+            YouTubeCall.STREAMS_INSERT,  # the channel's first start only: its liveStream
+            YouTubeCall.STREAMS_INSERT,  # and its second, for broadcast rotations
             YouTubeCall.BROADCASTS_INSERT,
             YouTubeCall.BROADCASTS_BIND,
             YouTubeCall.THUMBNAILS_SET,
@@ -415,7 +425,7 @@ def test_stopping_completes_the_broadcast_that_went_live_and_the_units_of_one_st
             YouTubeCall.BROADCASTS_TRANSITION,
         )
     )
-    assert used == 251
+    assert used == 301
     assert youtube_says["used"] == used + COST_UNITS[YouTubeCall.CHANNELS_LIST]
 
     # The channel's next stream reuses its liveStream: start, thumbnail, end.

@@ -170,7 +170,9 @@ def start_run(
     assert started.status == 202, started.text
     item = get_stream(str(client.user_id), stream["stream_id"], consistent=True)
     project = GoogleProject(YouTubeSettings(), clock=clock.utc)  # the task's, on the simulated clock
-    run = RunBroadcasts(Broadcasts(project, allow_loopback_ingests=True), str(client.user_id), item)
+    run = RunBroadcasts(
+        Broadcasts(project, allow_loopback_ingests=True, makes_live_streams=False), str(client.user_id), item
+    )
     ingest = Ingest(google.app.studio, clock)
     for destination_id, part in run.current().items():
         ingest.push(destination_id, run.ingest_of(part).stream_key)
@@ -295,7 +297,7 @@ def test_a_long_run_rotates_its_broadcast_between_two_ingests_each_live_before_t
     assert len([e for e in run.events if e[0] == ROTATED]) == 3
     shown = alice.get(f"/api/streams/{run.stream_id}").json()
     assert shown["watch_url"].endswith(str(parts[-1].broadcast_id))
-    # The spare liveStream was made once, at the first rotation, and its key kept under its own purpose.
+    # The channel's two liveStreams were made by the start (none by the task), the spare's key kept apart.
     assert len(studio.streams(studio.channel(google.channel.channel_id), None)) == 2
     spare_key = crypto.decrypt(
         bytes(item.spare_stream_key_ciphertext),
@@ -337,7 +339,11 @@ def start_keeper(run: Run, clock: Clock, policy: LastingPolicy) -> BroadcastKeep
     item = get_stream(str(run.client.user_id), run.stream_id, consistent=True)
     project = GoogleProject(YouTubeSettings(), clock=clock.utc)
     return BroadcastKeeper(
-        RunBroadcasts(Broadcasts(project, allow_loopback_ingests=True), str(run.client.user_id), item),
+        RunBroadcasts(
+            Broadcasts(project, allow_loopback_ingests=True, makes_live_streams=False),
+            str(run.client.user_id),
+            item,
+        ),
         policy,
         run.ingest,
         report=lambda kind, text: run.events.append((kind, text)),

@@ -109,6 +109,8 @@ class Broadcasts:
 
     project: GoogleProject
     allow_loopback_ingests: bool = False  # local mode: the emulator's ingest is on this machine
+    # The start makes liveStreams and encrypts their keys; the stream task (no kms:Encrypt) never does.
+    makes_live_streams: bool = True
 
     # --- the start ---
 
@@ -142,7 +144,7 @@ class Broadcasts:
                 )
         units = sum(
             units_of(START_CALLS + TASK_CALLS + END_CALLS)
-            + (0 if destination.live_stream_id else COST_UNITS[YouTubeCall.STREAMS_INSERT])
+            + COST_UNITS[YouTubeCall.STREAMS_INSERT] * len(_missing_slots(destination))
             for destination in destinations
         )
         self.project.ledger().require(units, f"starting a stream on {len(destinations)} YouTube channel(s)")
@@ -156,6 +158,7 @@ class Broadcasts:
         opened: list[BroadcastRef] = []
         try:
             for destination in destinations:
+                self._make_live_streams(user_id, destination)
                 item = self.open_part(user_id, stream, destination)
                 opened.append(
                     BroadcastRef(destination_id=item.destination_id, broadcast_id=item.broadcast_id)
@@ -171,6 +174,15 @@ class Broadcasts:
             self._roll_back(user_id, stream)
             raise InvalidState(f"stream {stream.stream_id} was started again meanwhile") from None
         return opened
+
+    def _make_live_streams(self, user_id: str, destination: Destination) -> None:
+        """The channel's two reusable liveStreams, made at its first start (the start can encrypt their keys;
+        the stream task, which rotates from one to the other, cannot)."""
+        missing = _missing_slots(destination)
+        if missing:
+            api = self.api_for(user_id, destination)
+            for slot in missing:
+                self._live_stream(api, user_id, destination, spare=slot is SPARE_SLOT)
 
     def api_for(self, user_id: str, destination: Destination, num_retries: int | None = None) -> YouTubeApi:
         credentials = self.project.credentials_for(user_id, destination)
@@ -300,6 +312,11 @@ class Broadcasts:
         previous = getattr(destination, slot.live_stream_id)
         if previous and not replace:
             return str(previous)
+        if not self.makes_live_streams:
+            raise InvalidState(
+                f"YouTube channel {destination.channel_title}'s ingest is gone on YouTube; the stream's next "
+                "start makes a new one"
+            )
         answer = api.execute(
             YouTubeCall.STREAMS_INSERT,
             api.service.liveStreams().insert(
@@ -449,6 +466,10 @@ class Broadcasts:
         settle(item, ENDING, final, reason)
         logger.info("youtube broadcast ended", extra={"broadcast_id": broadcast_id, "state": final})
         return None
+
+
+def _missing_slots(destination: Destination) -> list[_Slot]:
+    return [slot for slot in (MAIN_SLOT, SPARE_SLOT) if not getattr(destination, slot.live_stream_id)]
 
 
 def broadcasts_for(youtube: YouTubeSettings, settings: Settings) -> Broadcasts:

@@ -8,7 +8,8 @@ it plays, one part after another on each YouTube destination (`BROADCAST#...#<de
   arriving. The stream's watch URL follows, and an event says why.
 - **Rotated.** YouTube archives a broadcast only if it lasted under 12 hours (at most 11 h 55 min kept). Each
   broadcast is rotated before `broadcast_max_s`: from `broadcast_max_s - window_s` on, the next part is made
-  in advance and bound to the channel's *other* reusable liveStream (main/spare: A/B), whose ingest receives
+  in advance and bound to the channel's *other* reusable liveStream (main/spare: A/B, both made at the
+  channel's first start), whose ingest receives
   nothing yet, so the new broadcast waits `ready`; the engine's planned handover moves the push from ingest A
   to ingest B at the next item boundary (at a keyframe once `broadcast_max_s - margin_s` is near); the new
   broadcast goes live by itself, and only then is the old one (live, fed no more) completed. Two
@@ -123,8 +124,7 @@ def rotation_units(policy: LastingPolicy) -> int:
 def daily_units(policy: LastingPolicy = LastingPolicy()) -> DailyUnits:
     """The bound docs/contracts.md states: every poll of a day, and as many rotations as a day can hold when
     each broadcast is rotated as early as its window allows. A broadcast YouTube ends is replaced on top of
-    this (units_of(PART_CALLS) each, when it happens); a channel's first rotation ever also makes its spare
-    liveStream (50, once)."""
+    this (units_of(PART_CALLS) each, when it happens)."""
     return DailyUnits(
         polls=math.ceil(DAY_S / policy.poll_interval_s),
         rotations=math.ceil(DAY_S / policy.rotate_from_s),
@@ -251,9 +251,8 @@ class RunBroadcasts:
         return new
 
     def prepare_rotation(self, item: YouTubeBroadcast) -> YouTubeBroadcast:
-        """The part after `item`, made and bound to the channel's other reusable liveStream (the spare one
-        is made at the channel's first rotation), where nothing arrives yet: it waits `ready` for the
-        handover."""
+        """The part after `item`, made and bound to the channel's other reusable liveStream (the start made
+        both), where nothing arrives yet: it waits `ready` for the handover."""
         destination = load_destination(self.user_id, str(item.destination_id))
         on_spare = bool(item.live_stream_id) and item.live_stream_id == destination.spare_live_stream_id
         return self.broadcasts.open_part(
