@@ -117,19 +117,18 @@ class BroadcastKeeper:
             self._thread.join(timeout_s)
 
     def _serve(self) -> None:
-        try:
-            self.begin()
-        except Exception:
-            self._log.exception("the run's YouTube broadcasts could not be read; they are not kept")
-            return
+        begun = False
         while not self._closing:
+            self._wake.clear()  # before the step: a wake during it is not lost
             try:
+                if not begun:
+                    self.begin()
+                    begun = True
                 wait_s = self.step()
-            except Exception:  # a bug must not end the keeping for good
+            except Exception:  # a database blip, a bug: the keeping goes on, tried again shortly
                 self._log.exception("keeping the YouTube broadcasts failed; trying again")
                 wait_s = self.policy.live_poll_s
             self._wake.wait(min(max(wait_s, 0.0), IDLE_WAKE_S))
-            self._wake.clear()
 
     # --- the steps (the thread calls them; a test may too, with its own clocks) ---
 
