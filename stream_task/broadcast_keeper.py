@@ -109,10 +109,14 @@ class BroadcastKeeper:
     def wake(self) -> None:
         self._wake.set()
 
-    def close(self, timeout_s: float) -> None:
-        """Stops at the next step (a YouTube call in flight finishes first, within `timeout_s`)."""
+    def request_close(self) -> None:
+        """Stops at the next step, without waiting (a YouTube call in flight finishes first)."""
         self._closing = True
         self._wake.set()
+
+    def close(self, timeout_s: float) -> None:
+        """Stops, and waits up to `timeout_s` for a YouTube call in flight."""
+        self.request_close()
         if self._thread is not None:
             self._thread.join(timeout_s)
 

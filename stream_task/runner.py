@@ -198,7 +198,7 @@ class StreamRun(EngineEvents):
                 return engine.run()
             finally:
                 if self._keeper is not None:
-                    self._keeper.close(KEEPER_WAIT_S)
+                    self._keeper.request_close()  # waited for before the broadcasts end
                 for output in outputs:
                     output.request_close()  # all at once: each may wait up to the grace period
                 for output in outputs:
