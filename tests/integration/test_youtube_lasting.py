@@ -121,7 +121,8 @@ class Ingest:
     # --- the engine's side ---
 
     def next_boundary(self) -> float:
-        return math.floor(self.clock.t / ITEM_S) * ITEM_S + ITEM_S
+        """The next item boundary, now if the clock is at one."""
+        return math.ceil(self.clock.t / ITEM_S) * ITEM_S
 
     def switch_due_at(self) -> float | None:
         if self.pending is None:
@@ -268,16 +269,16 @@ def test_a_long_run_rotates_its_broadcast_between_two_ingests_each_live_before_t
     run = start_run(alice, google, clock, policy, [destination_id])
     began = clock.t
 
-    play_until(run, clock, began + 3 * 12 * 3600)  # 36 hours on air
+    play_until(run, clock, began + 23 * 3600)  # 23 hours on air
 
     parts = sorted(run.items(), key=lambda item: int(item.part))
-    assert len(parts) == 4, [(p.part, p.state) for p in parts]  # each lived about 11 h: 4 parts in 36 h
-    assert [p.state for p in parts] == ["complete"] * 3 + ["bound"]
+    assert len(parts) == 3, [(p.part, p.state) for p in parts]  # each lived about 11 h: 3 parts in 23 h
+    assert [p.state for p in parts] == ["complete"] * 2 + ["bound"]
     item = get_destination(str(alice.user_id), destination_id)
     main, spare = item.live_stream_id, item.spare_live_stream_id
     assert spare is not None
     assert spare != main
-    assert [p.live_stream_id for p in parts] == [main, spare, main, spare]  # A, B, A, B
+    assert [p.live_stream_id for p in parts] == [main, spare, main]  # A, B, A again
     assert item.spare_stream_key_ciphertext is not None
     studio = google.app.studio
     for old, new in itertools.pairwise(parts):
@@ -293,8 +294,8 @@ def test_a_long_run_rotates_its_broadcast_between_two_ingests_each_live_before_t
         assert old.reason is not None
         assert old.reason.startswith(f"rotated: part {new.part} took over")
     # Every switch came at an item boundary (none had to be forced inside an item).
-    assert [t % ITEM_S for t in run.ingest.switches] == [0.0] * 3
-    assert len([e for e in run.events if e[0] == ROTATED]) == 3
+    assert [t % ITEM_S for t in run.ingest.switches] == [0.0] * 2
+    assert len([e for e in run.events if e[0] == ROTATED]) == 2
     shown = alice.get(f"/api/streams/{run.stream_id}").json()
     assert shown["watch_url"].endswith(str(parts[-1].broadcast_id))
     # The channel's two liveStreams were made by the start (none by the task), the spare's key kept apart.
@@ -305,7 +306,11 @@ def test_a_long_run_rotates_its_broadcast_between_two_ingests_each_live_before_t
         destination_id,
         purpose=SPARE_STREAM_KEY_PURPOSE,
     )
-    assert spare_key == run.ingest.pushing_to[destination_id]  # B's stream name: where the task pushes now
+    spare_stream, main_stream = studio.stream(str(spare)), studio.stream(str(main))
+    assert spare_stream is not None
+    assert main_stream is not None
+    assert spare_key == spare_stream.stream_name
+    assert run.ingest.pushing_to[destination_id] == main_stream.stream_name  # back on A: where part 3 is
 
 
 def test_a_task_that_resumes_a_run_mid_rotation_pushes_to_the_new_part_and_completes_the_old(
