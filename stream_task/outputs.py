@@ -146,6 +146,7 @@ class Output:
         self._closing = False
         self._restart_reason: str | None = None
         self._replay: list[Tag] = []  # what the last failed session sent since its last keyframe
+        self._moved = False  # a handover to another URL is under way
         self._child: ChildProcess | None = None
         self.state = OutputState.CONNECTING
         self.reason: str | None = None
@@ -176,10 +177,12 @@ class Output:
 
     def handover(self, url: str | None = None) -> None:
         """A planned new connection from the next keyframe (the engine calls it at an item boundary), to
-        `url` from then on if given (a YouTube broadcast rotated to the channel's other ingest)."""
+        `url` from then on if given (a YouTube broadcast rotated to the channel's other ingest). A new URL
+        gets the picture in progress again, from its last keyframe: what the old connection had not delivered
+        is not lost between the two ingests (the other one never had any of it)."""
         with self._cond:
-            if url is not None:
-                self._url = url
+            if url is not None and url != self._url:
+                self._url, self._moved = url, True
             self._request_restart(None)
             self._cond.notify()
 
@@ -287,6 +290,7 @@ class Output:
             # rather than a wait for the next keyframe); then from a keyframe in any case.
             self._queue.extendleft(reversed(self._replay))
             self._replay = []
+            self._moved = False  # a move asked between sessions ended none
             while self._queue and not (self._queue[0].is_keyframe and not self._queue[0].is_sequence_header):
                 self._queue.popleft()
         child = ChildProcess(
@@ -366,8 +370,12 @@ class Output:
                 # Only a session that was on air (the ingest had it, then lost it) is picked up where it
                 # was: one that never got through (refused) may have swallowed what followed, and
                 # replaying its GOP would then put a jump into the stream; the next starts at a keyframe.
+                # A planned handover to the same ingest is not picked up (its GOP would air twice); one to
+                # another ingest is.
                 dropped = self.state is OutputState.LIVE and not self._closing
-                self._replay = gop if dropped and self._restart_reason != "handover" else []
+                again = self._restart_reason != "handover" or self._moved
+                self._replay = gop if dropped and again else []
+                self._moved = False
             with contextlib.suppress(OSError):
                 stdin.close()
         return None

@@ -229,8 +229,12 @@ def test_two_channels_at_once_each_get_a_live_broadcast(
     assert len({ingest["id"] for ingest in ingests.values()}) == 2  # each channel's own ingest
     channels = {youtube.get(f"/broadcasts/{b}")["channelId"] for b in broadcasts.values()}
     assert channels == {channel["channel"]["channel_id"], second["channel_id"]}
-    shown = erin.ok("GET", f"/api/streams/{started['stream_id']}")
-    assert {d["destination_id"]: d["status"] for d in shown["destinations"]} == dict.fromkeys(both, "live")
+
+    def states() -> dict[str, str]:
+        shown = erin.ok("GET", f"/api/streams/{started['stream_id']}")
+        return {d["destination_id"]: d["status"] for d in shown["destinations"]}
+
+    wait_until(lambda: states() == dict.fromkeys(both, "live"), "both destinations live (heartbeat)", 15)
 
     stop(erin, started["stream_id"])
     assert {youtube.life_cycle(b) for b in broadcasts.values()} == {"complete"}
