@@ -42,7 +42,23 @@ def upload(user_id: str, path: Path) -> str:
             response = requests.put(part.url, data=source.read(plan.part_size), timeout=300)
             response.raise_for_status()
             etags.append((part.part_number, response.headers["ETag"]))
-    return str(media.complete_upload(user_id, plan.media.media_id, etags).media_id)
+    media_id = str(media.complete_upload(user_id, plan.media.media_id, etags).media_id)
+    return wait_until_ready(user_id, media_id)
+
+
+def wait_until_ready(user_id: str, media_id: str, timeout_s: float = 900) -> str:
+    """Until the media job has read the upload (a stream-ready one is not conformed: ready as it is)."""
+    from playout import media
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        item = media.get_media(user_id, media_id, consistent=True)
+        if item.status == media.READY:
+            return media_id
+        if item.status == media.FAILED:
+            raise RuntimeError(f"the bench upload failed: {item.error}")
+        time.sleep(0.5)
+    raise RuntimeError(f"the bench upload was not ready in {timeout_s:.0f} s")
 
 
 def wait_for(user_id: str, stream_id: str, statuses: set[str], timeout_s: float) -> None:

@@ -250,12 +250,15 @@ class LocalLauncher:
             if self._closing.is_set():
                 return
             run.wake.clear()
-        with self._lock:
-            run.done = True
         try:
             run.settle(step)
         except Exception as error:  # the watchdog's sweep settles it later
             self._log.event("settle failed", run_id=run.run_id, error=repr(error))
+        finally:
+            # Only now has the workflow ended: as in Step Functions, its Settle states are part of it, and a
+            # watchdog sweep in between must not take the run for one that ended without settling.
+            with self._lock:
+                run.done = True
 
     def _run_task(self, run: _Run, attempt: int) -> int | None:
         """The exit code as ECS reports it; None when the task could not start (as a placement failure)."""

@@ -250,3 +250,24 @@ def test_a_media_job_runs_its_command_with_its_ids_and_a_budget_of_its_own(tmp_p
         assert h.book.settled == []  # the streams' book never hears of it
     finally:
         h.launcher.stop_all(grace_s=1)
+
+
+def test_a_run_is_running_to_the_watchdog_until_its_settle_is_written(tmp_path: Path) -> None:
+    """A sweep between the last exit and the settle must not take the run for one that ended unsettled."""
+    harness = _harness(tmp_path)
+    harness.launcher._command = [str(tmp_path / "no-such-task")]
+    seen_while_settling: list[RunState] = []
+    record = harness.book.settle
+
+    def settle(stream_id: str, user_id: str, run_id: str, step: Step) -> None:
+        seen_while_settling.append(harness.launcher.run_state(run_id))
+        record(stream_id, user_id, run_id, step)
+
+    harness.book.settle = settle  # type: ignore[method-assign]
+    try:
+        harness.launcher.start("str_1", "user-1", "run_1")
+        assert harness.settled().action is Action.SETTLE_FAILED
+        assert seen_while_settling == [RunState.RUNNING]
+        assert harness.launcher.run_state("run_1") is RunState.ENDED
+    finally:
+        harness.launcher.stop_all(grace_s=1)
