@@ -11,6 +11,7 @@ import pytest
 from playout.models import YouTubeQuotaDay
 from playout.youtube.quota import QuotaLedger, YouTubeCall, YouTubeQuotaExhausted
 from tests.integration.conftest import RecordingLauncher
+from tests.integration.dynamo_faults import atomic_requests
 
 PROJECT = "1234-abc.apps.googleusercontent.com"
 
@@ -73,7 +74,9 @@ def test_youtube_saying_quota_exceeded_spends_the_rest_of_the_day(clock: Clock) 
         ledger.spend(YouTubeCall.BROADCASTS_LIST)
 
 
-def test_callers_racing_each_other_never_spend_past_the_limit(clock: Clock) -> None:
+def test_callers_racing_each_other_never_spend_past_the_limit(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     ledger = QuotaLedger(PROJECT, daily_limit=1_000, clock=clock)
 
     def try_insert(_: int) -> bool:
@@ -83,7 +86,7 @@ def test_callers_racing_each_other_never_spend_past_the_limit(clock: Clock) -> N
             return False
         return True
 
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    with atomic_requests(monkeypatch), ThreadPoolExecutor(max_workers=8) as pool:
         granted = sum(pool.map(try_insert, range(60)))
 
     assert granted == 20
