@@ -7,7 +7,10 @@ fed, so a restart usually leaves no gap on air; restarts are capped per window. 
 together (a planned handover) at an item boundary every `handover_after_s`, which keeps every ingest
 connection far from FLV's 24.8-day timestamp wrap and gives each part its own session. A `Switch` (from
 another thread) moves some outputs to other ingests the same way, at the next item boundary, or at a
-keyframe once it is due: a YouTube broadcast's rotation to the channel's other ingest."""
+keyframe once it is due: a YouTube broadcast's rotation to the channel's other ingest.
+
+Both are decided as the reader reaches the boundary (or keyframe), up to `read_ahead_ms` before it airs, and
+made as its first tag goes out: the old connection gets everything before it, the new one starts with it."""
 
 from __future__ import annotations
 
@@ -71,10 +74,21 @@ class EngineResult:
 
 
 @dataclass
+class _Cut:
+    """A handover or switch decided as the reader reached a boundary or keyframe, made as that tag airs."""
+
+    entry: Entry
+    planned: bool
+    switch: Switch | None
+    at_boundary: bool
+
+
+@dataclass
 class _Aired:
     tag: Tag
     entry: Entry
     item_offset_s: float
+    cut: _Cut | None = None  # made just before this tag goes out
 
 
 @dataclass
@@ -114,7 +128,7 @@ class EngineEvents:
     def on_air(self) -> None: ...
     def on_entry(self, entry: Entry) -> None: ...
     def on_restart(self, entry: Entry, reason: str, gap_s: float) -> None: ...
-    def on_handover(self, entry: Entry) -> None: ...
+    def on_handover(self, entry: Entry, at_boundary: bool) -> None: ...
     def on_switch(self, entry: Entry, switch: Switch) -> None: ...
     def on_tick(self, played: Played | None) -> None: ...
 
@@ -158,6 +172,7 @@ class Engine:
         self.aired_bytes = 0  # audio and video payload handed to the outputs (the health's bitrate)
         self._handover_due: float | None = None
         self._switch: Switch | None = None
+        self._cut: _Cut | None = None  # decided, waiting for the next tag read
         self.switches = 0
         self._on_air = False
 
@@ -261,7 +276,7 @@ class Engine:
     def _open(self, entry: Entry, start_s: float) -> None:
         boundary = start_s == entry.start_s and entry.start_s == 0.0
         if boundary:
-            self._hand_over(entry, self._handover_wanted(), self._switch, at_boundary=True)
+            self._decide_cut(entry, self._handover_wanted(), self._switch, at_boundary=True)
         remaining = entry.duration_s - (start_s - entry.start_s)
         item = entry.item
         part = Part(self._source(entry), start_s, max(remaining, 0.001), item.has_audio, item.copy_audio)
@@ -278,29 +293,38 @@ class Engine:
             self._handover_due = self._t0 + after  # the first: `after` from the first frame
         return self._clock() >= self._handover_due + late_by_s
 
-    def _hand_over(
+    def _decide_cut(
         self, entry: Entry, planned: bool, switch: Switch | None, *, at_boundary: bool = False
     ) -> None:
-        """New ingest connections: every output's (a planned handover), and those a switch moves elsewhere."""
+        """New ingest connections before the next tag read: every output's (a planned handover), and those a
+        switch moves elsewhere."""
         if not planned and switch is None:
             return
         if planned:
             after = self.limits.handover_after_s
             self._handover_due = self._clock() + (after or 0.0)  # the next: `after` from this one
-            self.handovers += 1
-        moved = switch.urls if switch is not None else {}
-        for output in self.outputs:
-            url = moved.get(output.destination_id)
-            if planned or url is not None:
-                output.handover(url)
-        if planned:
-            self._events.on_handover(entry)
         if switch is not None:
             self._switch = None if self._switch is switch else self._switch
+        waiting = self._cut  # a reader that failed before its first tag: one cut for both
+        if waiting is not None:
+            planned = planned or waiting.planned
+            switch = switch or waiting.switch
+        self._cut = _Cut(entry, planned, switch, at_boundary)
+
+    def _make_cut(self, cut: _Cut) -> None:
+        moved = cut.switch.urls if cut.switch is not None else {}
+        for output in self.outputs:
+            url = moved.get(output.destination_id)
+            if cut.planned or url is not None:
+                output.handover(url)
+        if cut.planned:
+            self.handovers += 1
+            self._events.on_handover(cut.entry, cut.at_boundary)
+        if cut.switch is not None:
             self.switches += 1
-            switch.entry, switch.at_boundary = entry, at_boundary
-            switch.done.set()
-            self._events.on_switch(entry, switch)
+            cut.switch.entry, cut.switch.at_boundary = cut.entry, cut.at_boundary
+            cut.switch.done.set()
+            self._events.on_switch(cut.entry, cut.switch)
 
     def _switch_forced(self) -> Switch | None:
         switch = self._switch
@@ -316,9 +340,10 @@ class Engine:
             if tag.is_keyframe:
                 reading.last_keyframe_offset_s = offset
                 planned = self._handover_wanted(self.limits.handover_grace_s)
-                self._hand_over(reading.entry, planned, self._switch_forced())
+                self._decide_cut(reading.entry, planned, self._switch_forced())
         for out in self.splicer.feed(tag):
-            self._air.append(_Aired(out, reading.entry, reading.last_item_offset_s))
+            self._air.append(_Aired(out, reading.entry, reading.last_item_offset_s, self._cut))
+            self._cut = None
 
     def _restart(self, reading: _Reading, reason: str) -> str | None:
         """Replaces a failed reader at the last keyframe it gave; None, or why the stream must fail."""
@@ -367,6 +392,8 @@ class Engine:
         sent = False
         while self._air and self._air[0].tag.timestamp_ms <= horizon:
             aired = self._air.popleft()
+            if aired.cut is not None:
+                self._make_cut(aired.cut)
             for output in self.outputs:
                 output.send(aired.tag)
             sent = True

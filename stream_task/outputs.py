@@ -146,7 +146,7 @@ class Output:
         self._closing = False
         self._restart_reason: str | None = None
         self._replay: list[Tag] = []  # what the last failed session sent since its last keyframe
-        self._moved = False  # a handover to another URL is under way
+        self._tail: list[Tag] = []  # what the session on air still sends before a handover ends it
         self._child: ChildProcess | None = None
         self.state = OutputState.CONNECTING
         self.reason: str | None = None
@@ -176,14 +176,17 @@ class Output:
             self._cond.notify()
 
     def handover(self, url: str | None = None) -> None:
-        """A planned new connection from the next keyframe (the engine calls it at an item boundary), to
-        `url` from then on if given (a YouTube broadcast rotated to the channel's other ingest). A new URL
-        gets the picture in progress again, from its last keyframe: what the old connection had not delivered
-        is not lost between the two ingests (the other one never had any of it)."""
+        """A planned new connection from the next tag sent, to `url` from then on if given (a YouTube
+        broadcast rotated to the channel's other ingest). The engine calls it just before a keyframe: an
+        item's first, or one inside a long item. The session on air sends everything sent before, then its
+        input ends and ffmpeg closes the connection cleanly; the next session opens with the next tag. Nothing
+        is lost or sent twice, and each ingest's part ends or begins exactly at the cut."""
         with self._cond:
-            if url is not None and url != self._url:
-                self._url, self._moved = url, True
-            self._request_restart(None)
+            if url is not None:
+                self._url = url
+            self._tail.extend(self._queue)
+            self._queue.clear()
+            self._restart_reason = "handover"
             self._cond.notify()
 
     def stats(self) -> OutputStats:
@@ -225,8 +228,8 @@ class Output:
 
     # --- the output's own thread ---
 
-    def _request_restart(self, reason: str | None) -> None:
-        self._restart_reason = reason or "handover"
+    def _request_restart(self, reason: str) -> None:
+        self._restart_reason = reason
         child = self._child
         if child is not None:
             child.kill()
@@ -288,9 +291,10 @@ class Output:
         with self._cond:
             # A reconnect starts again from the last keyframe the ingest got (the picture it lost, at once,
             # rather than a wait for the next keyframe); then from a keyframe in any case.
-            self._queue.extendleft(reversed(self._replay))
-            self._replay = []
-            self._moved = False  # a move asked between sessions ended none
+            if self._restart_reason == "handover":  # asked between sessions: there was nothing to end
+                self._restart_reason = None
+            self._queue.extendleft(reversed(self._tail + self._replay))
+            self._replay, self._tail = [], []
             while self._queue and not (self._queue[0].is_keyframe and not self._queue[0].is_sequence_header):
                 self._queue.popleft()
         child = ChildProcess(
@@ -310,7 +314,9 @@ class Output:
         progress = threading.Thread(target=self._read_progress, args=(child,), daemon=True)
         progress.start()
         error = self._feed(child)
-        if self._closing:
+        with self._cond:
+            ended_input = self._closing or self._restart_reason == "handover"
+        if ended_input:
             # Its input has ended: ffmpeg sends what it has, closes the session and exits by itself.
             # SIGINT at once would make it drop what it had not read yet (the stream's last tags).
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -338,12 +344,18 @@ class Output:
                     self._cond.wait_for(
                         lambda: self._queue or self._closing or self._restart_reason is not None, timeout=1.0
                     )
-                    if self._restart_reason is not None or (self._closing and not self._queue):
+                    handing_over = self._restart_reason == "handover"
+                    if (self._restart_reason is not None and not handing_over) or (
+                        self._closing and not self._queue
+                    ):
                         break
                     if child.poll() is not None:
                         return None
-                    batch = list(self._queue)
-                    self._queue.clear()
+                    if handing_over:
+                        batch, self._tail = self._tail, []
+                    else:
+                        batch = list(self._queue)
+                        self._queue.clear()
                     headers, script = list(self._headers), self._script
                 for tag in batch:
                     if base is None:
@@ -363,6 +375,8 @@ class Output:
                         gop.append(tag)
                 stdin.flush()
                 self._maybe_live(child)
+                if handing_over:
+                    break
         except (BrokenPipeError, ValueError, OSError):
             return None
         finally:
@@ -370,12 +384,9 @@ class Output:
                 # Only a session that was on air (the ingest had it, then lost it) is picked up where it
                 # was: one that never got through (refused) may have swallowed what followed, and
                 # replaying its GOP would then put a jump into the stream; the next starts at a keyframe.
-                # A planned handover to the same ingest is not picked up (its GOP would air twice); one to
-                # another ingest is.
+                # A handover ends its session cleanly: nothing to pick up.
                 dropped = self.state is OutputState.LIVE and not self._closing
-                again = self._restart_reason != "handover" or self._moved
-                self._replay = gop if dropped and again else []
-                self._moved = False
+                self._replay = gop if dropped and self._restart_reason != "handover" else []
             with contextlib.suppress(OSError):
                 stdin.close()
         return None

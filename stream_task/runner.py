@@ -451,17 +451,18 @@ class StreamRun(EngineEvents):
         item, cause = entry.cursor.slot + 1, self.redact(reason)
         self._reporter.event("restarted", f"reader restarted in item {item} ({cause}); gap {gap_s:.1f} s")
 
-    def on_handover(self, entry: Entry) -> None:
+    def on_handover(self, entry: Entry, at_boundary: bool) -> None:
         assert self._reporter is not None
-        self._reporter.event("handover", "new ingest connections at an item boundary")
+        self._reporter.event(
+            "handover", f"new ingest connections (item {entry.cursor.slot + 1}, {_where(at_boundary)})"
+        )
 
     def on_switch(self, entry: Entry, switch: Switch) -> None:
         assert self._reporter is not None
-        where = "at an item boundary" if switch.at_boundary else "at a keyframe inside the item"
         self._reporter.event(
             "handover",
             f"destinations {', '.join(sorted(switch.urls))} moved to their next YouTube broadcast's ingest "
-            f"(item {entry.cursor.slot + 1}, {where})",
+            f"(item {entry.cursor.slot + 1}, {_where(switch.at_boundary)})",
         )
         if self._keeper is not None:
             self._keeper.wake()
@@ -521,3 +522,7 @@ def _ecs_task_arn() -> str | None:
         return str(response.json()["TaskARN"])
     except (requests.RequestException, ValueError, KeyError):
         return None
+
+
+def _where(at_boundary: bool) -> str:
+    return "at an item boundary" if at_boundary else "at a keyframe inside the item"

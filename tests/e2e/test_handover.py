@@ -61,14 +61,9 @@ class Watch:
 class Handovers(EngineEvents):
     def __init__(self) -> None:
         self.at: list[tuple[int, bool]] = []  # (item index, at the item's start)
-        self.opened: Entry | None = None
-        self.first_tag_in_item = True
 
-    def on_entry(self, entry: Entry) -> None:
-        self.opened = entry
-
-    def on_handover(self, entry: Entry) -> None:
-        self.at.append((entry.item_index, self.opened is not entry))
+    def on_handover(self, entry: Entry, at_boundary: bool) -> None:
+        self.at.append((entry.item_index, at_boundary))
 
 
 def _play(
@@ -146,7 +141,7 @@ class Switches(Handovers):
         self.switched: list[tuple[int, bool]] = []
 
     def on_switch(self, entry: Entry, switch: Switch) -> None:
-        self.switched.append((entry.item_index, self.opened is not entry))
+        self.switched.append((entry.item_index, switch.at_boundary))
 
 
 @pytest.mark.xdist_group("handover")
@@ -154,8 +149,9 @@ def test_a_switch_moves_the_push_to_another_ingest_at_the_next_item_boundary(
     rtmp_sink: RtmpSink, tmp_path: Path, figures: dict[str, float]
 ) -> None:
     """A YouTube broadcast's rotation as the engine makes it: asked from another thread mid-item, the output
-    moves to the other ingest when the engine opens the next item (its reader runs up to 4 s ahead of the
-    air), and the ingest side goes at most 2 s without data."""
+    moves to the other ingest exactly where the next item begins on air (its reader decided it up to 4 s
+    earlier): the old ingest holds the first two items whole, the new one the rest from its first frame,
+    and the ingest side goes at most 2 s without data."""
     clips = [(_clip(tmp_path / f"s{i}.mp4", 5), 5.0) for i in range(2)]
     order = PlayOrder([Item(str(path), duration) for path, duration in clips], passes=None)
     redact = Redactor()
@@ -194,5 +190,6 @@ def test_a_switch_moves_the_push_to_another_ingest_at_the_next_item_boundary(
     record_figure(figures, "switch_gap_max_s", gap.seconds)
     before = float(probe(rtmp_sink.recording("switch-a"))["format"]["duration"])
     after = float(probe(rtmp_sink.recording("switch-b"))["format"]["duration"])
-    assert 5.0 <= before <= 8.5  # up to the third item's opening, and the lead sent ahead of real time
-    assert 7.5 <= after <= 11.0
+    print(f"switch-a holds {before:.3f} s, switch-b {after:.3f} s")
+    assert abs(before - 10.0) <= 2 / 30  # items 0 and 1, whole (within two frames)
+    assert abs(after - 6.0) <= 2 / 30  # item 0 again, then 1 s of item 1 (the 16 s limit)

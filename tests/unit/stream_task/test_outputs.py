@@ -188,11 +188,13 @@ def test_a_session_that_never_got_through_leaves_no_replay(tmp_path: Path) -> No
     assert max(steps) <= 34
 
 
-def test_a_handover_to_another_url_sends_the_picture_in_progress_there_again(tmp_path: Path) -> None:
-    """A YouTube broadcast's rotation: the engine moves an output to the channel's other ingest. The old
-    session ends; the new one goes to the new URL from the last keyframe sent (what the old connection had
-    not delivered is not lost between the two), its timestamps from 0. A handover to the same URL does not
-    send anything twice."""
+def test_a_handover_cuts_between_two_tags_the_old_ingest_gets_all_before_and_the_new_all_after(
+    tmp_path: Path,
+) -> None:
+    """A YouTube broadcast's rotation: just before an item's first keyframe (frame 120 here) the engine moves
+    the output to the channel's other ingest. The old session sends everything sent before and its input
+    ends (ffmpeg closes the connection cleanly); the new one opens with that keyframe, its timestamps from 0.
+    Nothing is lost, nothing is sent twice, and each part ends or begins exactly at the cut."""
     ffmpeg = fake_ffmpeg(
         tmp_path, 'for last; do :; done\nprintf "total_size=1\\nprogress=continue\\n"\nexec cat >> "$last"'
     )
@@ -200,22 +202,22 @@ def test_a_handover_to_another_url_sends_the_picture_in_progress_there_again(tmp
     output = Output("d1", str(first), ffmpeg=ffmpeg, redact=str)
     wait_until(lambda: output.connects == 1)
     output.send(AVC_HEADER)
-    for index in range(75):  # keyframes at 0 and 60
+    for index in range(120):  # keyframes at 0 and 60
         output.send(frame(index))
-    wait_until(lambda: first.exists() and first.stat().st_size > 75 * 16)
     wait_until(lambda: output.state is OutputState.LIVE)
 
     output.handover(str(second))
-    wait_until(lambda: output.connects == 2)
-    for index in range(75, 90):
+    for index in range(120, 150):
         output.send(frame(index))
+    wait_until(lambda: output.connects == 2)
     output.close(grace_s=2.0)
 
     before = [tag for tag in read_tags(io.BytesIO(first.read_bytes())) if tag.is_media]
     after = [tag for tag in read_tags(io.BytesIO(second.read_bytes())) if tag.is_media]
-    assert [tag.timestamp_ms for tag in before] == [frame(i).timestamp_ms for i in range(75)]
+    assert [tag.timestamp_ms for tag in before] == [frame(i).timestamp_ms for i in range(120)]
+    assert [tag.body for tag in after] == [frame(i).body for i in range(120, 150)]
     assert [tag.timestamp_ms for tag in after] == [
-        frame(i).timestamp_ms - frame(60).timestamp_ms for i in range(60, 90)
-    ]  # from the keyframe in progress (60), then on: nothing lost at the new ingest
+        frame(i).timestamp_ms - frame(120).timestamp_ms for i in range(120, 150)
+    ]
     headers = [tag for tag in read_tags(io.BytesIO(second.read_bytes())) if tag.is_sequence_header]
     assert [tag.body for tag in headers] == [AVC_HEADER.body]  # the new session opens with the header
