@@ -1,10 +1,12 @@
-"""The stream watchdog Lambda: ECS task state changes (STOPPED) of the stream cluster and a one-minute sweep.
+"""The stream watchdog Lambda: ECS task state changes (STOPPED) of the stream cluster, the stream workflow's
+executions ending, and a one-minute sweep.
 
-Both settle runs whose task died without writing the stream's status, and stop tasks whose heartbeat is
-stale (see `playout.watchdog`)."""
+They settle runs whose task died without writing the stream's status, end the YouTube broadcasts of runs
+that are over, and stop tasks whose heartbeat is stale (see `playout.watchdog`)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -36,6 +38,7 @@ INSPECTOR = StepFunctionsLauncher(
 # A run whose task died leaves its YouTube broadcasts live: the watchdog ends them (complete, or delete).
 YOUTUBE = Broadcasts(GoogleProject(YouTubeSettings()))
 TASK_STATE_CHANGE = "ECS Task State Change"
+EXECUTION_STATUS_CHANGE = "Step Functions Execution Status Change"
 logger = Logger()
 
 
@@ -48,10 +51,26 @@ def run_of(detail: dict[str, Any]) -> tuple[str, str, str] | None:
     return None
 
 
+def run_of_execution(detail: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(user_id, stream_id, run_id) from an ended execution's input (`{stream_id, user_id, run_id}`)."""
+    try:
+        given = json.loads(detail.get("input") or "")
+    except ValueError:
+        return None
+    if not isinstance(given, dict):
+        return None
+    user_id, stream_id, run_id = given.get("user_id"), given.get("stream_id"), given.get("run_id")
+    if isinstance(user_id, str) and isinstance(stream_id, str) and isinstance(run_id, str):
+        return user_id, stream_id, run_id
+    return None
+
+
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    if event.get("detail-type") == TASK_STATE_CHANGE:
-        run = run_of(event.get("detail") or {})
+    kind = event.get("detail-type")
+    if kind in (TASK_STATE_CHANGE, EXECUTION_STATUS_CHANGE):
+        detail = event.get("detail") or {}
+        run = run_of(detail) if kind == TASK_STATE_CHANGE else run_of_execution(detail)
         if run is None:
             return {"findings": []}
         finding = watchdog.check_run(*run, INSPECTOR, end_broadcasts=YOUTUBE.end_broadcasts)

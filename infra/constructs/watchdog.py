@@ -1,6 +1,7 @@
-"""The stream watchdog: a Lambda on the cluster's ECS task state changes (STOPPED) and on a one-minute sweep,
-which settles runs whose task died without writing the stream's status and stops tasks whose heartbeat is
-stale (playout/watchdog.py)."""
+"""The stream watchdog: a Lambda on the cluster's ECS task state changes (STOPPED), on the stream workflow's
+executions ending, and on a one-minute sweep, which settles runs whose task died without writing the
+stream's status, ends the YouTube broadcasts of runs that are over, and stops tasks whose heartbeat is stale
+(playout/watchdog.py)."""
 
 from __future__ import annotations
 
@@ -64,6 +65,22 @@ class StreamWatchdog(Construct):
                 source=["aws.ecs"],
                 detail_type=["ECS Task State Change"],
                 detail={"clusterArn": [cluster.cluster_arn], "lastStatus": ["STOPPED"]},
+            ),
+            targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
+        )
+        # A workflow that failed a run with no task behind it (no capacity even on demand) sends no STOPPED
+        # event, and the sweep sees only active streams: its end is what ends that run's broadcasts.
+        self.run_over_rule = events.Rule(
+            self,
+            "RunOver",
+            description="A stream workflow's execution ended: end the run's YouTube broadcasts if still open",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [state_machine.state_machine_arn],
+                    "status": ["SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"],
+                },
             ),
             targets=[targets.LambdaFunction(self.function, retry_attempts=2)],
         )

@@ -71,6 +71,7 @@ ON_AIR: Final = frozenset(
     {LifeCycle.TEST_STARTING, LifeCycle.TESTING, LifeCycle.LIVE_STARTING, LifeCycle.LIVE}
 )
 FINAL: Final = frozenset({LifeCycle.COMPLETE, LifeCycle.REVOKED})
+BROADCASTS_PER_STREAM: Final = 3  # "The same stream can be bound to up to three live broadcasts."
 
 
 class StreamStatus(StrEnum):
@@ -323,6 +324,13 @@ class LiveStudio:
             stream = self._streams.get(stream_id)
             if stream is None or stream.channel_id != channel.channel_id:
                 raise errors.stream_not_found()
+            others = [
+                b
+                for b in self._broadcasts.values()
+                if b.bound_stream_id == stream_id and b.life_cycle not in FINAL and b is not broadcast
+            ]
+            if len(others) >= BROADCASTS_PER_STREAM:
+                raise errors.binding_not_allowed()
             broadcast.bound_stream_id, broadcast.bound_at = stream.stream_id, self._clock()
             broadcast.life_cycle = LifeCycle.READY
             if stream.status is StreamStatus.ACTIVE and broadcast.auto_start:

@@ -712,7 +712,7 @@ def test_aws_never_admits_loopback_ingests(template: dict[str, Any]) -> None:
 # -- watchdog and schedules ----------------------------------------------------------------------------------
 
 
-def test_the_watchdog_runs_on_stopped_tasks_and_every_minute(resources_by_type: Resources) -> None:
+def test_the_watchdog_runs_on_stopped_tasks_ended_runs_and_every_minute(resources_by_type: Resources) -> None:
     function = _one(resources_by_type, "AWS::Lambda::Function", "WatchdogFunction")
     assert function["Properties"]["Handler"] == "stream_watchdog.handler.lambda_handler"
     assert set(function["Properties"]["Environment"]["Variables"]) >= {
@@ -721,12 +721,17 @@ def test_the_watchdog_runs_on_stopped_tasks_and_every_minute(resources_by_type: 
         "CLUSTER_ARN",
     }
     rules = [r["Properties"] for r in resources_by_type["AWS::Events::Rule"] if "Watchdog" in r["LogicalId"]]
-    patterns = [r["EventPattern"] for r in rules if "EventPattern" in r]
-    (pattern,) = patterns
-    assert pattern["source"] == ["aws.ecs"]
-    assert pattern["detail-type"] == ["ECS Task State Change"]
-    assert pattern["detail"]["lastStatus"] == ["STOPPED"]
-    assert "Cluster" in json.dumps(pattern["detail"]["clusterArn"])  # this cluster's tasks only
+    patterns = {r["EventPattern"]["source"][0]: r["EventPattern"] for r in rules if "EventPattern" in r}
+    assert set(patterns) == {"aws.ecs", "aws.states"}
+    stopped = patterns["aws.ecs"]
+    assert stopped["detail-type"] == ["ECS Task State Change"]
+    assert stopped["detail"]["lastStatus"] == ["STOPPED"]
+    assert "Cluster" in json.dumps(stopped["detail"]["clusterArn"])  # this cluster's tasks only
+    # A run the workflow failed with no task behind it: its execution's end.
+    ended = patterns["aws.states"]
+    assert ended["detail-type"] == ["Step Functions Execution Status Change"]
+    assert set(ended["detail"]["status"]) == {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+    assert "StreamWorkflow" in json.dumps(ended["detail"]["stateMachineArn"]), ended  # not the media jobs'
     assert [r["ScheduleExpression"] for r in rules if "ScheduleExpression" in r] == ["rate(1 minute)"]
     for rule in rules:
         assert function["LogicalId"] in json.dumps(rule["Targets"])

@@ -254,6 +254,7 @@ def test_an_expired_access_token_is_refreshed_by_itself(alice: ApiClient, google
     _, destination = connect_channel(alice, google)
     first = start_new_stream(alice, destination["destination_id"])
     assert first.status == 202, first.text
+    finish(get_stream(str(alice.user_id), first.json()["stream_id"], consistent=True), "ended")
     [credentials] = project()._credentials.values()  # kept by the warm "Lambda" between requests
     token_before = credentials.token
 
@@ -307,7 +308,7 @@ def test_a_start_makes_a_broadcast_bound_to_the_channels_reusable_stream_and_the
     assert bound.stream_name not in alice.get("/api/destinations").text
 
     # The first start made the channel's two reusable liveStreams (the second for broadcast rotations), its
-    # key stored apart; a second stream on the channel reuses them: no more liveStreams.insert.
+    # key stored apart (the channel's next stream reuses them: the stopping test below).
     item = destinations.get_destination(str(alice.user_id), destination["destination_id"])
     assert item.spare_live_stream_id not in (None, bound.stream_id)
     spare = destinations.resolve_ingest(
@@ -316,16 +317,23 @@ def test_a_start_makes_a_broadcast_bound_to_the_channels_reusable_stream_and_the
     spare_stream = google.app.studio.stream(str(item.spare_live_stream_id))
     assert spare_stream is not None
     assert spare.url == f"{google.urls.rtmps_ingest}/{spare_stream.stream_name}"
-    again = start_new_stream(alice, destination["destination_id"])
-    assert again.status == 202, again.text
-    assert {b.bound_stream_id for b in studio_broadcasts(google)} == {bound.stream_id}
     assert units_by_method(google)["youtube.liveStreams.insert"] == 100
 
     # A second start of a live run asks YouTube nothing.
     before = quota_used()
     assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
     assert quota_used() == before
-    assert len(studio_broadcasts(google)) == 2
+    assert len(studio_broadcasts(google)) == 1
+
+    # Another stream on the channel while this one is on air would push to the same liveStream, which takes
+    # one encoder: refused, having made nothing.
+    second = new_stream(alice, [destination["destination_id"]])
+    refused = alice.post(f"/api/streams/{second['stream_id']}/start")
+    assert refused.status == 409, refused.text
+    message = refused.json()["error"]["message"]
+    assert message.startswith('YouTube channel Emulated Channel is on air from your stream "Loop'), message
+    assert alice.get(f"/api/streams/{second['stream_id']}").json()["status"] == "draft"
+    assert (len(studio_broadcasts(google)), quota_used(), len(aws_env.started)) == (1, before, 1)
 
 
 def test_the_broadcast_gets_the_first_medias_thumbnail(
@@ -510,6 +518,34 @@ def test_the_watchdog_ends_the_broadcasts_of_a_run_whose_task_died(
     assert [f.action for f in findings] == [watchdog.SETTLED]
     assert alice.get(f"/api/streams/{stream['stream_id']}").json()["status"] == "failed"
     assert broadcast.life_cycle.value == "complete"
+
+
+def test_a_run_the_workflow_failed_with_no_task_has_its_broadcast_ended_when_the_execution_ends(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    """No capacity even on demand: the workflow settles the run `failed` and no task ever ran, so no STOPPED
+    event comes; the execution's end (EventBridge) has the watchdog Lambda end the broadcast."""
+    from stream_watchdog.handler import run_of_execution
+
+    _, destination = connect_channel(alice, google)
+    stream = new_stream(alice, [destination["destination_id"]])
+    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
+    assert finish(run, FAILED, "no Fargate capacity")  # the workflow's SettleFailed
+    assert [b.life_cycle.value for b in studio_broadcasts(google)] == ["ready"]
+    execution_input = json.dumps(
+        {"stream_id": stream["stream_id"], "user_id": alice.user_id, "run_id": str(run.run_id)}
+    )
+
+    found = run_of_execution({"status": "FAILED", "input": execution_input})
+    assert found is not None
+    assert watchdog.check_run(*found, _TaskDied(), end_broadcasts=broadcasts().end_broadcasts) is None
+
+    assert studio_broadcasts(google) == []  # never live: deleted, not left as an upcoming event
+    [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    assert record.state == "deleted"
+    for unreadable in ("", "[]", '{"stream_id": 1}', "not json"):
+        assert run_of_execution({"input": unreadable}) is None
 
 
 def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(

@@ -677,6 +677,25 @@ def test_transitions_youtube_does_not_allow(youtube: Any) -> None:
     assert youtube.liveBroadcasts().list(part="id", mine=True).execute()["items"] == []
 
 
+def test_a_stream_takes_up_to_three_broadcasts_that_have_not_ended(youtube: Any) -> None:
+    stream_id = new_stream(youtube)["id"]
+    bind = youtube.liveBroadcasts().bind
+    bound = [new_broadcast(youtube)["id"] for _ in range(3)]
+    for broadcast_id in bound:
+        bind(part="id", id=broadcast_id, streamId=stream_id).execute()
+    fourth = new_broadcast(youtube)["id"]
+
+    with pytest.raises(HttpError) as refused:
+        bind(part="id", id=fourth, streamId=stream_id).execute()
+
+    assert (refused.value.status_code, reason(refused.value)) == (403, "liveBroadcastBindingNotAllowed")
+    youtube.liveBroadcasts().delete(id=bound[0]).execute()
+    assert (
+        bind(part="id,status", id=fourth, streamId=stream_id).execute()["status"]["lifeCycleStatus"]
+        == "ready"
+    )
+
+
 # --- quota ---
 
 

@@ -41,6 +41,7 @@ from playout.models import (
     utcnow,
 )
 from playout.settings import Settings, YouTubeSettings
+from playout.streams import active_streams
 from playout.youtube.api import YouTubeApi, YouTubeCallError
 from playout.youtube.channels import NEEDS_RECONNECT, YOUTUBE, mark_needs_reconnect
 from playout.youtube.endpoints import WATCH_URL
@@ -148,6 +149,7 @@ class Broadcasts:
             for destination in destinations
         )
         self.project.ledger().require(units, f"starting a stream on {len(destinations)} YouTube channel(s)")
+        _require_channels_free(user_id, stream, destinations)
 
     def open_broadcasts(self, user_id: str, stream: Stream) -> list[BroadcastRef]:
         """The run's broadcasts, made and bound (the start, after the run's conditional write); written on the
@@ -466,6 +468,19 @@ class Broadcasts:
         settle(item, ENDING, final, reason)
         logger.info("youtube broadcast ended", extra={"broadcast_id": broadcast_id, "state": final})
         return None
+
+
+def _require_channels_free(user_id: str, stream: Stream, destinations: list[Destination]) -> None:
+    """A channel's reusable liveStream takes one encoder: a second stream pushing to it while another of the
+    user's streams is on air there would make both fail, so it is refused before anything is made."""
+    wanted = {str(d.destination_id): d for d in destinations}
+    for other in active_streams(user_id):
+        shared = sorted(wanted.keys() & set(other.destination_ids or []))
+        if shared and other.stream_id != stream.stream_id:
+            raise InvalidState(
+                f"YouTube channel {wanted[shared[0]].channel_title} is on air from your stream "
+                f'"{other.title}"; a channel takes one stream from Playout at a time: stop that one first'
+            )
 
 
 def _missing_slots(destination: Destination) -> list[_Slot]:
