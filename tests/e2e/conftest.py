@@ -38,6 +38,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = REPO_ROOT / "build" / "e2e-figures.json"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PASSWORD = "Correct-Horse-9-battery!"
 CLIP_SECONDS = 20
 LOCAL_START_TIMEOUT_S = 120
@@ -253,6 +262,20 @@ def running_local_mode(root: Path, extra_env: dict[str, str] | None = None) -> I
 def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModeProcess]:
     with running_local_mode(tmp_path_factory.mktemp("local")) as local:
         yield local
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture(scope="session")
