@@ -60,18 +60,6 @@ def emulator() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture
-def google(
-    emulator: RunningEmulator, aws_env: RecordingLauncher, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[RunningEmulator]:
-    point_the_api_at(emulator, monkeypatch)
-    try:
-        yield emulator
-    finally:
-        control(emulator, "POST", "/reset")
-        forget_settings()
-
-
-@pytest.fixture
 def alice(google: RunningEmulator) -> ApiClient:
     return ApiClient(f"alice-{uuid.uuid4()}", "alice@example.com")
 
