@@ -468,17 +468,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", CLIP_SECONDS)
 
 
-def probe(path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return dict(json.loads(result.stdout))
-
-
 MEDIA_JOB_TIMEOUT_S = 180
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.certificates import self_signed_certificate
-from tests.e2e.conftest import ApiClient, RtmpSink, new_stream_key, probe, wait_for_status
+from tests.e2e.conftest import ApiClient, RtmpSink, new_stream_key, wait_for_status
+from tests.media_probe import probe
 
 
 @dataclass

@@ -18,11 +18,11 @@ from tests.e2e.conftest import (
     LocalModeProcess,
     ResponseLog,
     User,
-    probe,
     record_figure,
     wait_for_status,
     wait_until,
 )
+from tests.media_probe import probe
 
 pytestmark = pytest.mark.xdist_group("youtube")
 LIVE_FOR_S = 6.0  # on air before the stop: long enough for the archive to hold pictures and sound
