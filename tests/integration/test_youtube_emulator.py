@@ -228,6 +228,14 @@ def broadcast_status(youtube: Any, broadcast_id: str) -> str:
     return str(items[0]["status"]["lifeCycleStatus"])
 
 
+def transition_broadcast(
+    youtube: Any, broadcast_id: str, status: str, part: str = "status"
+) -> dict[str, Any]:
+    return dict(
+        youtube.liveBroadcasts().transition(part=part, id=broadcast_id, broadcastStatus=status).execute()
+    )
+
+
 def stream_status(youtube: Any, stream_id: str) -> dict[str, Any]:
     return dict(youtube.liveStreams().list(part="status", id=stream_id).execute()["items"][0]["status"])
 
@@ -505,33 +513,21 @@ def test_a_broadcast_goes_live_on_an_active_stream_and_completes_when_the_data_s
         stream["id"],
     )
     with pytest.raises(HttpError) as inactive:
-        youtube.liveBroadcasts().transition(
-            part="status", id=broadcast["id"], broadcastStatus="testing"
-        ).execute()
+        transition_broadcast(youtube, broadcast["id"], "testing")
     assert (inactive.value.status_code, reason(inactive.value)) == (403, "errorStreamInactive")
 
     rtmps_url = f"{ingestion['rtmpsIngestionAddress']}/{ingestion['streamName']}"
     with publishing(rtmps_url, PUBLISH_S) as encoder:
         wait_until(lambda: stream_status(youtube, stream["id"])["streamStatus"] == "active", "active")
         assert stream_status(youtube, stream["id"])["healthStatus"]["status"] == "good"
-        testing = (
-            youtube.liveBroadcasts()
-            .transition(part="status", id=broadcast["id"], broadcastStatus="testing")
-            .execute()
-        )
+        testing = transition_broadcast(youtube, broadcast["id"], "testing")
         assert testing["status"]["lifeCycleStatus"] == "testStarting"
         wait_until(lambda: broadcast_status(youtube, broadcast["id"]) == "testing", "testing")
-        live = (
-            youtube.liveBroadcasts()
-            .transition(part="status", id=broadcast["id"], broadcastStatus="live")
-            .execute()
-        )
+        live = transition_broadcast(youtube, broadcast["id"], "live")
         assert live["status"]["lifeCycleStatus"] == "liveStarting"
         wait_until(lambda: broadcast_status(youtube, broadcast["id"]) == "live", "live")
         with pytest.raises(HttpError) as backwards:
-            youtube.liveBroadcasts().transition(
-                part="status", id=broadcast["id"], broadcastStatus="testing"
-            ).execute()
+            transition_broadcast(youtube, broadcast["id"], "testing")
         assert (backwards.value.status_code, reason(backwards.value)) == (403, "invalidTransition")
         active = youtube.liveBroadcasts().list(part="id", broadcastStatus="active").execute()["items"]
         assert [item["id"] for item in active] == [broadcast["id"]]
@@ -544,9 +540,7 @@ def test_a_broadcast_goes_live_on_an_active_stream_and_completes_when_the_data_s
     assert ended["status"]["recordingStatus"] == "recorded"
     assert ended["snippet"]["actualStartTime"] <= ended["snippet"]["actualEndTime"]
     with pytest.raises(HttpError) as final:
-        youtube.liveBroadcasts().transition(
-            part="status", id=broadcast["id"], broadcastStatus="live"
-        ).execute()
+        transition_broadcast(youtube, broadcast["id"], "live")
     assert reason(final.value) == "invalidTransition"  # complete is final
 
     wait_until(lambda: bool(emulator.archive(broadcast["id"])), "archived")
@@ -600,9 +594,9 @@ def test_a_broadcast_live_past_the_archive_limit_keeps_no_archive(
         wait_until(lambda: broadcast_status(youtube, kept["id"]) == "live", "live by auto-start")
         wait_until(lambda: broadcast_status(youtube, dropped["id"]) == "live", "live by auto-start")
         time.sleep(1.0)
-        youtube.liveBroadcasts().transition(part="id", id=kept["id"], broadcastStatus="complete").execute()
+        transition_broadcast(youtube, kept["id"], "complete", part="id")
         time.sleep(1.5)
-        youtube.liveBroadcasts().transition(part="id", id=dropped["id"], broadcastStatus="complete").execute()
+        transition_broadcast(youtube, dropped["id"], "complete", part="id")
 
     wait_until(lambda: bool(emulator.archive(kept["id"])), "archived")
     assert emulator.archive(dropped["id"]) == []
@@ -654,9 +648,7 @@ def test_the_ledger_counts_youtubes_published_costs(emulator: RunningEmulator, y
         videoId=broadcast["id"], media_body=MediaInMemoryUpload(solid_png(160, 90, (0, 90, 200)), "image/png")
     ).execute()
     with pytest.raises(HttpError):
-        youtube.liveBroadcasts().transition(
-            part="id", id=broadcast["id"], broadcastStatus="complete"
-        ).execute()
+        transition_broadcast(youtube, broadcast["id"], "complete", part="id")
     youtube.liveBroadcasts().delete(id=broadcast["id"]).execute()
 
     ledger = control(emulator, "GET", "/quota")
