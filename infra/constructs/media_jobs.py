@@ -30,17 +30,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.constructs import task_workflow
 from infra.constructs.data import DataStore
 from infra.constructs.streaming import Streaming
-from infra.constructs.task_workflow import (
-    ECS_API_ERROR,
-    TASK_FAILED,
-    acknowledge_execution_role,
-    acknowledge_run_task_wildcards,
-    backoff_seconds,
-    exit_code,
-    run_task_state,
-)
 from infra.nag import acknowledge, logical_id
 from playout import resources
 from playout.models import MEDIA_PREFIX, PROFILE_SK
@@ -55,8 +47,8 @@ READ_MEDIA, SETTLE_FAILED, DELETE_OBJECTS, DONE = "ReadMedia", "SettleFailed", "
 SETTLE_FAILED_KEEPING_ORIGINAL, DELETE_CONFORMED_COPY = "SettleFailedKeepingOriginal", "DeleteConformedCopy"
 FAILED_REASON = "the media job failed; upload the file again"
 CONFORM_FAILED_REASON = "the conform failed again after a retry; the original is kept"
-EXIT_CODE = exit_code(MEDIA_JOB_CONTAINER_NAME)
-BACKOFF_SECONDS = backoff_seconds(MEDIA_JOB_RETRY_POLICY)
+EXIT_CODE = task_workflow.exit_code(MEDIA_JOB_CONTAINER_NAME)
+BACKOFF_SECONDS = task_workflow.backoff_seconds(MEDIA_JOB_RETRY_POLICY)
 
 
 @dataclass(frozen=True)
@@ -156,7 +148,7 @@ class MediaJobs(Construct):
             "The media job reads an original and writes its thumbnail and conformed copy under media/; which "
             "media is data (the job's ids), so objects can only be named by prefix. No list.",
         )
-        acknowledge_execution_role(self.task_definition)
+        task_workflow.acknowledge_execution_role(self.task_definition)
         acknowledge(
             self.task_definition,
             "ECS2",
@@ -198,9 +190,9 @@ class MediaJobs(Construct):
         )
         for run_task in (run_on_spot, run_on_demand):
             run_task.next(done)
-        run_on_spot.add_catch(run_on_demand, errors=[ECS_API_ERROR])
+        run_on_spot.add_catch(run_on_demand, errors=[task_workflow.ECS_API_ERROR])
         for run_task in (run_on_spot, run_on_demand):
-            run_task.add_catch(route, errors=[TASK_FAILED], assign={"exit_code": EXIT_CODE})
+            run_task.add_catch(route, errors=[task_workflow.TASK_FAILED], assign={"exit_code": EXIT_CODE})
             run_task.add_catch(route, errors=[sfn.Errors.ALL], assign={"exit_code": "{% null %}"})
 
         workflow_logs = logs.LogGroup(
@@ -237,7 +229,7 @@ class MediaJobs(Construct):
                 resources=[data.media_bucket.arn_for_objects("media/*")],
             )
         )
-        acknowledge_run_task_wildcards(state_machine)
+        task_workflow.acknowledge_run_task_wildcards(state_machine)
         workflow_policy = state_machine.role.node.try_find_child("DefaultPolicy")
         assert workflow_policy is not None
         acknowledge(
@@ -248,7 +240,7 @@ class MediaJobs(Construct):
         return state_machine
 
     def _build_run_task(self, state_id: str, capacity_provider: str) -> tasks.EcsRunTask:
-        return run_task_state(
+        return task_workflow.run_task_state(
             self,
             state_id,
             cluster=self._streaming.cluster,
