@@ -30,8 +30,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from infra.constructs import task_workflow
 from infra.constructs.data import DataStore
-from infra.constructs.streaming import ECS_API_ERROR, TASK_FAILED, Streaming
+from infra.constructs.streaming import Streaming
 from infra.nag import acknowledge, logical_id
 from playout import resources
 from playout.models import MEDIA_PREFIX, PROFILE_SK
@@ -46,16 +47,8 @@ READ_MEDIA, SETTLE_FAILED, DELETE_OBJECTS, DONE = "ReadMedia", "SettleFailed", "
 SETTLE_FAILED_KEEPING_ORIGINAL, DELETE_CONFORMED_COPY = "SettleFailedKeepingOriginal", "DeleteConformedCopy"
 FAILED_REASON = "the media job failed; upload the file again"
 CONFORM_FAILED_REASON = "the conform failed again after a retry; the original is kept"
-_TASK = r"($c := $states.errorOutput.Cause; $contains($c, /^\s*\{/) ? $parse($c) : {})"
-EXIT_CODE = (
-    f"{{% ($code := {_TASK}.Containers[Name = '{MEDIA_JOB_CONTAINER_NAME}'].ExitCode; "
-    "$exists($code) ? $code : null) %}"
-)
-_POLICY = MEDIA_JOB_RETRY_POLICY
-BACKOFF_SECONDS = (
-    f"{{% $round($min([{_POLICY.interval_s} * $power({_POLICY.backoff_rate}, $crashes - 1), "
-    f"{_POLICY.max_delay_s}])) %}}"
-)
+EXIT_CODE = task_workflow.exit_code(MEDIA_JOB_CONTAINER_NAME)
+BACKOFF_SECONDS = task_workflow.backoff_seconds(MEDIA_JOB_RETRY_POLICY)
 
 
 @dataclass(frozen=True)
@@ -155,14 +148,7 @@ class MediaJobs(Construct):
             "The media job reads an original and writes its thumbnail and conformed copy under media/; which "
             "media is data (the job's ids), so objects can only be named by prefix. No list.",
         )
-        execution_policy = self.task_definition.obtain_execution_role().node.try_find_child("DefaultPolicy")
-        assert execution_policy is not None
-        acknowledge(
-            execution_policy,
-            "IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires '*'); image pulls and "
-            "log writes in the same policy are scoped to the asset repository and the job's log group.",
-        )
+        task_workflow.acknowledge_execution_role(self.task_definition)
         acknowledge(
             self.task_definition,
             "ECS2",
@@ -204,9 +190,9 @@ class MediaJobs(Construct):
         )
         for run_task in (run_on_spot, run_on_demand):
             run_task.next(done)
-        run_on_spot.add_catch(run_on_demand, errors=[ECS_API_ERROR])
+        run_on_spot.add_catch(run_on_demand, errors=[task_workflow.ECS_API_ERROR])
         for run_task in (run_on_spot, run_on_demand):
-            run_task.add_catch(route, errors=[TASK_FAILED], assign={"exit_code": EXIT_CODE})
+            run_task.add_catch(route, errors=[task_workflow.TASK_FAILED], assign={"exit_code": EXIT_CODE})
             run_task.add_catch(route, errors=[sfn.Errors.ALL], assign={"exit_code": "{% null %}"})
 
         workflow_logs = logs.LogGroup(
@@ -243,15 +229,9 @@ class MediaJobs(Construct):
                 resources=[data.media_bucket.arn_for_objects("media/*")],
             )
         )
+        task_workflow.acknowledge_run_task_wildcards(state_machine)
         workflow_policy = state_machine.role.node.try_find_child("DefaultPolicy")
         assert workflow_policy is not None
-        acknowledge(
-            workflow_policy,
-            "IAM5[Resource::*]",
-            "'*' only where AWS offers no narrower resource: ecs:StopTask/DescribeTasks (task ARNs exist "
-            "only at run time), X-Ray tracing and CloudWatch Logs delivery for the state machine's "
-            "log group.",
-        )
         acknowledge(
             workflow_policy,
             f"IAM5[Resource::<{logical_id(data.media_bucket)}.Arn>/media/*]",
@@ -260,34 +240,15 @@ class MediaJobs(Construct):
         return state_machine
 
     def _build_run_task(self, state_id: str, capacity_provider: str) -> tasks.EcsRunTask:
-        container = self.task_definition.default_container
-        assert container is not None
-        return tasks.EcsRunTask(
+        return task_workflow.run_task_state(
             self,
             state_id,
-            query_language=sfn.QueryLanguage.JSONATA,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             cluster=self._streaming.cluster,
             task_definition=self.task_definition,
-            launch_target=tasks.EcsFargateLaunchTarget(
-                platform_version=ecs.FargatePlatformVersion.LATEST,
-                capacity_provider_options=tasks.CapacityProviderOptions.custom(
-                    [ecs.CapacityProviderStrategy(capacity_provider=capacity_provider, weight=1)]
-                ),
-            ),
-            assign_public_ip=True,
+            capacity_provider=capacity_provider,
             subnets=self._streaming.task_subnets,
-            security_groups=[self._streaming.task_security_group],
-            container_overrides=[
-                tasks.ContainerOverride(
-                    container_definition=container,
-                    environment=[
-                        tasks.TaskEnvironmentVariable(name=name, value=f"{{% ${variable} %}}")
-                        for name, variable in TASK_ENVIRONMENT.items()
-                    ],
-                )
-            ],
-            outputs={},
+            security_group=self._streaming.task_security_group,
+            environment_from_variables=TASK_ENVIRONMENT,
         )
 
     def _build_settle_failed(self, data: DataStore, *, done: sfn.IChainable) -> sfn.IChainable:

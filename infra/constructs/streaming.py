@@ -36,6 +36,16 @@ from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from infra.constructs.data import DataStore
+from infra.constructs.task_workflow import (
+    ECS_API_ERROR,
+    TASK_DESCRIPTION,
+    TASK_FAILED,
+    acknowledge_execution_role,
+    acknowledge_run_task_wildcards,
+    backoff_seconds,
+    exit_code,
+    run_task_state,
+)
 from infra.nag import acknowledge, logical_id
 from playout import resources
 from playout.health import ON_DEMAND, SPOT
@@ -50,8 +60,6 @@ from playout.workflow import (
 )
 
 STREAM_CONTAINER_NAME = "stream"
-TASK_FAILED = "States.TaskFailed"
-ECS_API_ERROR = "ECS.AmazonECSException"
 TRANSACTION_CANCELLED = "DynamoDb.TransactionCanceledException"
 DYNAMODB_TRANSIENT = (
     "DynamoDb.ThrottlingException",
@@ -66,24 +74,16 @@ SETTLE_ENDED, SETTLE_FAILED, DONE = "SettleEnded", "SettleFailed", "Done"
 # Workflow variables -> what the task's container gets (nothing secret) and how RunTask tags the task.
 TASK_ENVIRONMENT = {"STREAM_ID": "stream_id", "USER_ID": "user_id", "RUN_ID": "run_id"}
 RUN_TASK_TAGS = {"playout:stream_id": "stream_id", "playout:user_id": "user_id", "playout:run_id": "run_id"}
-# From the cause of States.TaskFailed (the ECS task description, JSON): the stream container's exit code (null
-# when it never ran) and how long the task ran (0 when it never started). Times are epoch milliseconds; an
-# ISO string is read too. Every path yields a value: Assign refuses an undefined one.
-_TASK = r"($c := $states.errorOutput.Cause; $contains($c, /^\s*\{/) ? $parse($c) : {})"
+# From the ECS task description: how long the task ran (0 when it never started). Times are epoch
+# milliseconds; an ISO string is read too. Every path yields a value: Assign refuses an undefined one.
 _MS = "function($t) { $type($t) = 'string' ? $toMillis($t) : $t }"
-EXIT_CODE = (
-    f"{{% ($code := {_TASK}.Containers[Name = '{STREAM_CONTAINER_NAME}'].ExitCode; "
-    "$exists($code) ? $code : null) %}"
-)
+EXIT_CODE = exit_code(STREAM_CONTAINER_NAME)
 RAN_S = (
-    f"{{% ($task := {_TASK}; $ms := {_MS}; "
+    f"{{% ($task := {TASK_DESCRIPTION}; $ms := {_MS}; "
     "($exists($task.StartedAt) and $exists($task.StoppedAt)) "
     "? ($ms($task.StoppedAt) - $ms($task.StartedAt)) / 1000 : 0) %}"
 )
-BACKOFF_SECONDS = (
-    f"{{% $round($min([{RETRY_POLICY.interval_s} * $power({RETRY_POLICY.backoff_rate}, $crashes - 1), "
-    f"{RETRY_POLICY.max_delay_s}])) %}}"
-)
+BACKOFF_SECONDS = backoff_seconds(RETRY_POLICY)
 # XPath picture for pynamodb's DATETIME_FORMAT '%Y-%m-%dT%H:%M:%S.%f+0000' (milliseconds, then 000).
 _PYNAMODB_UTC_PICTURE = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001]000+0000"
 
@@ -242,15 +242,7 @@ class Streaming(Construct):
             "s3:GetObject on the media bucket's objects: which media a stream plays is data (its playlist), "
             "so objects can only be named by the bucket's prefix. Read-only; no list, no write.",
         )
-        execution_role = self.task_definition.obtain_execution_role()
-        execution_policy = execution_role.node.try_find_child("DefaultPolicy")
-        assert execution_policy is not None
-        acknowledge(
-            execution_policy,
-            "IAM5[Resource::*]",
-            "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires '*'); image pulls and "
-            "log writes in the same policy are scoped to the asset repository and the task's log group.",
-        )
+        acknowledge_execution_role(self.task_definition)
         acknowledge(
             self.task_definition,
             "ECS2",
@@ -328,15 +320,9 @@ class Streaming(Construct):
             )
         )
         self._grant_run_task_tagging(state_machine)
+        acknowledge_run_task_wildcards(state_machine)
         workflow_policy = state_machine.role.node.try_find_child("DefaultPolicy")
         assert workflow_policy is not None
-        acknowledge(
-            workflow_policy,
-            "IAM5[Resource::*]",
-            "'*' only where AWS offers no narrower resource: ecs:StopTask/DescribeTasks (task ARNs exist "
-            "only at run time), X-Ray tracing and CloudWatch Logs delivery for the state machine's "
-            "log group.",
-        )
         acknowledge(
             workflow_policy,
             "IAM5[Resource::arn:<AWS::Partition>:ecs:<AWS::Region>:<AWS::AccountId>:task/"
@@ -385,40 +371,19 @@ class Streaming(Construct):
         )
 
     def _build_run_task(self, state_id: str, *, capacity_provider: str, capacity: str) -> tasks.EcsRunTask:
-        container = self.task_definition.default_container
-        assert container is not None
-        return _TaggedRunTask(
+        # No task timeout: a healthy 24/7 stream runs as long as it is wanted.
+        return run_task_state(
             self,
             state_id,
-            query_language=sfn.QueryLanguage.JSONATA,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
             cluster=self.cluster,
             task_definition=self.task_definition,
-            launch_target=tasks.EcsFargateLaunchTarget(
-                platform_version=ecs.FargatePlatformVersion.LATEST,
-                capacity_provider_options=tasks.CapacityProviderOptions.custom(
-                    [ecs.CapacityProviderStrategy(capacity_provider=capacity_provider, weight=1)]
-                ),
-            ),
-            assign_public_ip=True,
+            capacity_provider=capacity_provider,
             subnets=self.task_subnets,
-            security_groups=[self.task_security_group],
-            container_overrides=[
-                tasks.ContainerOverride(
-                    container_definition=container,
-                    environment=[
-                        *(
-                            tasks.TaskEnvironmentVariable(name=name, value=f"{{% ${variable} %}}")
-                            for name, variable in TASK_ENVIRONMENT.items()
-                        ),
-                        # For the cost meter: which capacity this task runs on.
-                        tasks.TaskEnvironmentVariable(name="CAPACITY", value=capacity),
-                    ],
-                )
-            ],
+            security_group=self.task_security_group,
+            environment_from_variables=TASK_ENVIRONMENT,
+            environment={"CAPACITY": capacity},  # for the cost meter: which capacity this task runs on
             propagated_tag_source=ecs.PropagatedTagSource.TASK_DEFINITION,
-            # No task timeout: a healthy 24/7 stream runs as long as it is wanted.
-            outputs={},
+            state_class=_TaggedRunTask,
         )
 
     def _build_route(

@@ -134,7 +134,7 @@ class EmulatorApp:
                 "youtube emulator error", path=request.path, error=f"{type(error).__name__}: {error}"
             )
             failure = errors.internal_error()
-            response = _json(failure.code, failure.body())
+            response = _error_json(failure)
         # The query is left out: an access token can travel in it.
         self._log.event(
             "youtube emulator", method=request.method, path=request.path, status=response.status_code
@@ -225,7 +225,7 @@ class EmulatorApp:
             result = self.data_api.call(call, self.studio.channel(token.account.channel_id))
             response = Response(status=204) if result is None else _json(200, result)
         except ApiError as error:
-            response = _json(error.code, error.body(), error.headers)
+            response = _error_json(error)
         if token is not None:
             self.ledger.charge(
                 self._project(token), method_id, response.status_code, quota_refused=quota_refused
@@ -276,7 +276,7 @@ class EmulatorApp:
         try:
             broadcast = self.studio.broadcast(broadcast_id)
         except ApiError as error:
-            return _json(error.code, error.body())
+            return _error_json(error)
         return _json(
             200,
             {
@@ -296,14 +296,14 @@ class EmulatorApp:
         try:
             broadcast = self.studio.end_broadcast(broadcast_id)
         except ApiError as error:
-            return _json(error.code, error.body())
+            return _error_json(error)
         return _json(200, {"id": broadcast.broadcast_id, "lifeCycleStatus": broadcast.life_cycle.value})
 
     def _stream(self, request: Request, stream: str) -> Response:
         found = self.studio.stream_by_name(stream) or self.studio.stream(stream)
         if found is None:
             failure = errors.stream_not_found()
-            return _json(failure.code, failure.body())
+            return _error_json(failure)
         return _json(
             200,
             {
@@ -440,6 +440,10 @@ def _json(status: int, payload: Any, headers: dict[str, str] | None = None) -> R
     return Response(
         json.dumps(payload, indent=2), status=status, content_type=JSON_TYPE, headers=headers or {}
     )
+
+
+def _error_json(error: ApiError) -> Response:
+    return _json(error.code, error.body(), error.headers)
 
 
 def _html(page: str, status: int) -> Response:

@@ -39,8 +39,21 @@ def certificate_for_loopback(directory: Path, host: str = "127.0.0.1") -> Certif
     if certificate_path.is_file() and key_path.is_file() and _days_left(certificate_path) > 1:
         return Certificate(certificate_path, key_path)
     directory.mkdir(parents=True, exist_ok=True)
+    return write_self_signed_certificate(
+        certificate_path,
+        key_path,
+        host,
+        common_name=f"Playout YouTube emulator ({host})",
+        valid_for=VALIDITY,
+    )
+
+
+def write_self_signed_certificate(
+    certificate_path: Path, key_path: Path, host: str, *, common_name: str, valid_for: datetime.timedelta
+) -> Certificate:
+    """A certificate for `host` (an IP address or a DNS name) that is its own authority, written as PEM."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Playout YouTube emulator ({host})")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -49,10 +62,8 @@ def certificate_for_loopback(directory: Path, host: str = "127.0.0.1") -> Certif
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False
-        )
+        .not_valid_after(now + valid_for)
+        .add_extension(x509.SubjectAlternativeName([_subject_name(host)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -64,6 +75,13 @@ def certificate_for_loopback(directory: Path, host: str = "127.0.0.1") -> Certif
     key_path.chmod(0o600)
     certificate_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return Certificate(certificate_path, key_path)
+
+
+def _subject_name(host: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
 
 
 def _days_left(path: Path) -> float:

@@ -19,6 +19,7 @@ _CREDENTIALS_HELP: Final = (
     "Expected OAuth 2 access token, login cookie or other valid authentication credential. "
     "See https://developers.google.com/identity/sign-in/web/devconsole-project."
 )
+_BEARER_CHALLENGE: Final = 'Bearer realm="https://accounts.google.com/"'
 _TRANSITION_HELP: Final = "https://developers.google.com/youtube/v3/live/docs/liveBroadcasts/transition"
 LIVE_BROADCAST: Final = "youtube.liveBroadcast"
 LIVE_STREAM: Final = "youtube.liveStream"
@@ -172,7 +173,7 @@ def login_required() -> ApiError:
         f"Request is missing required authentication credential. {_CREDENTIALS_HELP}",
         [ErrorItem("Login Required.", "required", location="Authorization", location_type="header")],
         status="UNAUTHENTICATED",
-        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
+        headers={"WWW-Authenticate": _BEARER_CHALLENGE},
     )
 
 
@@ -182,7 +183,7 @@ def invalid_credentials() -> ApiError:
         f"Request had invalid authentication credentials. {_CREDENTIALS_HELP}",
         [ErrorItem("Invalid Credentials", "authError", location="Authorization", location_type="header")],
         status="UNAUTHENTICATED",
-        headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"'},
+        headers={"WWW-Authenticate": f'{_BEARER_CHALLENGE}, error="invalid_token"'},
     )
 
 
@@ -192,9 +193,7 @@ def insufficient_scopes() -> ApiError:
         "Request had insufficient authentication scopes.",
         [ErrorItem("Insufficient Permission", "insufficientPermissions")],
         status="PERMISSION_DENIED",
-        headers={
-            "WWW-Authenticate": 'Bearer realm="https://accounts.google.com/", error="insufficient_scope"'
-        },
+        headers={"WWW-Authenticate": f'{_BEARER_CHALLENGE}, error="insufficient_scope"'},
     )
 
 

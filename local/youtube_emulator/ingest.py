@@ -289,6 +289,7 @@ class TlsTerminator:
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._accept, name="youtube-emulator-rtmps", daemon=True)
+        self.tls_versions: list[str] = []  # each session's, in the order they were accepted
 
     def start(self) -> None:
         self._thread.start()
@@ -313,6 +314,7 @@ class TlsTerminator:
             raw.close()
             return
         with self._lock:
+            self.tls_versions.append(str(client.version()))
             self._connections += [client, upstream]
         pumps = [
             threading.Thread(target=_pump, args=(source, target), daemon=True)

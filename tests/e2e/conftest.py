@@ -38,6 +38,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = REPO_ROOT / "build" / "e2e-figures.json"
 RTMP_MODULE = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
 CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 PASSWORD = "Correct-Horse-9-battery!"
 CLIP_SECONDS = 20
 LOCAL_START_TIMEOUT_S = 120
@@ -255,6 +264,20 @@ def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModePr
         yield local
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)", pytrace=False)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="session")
 def runtime_config(local_mode: LocalModeProcess) -> dict[str, str]:
     response = requests.get(f"{local_mode.url}/config.json", timeout=5)
@@ -443,17 +466,6 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """20 s of 640x360 H.264 (30 fps, a keyframe every 2 s, yuv420p) + AAC 48 kHz stereo: stream-ready."""
     _require("ffmpeg")
     return make_clip(tmp_path_factory.mktemp("media") / "clip.mp4", CLIP_SECONDS)
-
-
-def probe(path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    return dict(json.loads(result.stdout))
 
 
 MEDIA_JOB_TIMEOUT_S = 180

@@ -7,14 +7,10 @@ from __future__ import annotations
 import hashlib
 import secrets
 import struct
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.e2e.conftest import (
-    CHROMIUM,
     PASSWORD,
     ApiClient,
     LocalModeProcess,
@@ -22,16 +18,6 @@ from tests.e2e.conftest import (
     make_clip,
     wait_for_media,
 )
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _format_bytes(size: int) -> str:
@@ -43,20 +29,6 @@ def _format_bytes(size: int) -> str:
         unit += 1
     digits = 0 if unit == 0 or value >= 100 else 1
     return f"{value:.{digits}f} {units[unit]}"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def test_sign_up_sign_in_and_out(browser: Any, local_mode: LocalModeProcess) -> None:

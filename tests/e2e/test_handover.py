@@ -19,8 +19,9 @@ from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, Switc
 from stream_task.outputs import Output
 from stream_task.playlist import Entry, Item, PlayOrder
 from stream_task.redact import Redactor
-from tests.e2e.conftest import RtmpSink, make_clip, probe, record_figure
+from tests.e2e.conftest import RtmpSink, make_clip, record_figure
 from tests.e2e.gaps import RecordingWatch
+from tests.media_probe import probe
 
 log = logging.getLogger("handover-test")
 

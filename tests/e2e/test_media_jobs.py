@@ -25,13 +25,13 @@ from tests.e2e.conftest import (
     User,
     make_clip,
     new_stream_key,
-    probe,
     sign_up_and_in,
     upload_only,
     wait_for_media,
     wait_for_status,
 )
 from tests.integration.file_server import ServedFile, serve_files
+from tests.media_probe import probe
 
 VP9_SECONDS = 4
 

@@ -43,7 +43,6 @@ from tests.e2e.conftest import (
     local_s3,
     make_clip,
     new_stream_key,
-    probe,
     record_figure,
     running_local_mode,
     sign_up_and_in,
@@ -63,6 +62,7 @@ from tests.e2e.recording import (
     wait_until_written,
 )
 from tests.integration.file_server import ServedFile, serve_files
+from tests.media_probe import probe
 
 pytestmark = pytest.mark.xdist_group("media-library")
 

@@ -3,33 +3,24 @@ of it plays the ingest's part (as YouTube's and Facebook's RTMPS ingests termina
 
 from __future__ import annotations
 
-import contextlib
-import socket
 import ssl
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from local.youtube_emulator.ingest import TlsTerminator
 from tests.certificates import self_signed_certificate
-from tests.e2e.conftest import ApiClient, RtmpSink, new_stream_key, probe, wait_for_status
+from tests.e2e.conftest import ApiClient, RtmpSink, new_stream_key, wait_for_status
+from tests.media_probe import probe
 
 
-@dataclass
+@dataclass(frozen=True)
 class TlsIngest:
     url: str
-    handshakes: list[str] = field(default_factory=list)  # the TLS version of each session
-
-
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    with contextlib.suppress(OSError):
-        while data := source.recv(65536):
-            target.sendall(data)
-    with contextlib.suppress(OSError):
-        target.shutdown(socket.SHUT_WR)
+    handshakes: list[str]  # the TLS version of each session
 
 
 @pytest.fixture
@@ -37,36 +28,12 @@ def tls_ingest(rtmp_sink: RtmpSink, tmp_path: Path) -> Iterator[TlsIngest]:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*self_signed_certificate(tmp_path, "127.0.0.1"))
     upstream_port = int(rtmp_sink.url.rsplit(":", 1)[1].split("/", 1)[0])
-    listener = socket.create_server(("127.0.0.1", 0))
-    listener.settimeout(0.5)
-    port = listener.getsockname()[1]
-    ingest = TlsIngest(f"rtmps://127.0.0.1:{port}/live")
-    closing = threading.Event()
-
-    def serve() -> None:
-        while not closing.is_set():
-            try:
-                raw, _ = listener.accept()
-            except TimeoutError:
-                continue
-            try:
-                client = context.wrap_socket(raw, server_side=True)
-            except (ssl.SSLError, OSError):
-                raw.close()
-                continue
-            ingest.handshakes.append(str(client.version()))
-            upstream = socket.create_connection(("127.0.0.1", upstream_port))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
-
-    server = threading.Thread(target=serve, daemon=True)
-    server.start()
+    terminator = TlsTerminator(context, upstream_port)
+    terminator.start()
     try:
-        yield ingest
+        yield TlsIngest(f"rtmps://127.0.0.1:{terminator.port}/live", terminator.tls_versions)
     finally:
-        closing.set()
-        server.join(timeout=5)
-        listener.close()
+        terminator.stop()
 
 
 def test_an_rtmps_destination_receives_the_stream(

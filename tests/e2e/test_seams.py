@@ -42,7 +42,6 @@ from tests.e2e.conftest import (
     LocalModeProcess,
     RtmpSink,
     new_stream_key,
-    probe,
     record_figure,
     stored_copy,
     upload_media,
@@ -59,6 +58,7 @@ from tests.e2e.recording import (
     timing_faults,
     wait_until_written,
 )
+from tests.media_probe import probe
 
 pytestmark = pytest.mark.xdist_group("e2e-seams")
 

@@ -21,11 +21,11 @@ from tests.e2e.conftest import (
     RtmpSink,
     all_media,
     new_stream_key,
-    probe,
     record_figure,
     stream_task_pids,
     wait_for_status,
 )
+from tests.media_probe import probe
 
 START_TO_LIVE_TIMEOUT_S = 30
 STOP_TO_ENDED_LIMIT_S = 5.0

@@ -6,7 +6,6 @@ a stop completes it, and its archive is a recording ffprobe reads."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -14,36 +13,20 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tests.e2e.conftest import (
-    CHROMIUM,
     ApiClient,
     Emulator,
     LocalModeProcess,
     ResponseLog,
     User,
-    probe,
     record_figure,
     wait_for_status,
     wait_until,
 )
-from tests.e2e.test_browser import CHROMIUM_ARGS
+from tests.media_probe import probe
 
 pytestmark = pytest.mark.xdist_group("youtube")
 LIVE_FOR_S = 6.0  # on air before the stop: long enough for the archive to hold pictures and sound
 ARCHIVE_START_SLACK_S = 2.5  # a GOP (2 s) and the recorder's start
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing (apt-get install chromium)", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def connect_in_the_browser(browser: Any, local_mode: LocalModeProcess, user: User) -> dict[str, str]:

@@ -26,7 +26,6 @@ from tests.e2e.conftest import (
     connect_channel,
     emulator_of,
     make_clip,
-    probe,
     record_figure,
     running_local_mode,
     sign_up_and_in,
@@ -35,6 +34,7 @@ from tests.e2e.conftest import (
     wait_until,
 )
 from tests.e2e.gaps import RecordingWatch
+from tests.media_probe import probe
 
 pytestmark = pytest.mark.xdist_group("youtube-lasting")
 

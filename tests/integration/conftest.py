@@ -34,6 +34,7 @@ os.environ.update(
 
 from local.gateway import PROXY_ROUTE_KEY, http_api_event
 from local.resources import table_spec
+from local.youtube_emulator import RunningEmulator
 from playout import aws, launcher, resources, schedules
 from playout.models import bind_table
 
@@ -170,6 +171,26 @@ def alice(aws_env: RecordingLauncher) -> ApiClient:
 @pytest.fixture
 def bob(aws_env: RecordingLauncher) -> ApiClient:
     return ApiClient("22222222-bbbb-4bbb-8bbb-222222222222", "bob@example.com")
+
+
+@pytest.fixture
+def google(
+    emulator: RunningEmulator, aws_env: RecordingLauncher, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RunningEmulator]:
+    """The API pointed at the YouTube emulator the test module runs as its `emulator` fixture; the emulator
+    reset afterwards."""
+    from tests.integration.youtube_world import (  # it imports this conftest
+        control,
+        forget_settings,
+        point_the_api_at,
+    )
+
+    point_the_api_at(emulator, monkeypatch)
+    try:
+        yield emulator
+    finally:
+        control(emulator, "POST", "/reset")
+        forget_settings()
 
 
 @pytest.fixture

@@ -60,18 +60,6 @@ def emulator() -> Iterator[RunningEmulator]:
 
 
 @pytest.fixture
-def google(
-    emulator: RunningEmulator, aws_env: RecordingLauncher, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[RunningEmulator]:
-    point_the_api_at(emulator, monkeypatch)
-    try:
-        yield emulator
-    finally:
-        control(emulator, "POST", "/reset")
-        forget_settings()
-
-
-@pytest.fixture
 def alice(google: RunningEmulator) -> ApiClient:
     return ApiClient(f"alice-{uuid.uuid4()}", "alice@example.com")
 
@@ -86,6 +74,14 @@ def wait_until(condition: Any, what: str, timeout_s: float = 15.0) -> None:
 def youtube_destinations(client: ApiClient) -> list[dict[str, Any]]:
     listed = client.get("/api/destinations").json()["items"]
     return [d for d in listed if d["type"] == "youtube"]
+
+
+def stream_to_a_connected_channel(
+    client: ApiClient, google: RunningEmulator
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A channel connected through the consent page, and a new stream to it: (destination, stream)."""
+    _, destination = connect_channel(client, google)
+    return destination, new_stream(client, [destination["destination_id"]])
 
 
 def start_new_stream(client: ApiClient, destination_id: str) -> ApiResponse:
@@ -390,8 +386,7 @@ def test_the_broadcast_gets_the_first_medias_thumbnail(
 def test_stopping_completes_the_broadcast_that_went_live_and_the_units_of_one_stream(
     alice: ApiClient, google: RunningEmulator, tmp_path: Path
 ) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    destination, stream = stream_to_a_connected_channel(alice, google)
     before = quota_used()
 
     started = alice.post(f"/api/streams/{stream['stream_id']}/start")
@@ -480,8 +475,7 @@ def test_a_scheduled_stream_gets_its_broadcast_from_the_scheduled_start_for_its_
 def test_a_run_that_never_went_live_deletes_its_broadcast_at_the_end(
     alice: ApiClient, google: RunningEmulator
 ) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    _, stream = stream_to_a_connected_channel(alice, google)
     assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
     run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
 
@@ -505,8 +499,7 @@ class _TaskDied:
 def test_the_watchdog_ends_the_broadcasts_of_a_run_whose_task_died(
     alice: ApiClient, google: RunningEmulator
 ) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    destination, stream = stream_to_a_connected_channel(alice, google)
     assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
     [broadcast] = studio_broadcasts(google)
     ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
@@ -551,8 +544,7 @@ def test_a_run_the_workflow_failed_with_no_task_has_its_broadcast_ended_when_the
 def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(
     alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
 ) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    _, stream = stream_to_a_connected_channel(alice, google)
     fault = {"reason": "liveStreamingNotEnabled", "method": "youtube.liveBroadcasts.bind"}
     control(google, "POST", "/faults", fault)
 
@@ -577,8 +569,7 @@ def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(
 def test_a_launch_that_fails_ends_the_broadcast_it_had(
     alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
 ) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    _, stream = stream_to_a_connected_channel(alice, google)
     aws_env.fail_with = RuntimeError("no capacity")
 
     started = alice.post(f"/api/streams/{stream['stream_id']}/start")
@@ -603,8 +594,7 @@ def test_me_shows_the_days_youtube_quota(alice: ApiClient, google: RunningEmulat
 def test_a_start_the_quota_cannot_pay_for_answers_429_with_the_reset_time_and_changes_nothing(
     alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher
 ) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    _, stream = stream_to_a_connected_channel(alice, google)
     ledger = project().ledger()
     ledger.spend(YouTubeCall.BROADCASTS_LIST, times=ledger.daily_limit - ledger.today().used - 100)
 
@@ -623,8 +613,7 @@ def test_a_start_the_quota_cannot_pay_for_answers_429_with_the_reset_time_and_ch
 
 
 def test_youtube_saying_quota_exceeded_marks_the_day_spent(alice: ApiClient, google: RunningEmulator) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    destination, stream = stream_to_a_connected_channel(alice, google)
     control(google, "POST", "/quota/exhaust")  # units spent elsewhere in the project
 
     refused = alice.post(f"/api/streams/{stream['stream_id']}/start")
@@ -679,8 +668,7 @@ def test_the_client_comes_from_secrets_manager_in_aws(
 
 
 def test_the_stream_item_never_holds_a_key_in_the_clear(alice: ApiClient, google: RunningEmulator) -> None:
-    _, destination = connect_channel(alice, google)
-    stream = new_stream(alice, [destination["destination_id"]])
+    _, stream = stream_to_a_connected_channel(alice, google)
     alice.post(f"/api/streams/{stream['stream_id']}/start")
     bound = google.app.studio.stream(str(studio_broadcasts(google)[0].bound_stream_id))
     assert bound is not None

@@ -39,6 +39,8 @@ from googleapiclient.http import MediaInMemoryUpload
 from local.youtube_emulator import RunningEmulator, running_youtube_emulator
 from local.youtube_emulator.app import solid_png
 from local.youtube_emulator.quota import QuotaLedger, next_reset
+from tests.integration.youtube_world import publishing
+from tests.media_probe import probe
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 REDIRECT_URI = "http://127.0.0.1:8080/api/youtube/callback"
@@ -226,6 +228,14 @@ def broadcast_status(youtube: Any, broadcast_id: str) -> str:
     return str(items[0]["status"]["lifeCycleStatus"])
 
 
+def transition_broadcast(
+    youtube: Any, broadcast_id: str, status: str, part: str = "status"
+) -> dict[str, Any]:
+    return dict(
+        youtube.liveBroadcasts().transition(part=part, id=broadcast_id, broadcastStatus=status).execute()
+    )
+
+
 def stream_status(youtube: Any, stream_id: str) -> dict[str, Any]:
     return dict(youtube.liveStreams().list(part="status", id=stream_id).execute()["items"][0]["status"])
 
@@ -235,34 +245,6 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15.0
     while not condition():
         assert time.monotonic() < deadline, f"not {what} after {timeout_s} s"
         time.sleep(0.1)
-
-
-def publish(ingestion_address: str, stream_name: str, seconds: int = PUBLISH_S) -> subprocess.Popen[bytes]:
-    """An encoder: a few seconds of test picture and tone, H.264 + AAC in FLV, at its real pace."""
-    return subprocess.Popen(
-        [
-            "ffmpeg", "-hide_banner", "-loglevel", "error", "-re",
-            "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-            "-t", str(seconds),
-            "-c:v", "libx264", "-preset", "veryfast", "-g", "30", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-b:a", "96k",
-            "-f", "flv", f"{ingestion_address}/{stream_name}",
-        ],
-        stdin=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-
-
-def probe(path: Path) -> dict[str, Any]:
-    result = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    return dict(json.loads(result.stdout))
 
 
 def running(pid: int) -> bool:
@@ -531,40 +513,25 @@ def test_a_broadcast_goes_live_on_an_active_stream_and_completes_when_the_data_s
         stream["id"],
     )
     with pytest.raises(HttpError) as inactive:
-        youtube.liveBroadcasts().transition(
-            part="status", id=broadcast["id"], broadcastStatus="testing"
-        ).execute()
+        transition_broadcast(youtube, broadcast["id"], "testing")
     assert (inactive.value.status_code, reason(inactive.value)) == (403, "errorStreamInactive")
 
-    encoder = publish(ingestion["rtmpsIngestionAddress"], ingestion["streamName"])
-    try:
+    rtmps_url = f"{ingestion['rtmpsIngestionAddress']}/{ingestion['streamName']}"
+    with publishing(rtmps_url, PUBLISH_S) as encoder:
         wait_until(lambda: stream_status(youtube, stream["id"])["streamStatus"] == "active", "active")
         assert stream_status(youtube, stream["id"])["healthStatus"]["status"] == "good"
-        testing = (
-            youtube.liveBroadcasts()
-            .transition(part="status", id=broadcast["id"], broadcastStatus="testing")
-            .execute()
-        )
+        testing = transition_broadcast(youtube, broadcast["id"], "testing")
         assert testing["status"]["lifeCycleStatus"] == "testStarting"
         wait_until(lambda: broadcast_status(youtube, broadcast["id"]) == "testing", "testing")
-        live = (
-            youtube.liveBroadcasts()
-            .transition(part="status", id=broadcast["id"], broadcastStatus="live")
-            .execute()
-        )
+        live = transition_broadcast(youtube, broadcast["id"], "live")
         assert live["status"]["lifeCycleStatus"] == "liveStarting"
         wait_until(lambda: broadcast_status(youtube, broadcast["id"]) == "live", "live")
         with pytest.raises(HttpError) as backwards:
-            youtube.liveBroadcasts().transition(
-                part="status", id=broadcast["id"], broadcastStatus="testing"
-            ).execute()
+            transition_broadcast(youtube, broadcast["id"], "testing")
         assert (backwards.value.status_code, reason(backwards.value)) == (403, "invalidTransition")
         active = youtube.liveBroadcasts().list(part="id", broadcastStatus="active").execute()["items"]
         assert [item["id"] for item in active] == [broadcast["id"]]
         assert encoder.wait(timeout=PUBLISH_S + 20) == 0, encoder.stderr.read() if encoder.stderr else ""
-    finally:
-        encoder.kill()
-        encoder.wait()
 
     wait_until(lambda: stream_status(youtube, stream["id"])["streamStatus"] == "inactive", "inactive")
     assert stream_status(youtube, stream["id"])["healthStatus"]["status"] == "noData"
@@ -573,9 +540,7 @@ def test_a_broadcast_goes_live_on_an_active_stream_and_completes_when_the_data_s
     assert ended["status"]["recordingStatus"] == "recorded"
     assert ended["snippet"]["actualStartTime"] <= ended["snippet"]["actualEndTime"]
     with pytest.raises(HttpError) as final:
-        youtube.liveBroadcasts().transition(
-            part="status", id=broadcast["id"], broadcastStatus="live"
-        ).execute()
+        transition_broadcast(youtube, broadcast["id"], "live")
     assert reason(final.value) == "invalidTransition"  # complete is final
 
     wait_until(lambda: bool(emulator.archive(broadcast["id"])), "archived")
@@ -599,8 +564,8 @@ def test_auto_start_and_youtube_ending_the_broadcast_while_data_still_arrives(
     broadcast = new_broadcast(youtube, enableAutoStart=True, enableAutoStop=False)
     youtube.liveBroadcasts().bind(part="id", id=broadcast["id"], streamId=stream["id"]).execute()
 
-    encoder = publish(ingestion["ingestionAddress"], ingestion["streamName"], seconds=10)  # plain RTMP
-    try:
+    plain_rtmp_url = f"{ingestion['ingestionAddress']}/{ingestion['streamName']}"
+    with publishing(plain_rtmp_url, seconds=10) as encoder:
         wait_until(lambda: broadcast_status(youtube, broadcast["id"]) == "live", "live by auto-start")
         time.sleep(1.5)
         ended = control(emulator, "POST", f"/broadcasts/{broadcast['id']}/end")
@@ -611,9 +576,6 @@ def test_auto_start_and_youtube_ending_the_broadcast_while_data_still_arrives(
         assert [item["id"] for item in completed] == [broadcast["id"]]
         wait_until(lambda: bool(emulator.archive(broadcast["id"])), "archive closed at the end")
         assert encoder.poll() is None, "the archive closed while the encoder still published"
-    finally:
-        encoder.kill()
-        encoder.wait()
     assert float(probe(emulator.archive(broadcast["id"])[0])["format"]["duration"]) >= 1.0
 
 
@@ -628,17 +590,13 @@ def test_a_broadcast_live_past_the_archive_limit_keeps_no_archive(
     youtube.liveBroadcasts().bind(part="id", id=kept["id"], streamId=stream["id"]).execute()
     youtube.liveBroadcasts().bind(part="id", id=dropped["id"], streamId=stream["id"]).execute()
 
-    encoder = publish(ingestion["ingestionAddress"], ingestion["streamName"], seconds=10)
-    try:
+    with publishing(f"{ingestion['ingestionAddress']}/{ingestion['streamName']}", seconds=10):
         wait_until(lambda: broadcast_status(youtube, kept["id"]) == "live", "live by auto-start")
         wait_until(lambda: broadcast_status(youtube, dropped["id"]) == "live", "live by auto-start")
         time.sleep(1.0)
-        youtube.liveBroadcasts().transition(part="id", id=kept["id"], broadcastStatus="complete").execute()
+        transition_broadcast(youtube, kept["id"], "complete", part="id")
         time.sleep(1.5)
-        youtube.liveBroadcasts().transition(part="id", id=dropped["id"], broadcastStatus="complete").execute()
-    finally:
-        encoder.kill()
-        encoder.wait()
+        transition_broadcast(youtube, dropped["id"], "complete", part="id")
 
     wait_until(lambda: bool(emulator.archive(kept["id"])), "archived")
     assert emulator.archive(dropped["id"]) == []
@@ -709,9 +667,7 @@ def test_the_ledger_counts_youtubes_published_costs(emulator: RunningEmulator, y
         videoId=broadcast["id"], media_body=MediaInMemoryUpload(solid_png(160, 90, (0, 90, 200)), "image/png")
     ).execute()
     with pytest.raises(HttpError):
-        youtube.liveBroadcasts().transition(
-            part="id", id=broadcast["id"], broadcastStatus="complete"
-        ).execute()
+        transition_broadcast(youtube, broadcast["id"], "complete", part="id")
     youtube.liveBroadcasts().delete(id=broadcast["id"]).execute()
 
     ledger = control(emulator, "GET", "/quota")

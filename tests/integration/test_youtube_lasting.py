@@ -34,14 +34,12 @@ from playout.youtube.quota import COST_UNITS, PACIFIC, YouTubeCall
 from playout.youtube.rotation import LastingPolicy, RunBroadcasts, daily_units
 from stream_task.broadcast_keeper import REPLACED, ROTATED, BroadcastKeeper
 from stream_task.engine import Switch
-from tests.integration.conftest import ApiClient, RecordingLauncher
+from tests.integration.conftest import ApiClient
 from tests.integration.youtube_world import (
     APP_ORIGIN,
     connect_channel,
     control,
-    forget_settings,
     new_stream,
-    point_the_api_at,
 )
 
 ITEM_S = 1200.0  # the simulated playlist's items: 20 minutes each
@@ -81,18 +79,6 @@ def emulator(clock: Clock) -> Iterator[RunningEmulator]:
         access_token_lifetime_s=3600,
     ) as running:
         yield running
-
-
-@pytest.fixture
-def google(
-    emulator: RunningEmulator, aws_env: RecordingLauncher, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[RunningEmulator]:
-    point_the_api_at(emulator, monkeypatch)
-    try:
-        yield emulator
-    finally:
-        control(emulator, "POST", "/reset")
-        forget_settings()
 
 
 @dataclass
