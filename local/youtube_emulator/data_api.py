@@ -73,6 +73,7 @@ class YouTubeDataApi:
             "youtube.liveBroadcasts.delete": self._broadcasts_delete,
             "youtube.liveStreams.list": self._streams_list,
             "youtube.liveStreams.insert": self._streams_insert,
+            "youtube.liveStreams.delete": self._streams_delete,
             "youtube.thumbnails.set": self._thumbnails_set,
         }
 
@@ -231,6 +232,9 @@ class YouTubeDataApi:
         found = self._studio.streams(channel, ids) if chosen == "id" or call.param("mine") else []
         items = [self._stream(s, call.parts) for s in found]
         return self._page(call, "youtube#liveStreamListResponse", items)
+
+    def _streams_delete(self, call: ApiCall, channel: Channel) -> None:
+        self._studio.delete_stream(channel, call.param("id"))
 
     def _streams_insert(self, call: ApiCall, channel: Channel) -> dict[str, Any]:
         return self._stream(self._studio.insert_stream(channel, call.body or {}, call.parts), call.parts)

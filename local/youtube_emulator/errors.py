@@ -279,6 +279,16 @@ def binding_not_allowed() -> ApiError:
     )
 
 
+def stream_deletion_not_allowed() -> ApiError:
+    return _simple(
+        403,
+        "The specified live stream cannot be deleted because it is bound to a broadcast that has not "
+        "completed.",
+        "liveStreamDeletionNotAllowed",
+        LIVE_STREAM,
+    )
+
+
 def deletion_not_allowed() -> ApiError:
     return _simple(
         403,

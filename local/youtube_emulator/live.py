@@ -256,6 +256,20 @@ class LiveStudio:
             found = [s for s in self._streams.values() if s.channel_id == channel.channel_id]
         return found if ids is None else [s for s in found if s.stream_id in ids]
 
+    def delete_stream(self, channel: Channel, stream_id: str) -> None:
+        """Its key stops taking publishes; refused while a broadcast that has not completed is bound to it."""
+        _require_live_streaming(channel)
+        with self._lock:
+            stream = self._streams.get(stream_id)
+            if stream is None or stream.channel_id != channel.channel_id:
+                raise errors.stream_not_found()
+            if any(
+                b.bound_stream_id == stream_id and b.life_cycle not in FINAL
+                for b in self._broadcasts.values()
+            ):
+                raise errors.stream_deletion_not_allowed()
+            del self._streams[stream_id]
+
     def stream(self, stream_id: str) -> LiveStream | None:
         with self._lock:
             return self._streams.get(stream_id)

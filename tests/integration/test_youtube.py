@@ -224,11 +224,17 @@ def test_two_channels_of_one_user(alice: ApiClient, google: RunningEmulator) -> 
     assert channels == {google.channel.channel_id, second["channel_id"]}
 
 
-def test_deleting_a_youtube_destination_revokes_its_grant_at_google(
+def test_deleting_a_youtube_destination_deletes_its_keys_and_revokes_its_grant_at_google(
     alice: ApiClient, google: RunningEmulator
 ) -> None:
-    _, destination = connect_channel(alice, google)
+    destination, stream = stream_to_a_connected_channel(alice, google)
+    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
+    assert finish(run, "ended")
+    assert broadcasts().end_broadcasts(str(alice.user_id), stream["stream_id"], str(run.run_id)) == []
     item = destinations.get_destination(str(alice.user_id), destination["destination_id"])
+    made = [item.live_stream_id, item.spare_live_stream_id]
+    assert all(google.app.studio.stream(str(live_stream_id)) for live_stream_id in made)
     token = crypto.decrypt(
         bytes(item.refresh_token_ciphertext or b""),
         str(alice.user_id),
@@ -240,6 +246,9 @@ def test_deleting_a_youtube_destination_revokes_its_grant_at_google(
 
     assert deleted.status == 204, deleted.text
     assert youtube_destinations(alice) == []
+    # The channel's liveStreams Playout made are gone: their keys take no stream any more.
+    assert [google.app.studio.stream(str(live_stream_id)) for live_stream_id in made] == [None, None]
+    assert units_by_method(google)["youtube.liveStreams.delete"] == 100
     # Google no longer knows the grant: nothing is left to revoke, and its refresh token is refused.
     assert control(google, "POST", "/grants/revoke", {"refresh_token": token}) == {"revoked": 0}
     refused = google.app.accounts._refresh_tokens[token].revoked

@@ -635,7 +635,7 @@ def test_transitions_youtube_does_not_allow(youtube: Any) -> None:
     assert youtube.liveBroadcasts().list(part="id", mine=True).execute()["items"] == []
 
 
-def test_a_stream_takes_up_to_three_broadcasts_that_have_not_ended(youtube: Any) -> None:
+def test_a_stream_takes_up_to_three_open_broadcasts_and_is_deleted_once_none_is_bound(youtube: Any) -> None:
     stream_id = new_stream(youtube)["id"]
     bind = youtube.liveBroadcasts().bind
     bound = [new_broadcast(youtube)["id"] for _ in range(3)]
@@ -648,10 +648,16 @@ def test_a_stream_takes_up_to_three_broadcasts_that_have_not_ended(youtube: Any)
 
     assert (refused.value.status_code, reason(refused.value)) == (403, "liveBroadcastBindingNotAllowed")
     youtube.liveBroadcasts().delete(id=bound[0]).execute()
-    assert (
-        bind(part="id,status", id=fourth, streamId=stream_id).execute()["status"]["lifeCycleStatus"]
-        == "ready"
-    )
+    rebound = bind(part="id,status", id=fourth, streamId=stream_id).execute()
+    assert rebound["status"]["lifeCycleStatus"] == "ready"
+
+    with pytest.raises(HttpError) as in_use:  # a stream goes only once no open broadcast is bound to it
+        youtube.liveStreams().delete(id=stream_id).execute()
+    assert (in_use.value.status_code, reason(in_use.value)) == (403, "liveStreamDeletionNotAllowed")
+    for broadcast_id in [*bound[1:], fourth]:
+        youtube.liveBroadcasts().delete(id=broadcast_id).execute()
+    youtube.liveStreams().delete(id=stream_id).execute()
+    assert youtube.liveStreams().list(part="id", id=stream_id).execute()["items"] == []
 
 
 # --- quota ---

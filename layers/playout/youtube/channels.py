@@ -4,7 +4,8 @@
 - callback: the code exchanged for a grant, the channel read (channels.list, mine=true), and the destination
   written: one per user and channel (its id is derived from both), so connecting the same channel again
   updates its token and clears `needs_reconnect` instead of adding a second one;
-- disconnect: the grant revoked at Google, then the destination deleted;
+- disconnect: the channel's liveStreams Playout made deleted (their keys stop working), the grant revoked at
+  Google, then the destination deleted;
 - a refresh answered `invalid_grant` marks the destination `needs_reconnect` until it is connected again.
 """
 
@@ -19,7 +20,7 @@ from google.oauth2.credentials import Credentials
 from pynamodb.exceptions import UpdateError
 
 from playout import crypto
-from playout.errors import InvalidState
+from playout.errors import InvalidState, PlayoutError
 from playout.models import DESTINATION_PREFIX, Destination, user_pk, utcnow
 from playout.youtube import oauth
 from playout.youtube.api import YouTubeApi, YouTubeCallError
@@ -166,6 +167,29 @@ def mark_needs_reconnect(user_id: str, destination: Destination) -> None:
     )
 
 
+def _delete_live_streams(project: GoogleProject, user_id: str, destination: Destination) -> None:
+    """Best effort: a key left on the channel would still take a stream, but a disconnect must not wait on
+    YouTube's quota or a stream the user deleted already; what could not be deleted is logged."""
+    made = [i for i in (destination.live_stream_id, destination.spare_live_stream_id) if i]
+    if not made or destination.state == NEEDS_RECONNECT:
+        return
+    try:
+        api = YouTubeApi(project, project.credentials_for(user_id, destination))
+    except PlayoutError as error:
+        logger.warning("youtube liveStreams left on the channel", extra={"reason": error.message})
+        return
+    for live_stream_id in made:
+        try:
+            api.execute(
+                YouTubeCall.STREAMS_DELETE, api.service.liveStreams().delete(id=live_stream_id), cleanup=True
+            )
+        except PlayoutError as error:
+            logger.warning(
+                "youtube liveStream left on the channel",
+                extra={"live_stream_id": live_stream_id, "reason": error.message},
+            )
+
+
 def revoke_and_delete(project: GoogleProject, user_id: str, destination: Destination, in_use: bool) -> None:
     """Disconnects a channel: its grant revoked at Google (then every token of it is dead), then the
     destination deleted. Google unreachable: 503 and nothing deleted, so that the user can try again."""
@@ -174,6 +198,7 @@ def revoke_and_delete(project: GoogleProject, user_id: str, destination: Destina
             f"destination {destination.destination_id} is used by an active stream; stop the stream first"
         )
     if destination.refresh_token_ciphertext:
+        _delete_live_streams(project, user_id, destination)
         refresh_token = crypto.decrypt(
             bytes(destination.refresh_token_ciphertext),
             user_id,

@@ -39,6 +39,7 @@ class YouTubeCall(enum.StrEnum):
     BROADCASTS_DELETE = "liveBroadcasts.delete"
     STREAMS_LIST = "liveStreams.list"
     STREAMS_INSERT = "liveStreams.insert"
+    STREAMS_DELETE = "liveStreams.delete"
     THUMBNAILS_SET = "thumbnails.set"
 
 
