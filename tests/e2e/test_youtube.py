@@ -5,20 +5,23 @@ a stop completes it, and its archive is a recording ffprobe reads."""
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from tests.e2e.conftest import (
+    PASSWORD,
     ApiClient,
     Emulator,
     LocalModeProcess,
     ResponseLog,
     User,
     record_figure,
+    sign_up_and_in,
     wait_for_status,
     wait_until,
 )
@@ -29,10 +32,12 @@ LIVE_FOR_S = 6.0  # on air before the stop: long enough for the archive to hold 
 ARCHIVE_START_SLACK_S = 2.5  # a GOP (2 s) and the recorder's start
 
 
-def connect_in_the_browser(browser: Any, local_mode: LocalModeProcess, user: User) -> dict[str, str]:
+def connect_in_the_browser(
+    browser: Any, local_mode: LocalModeProcess, user: User, decision: str = "Allow"
+) -> dict[str, str]:
     """What the app does (asks the API for Google's URL, from the page: the answer's cookie binds this
-    browser), then what a person does on the consent page: click Allow. Returns the outcome the app is sent
-    back with (the URL's fragment)."""
+    browser), then what a person does on the consent page: click Allow (or Deny). Returns the outcome the app
+    was sent back with (the URL's fragment) as the app shows it, with its words."""
     from playwright.sync_api import expect
 
     # The emulator's https has its own authority, which this browser does not know (a person would trust it).
@@ -51,11 +56,47 @@ def connect_in_the_browser(browser: Any, local_mode: LocalModeProcess, user: Use
         assert answer["status"] == 200, answer
         page.goto(answer["body"]["authorization_url"])
         expect(page.get_by_role("heading")).to_contain_text("wants to access your Google Account")
+        page.get_by_role("button", name=decision).click()
+        # The app, back in charge, says how it went and takes the outcome out of the address bar.
+        message = page.locator("#message")
+        expect(message).to_have_attribute("data-youtube", re.compile(".+"), timeout=30_000)
+        assert page.evaluate("location.href") == local_mode.url + "/"
+        return {
+            "youtube": message.get_attribute("data-youtube") or "",
+            "destination_id": message.get_attribute("data-destination-id") or "",
+            "said": message.inner_text(),
+        }
+    finally:
+        context.close()
+
+
+def test_a_signed_in_person_connects_a_channel_from_the_app_and_sees_it_listed(
+    browser: Any, local_mode: LocalModeProcess, runtime_config: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    frank = sign_up_and_in(local_mode, runtime_config, f"frank-{secrets.token_hex(4)}@example.com")
+    context = browser.new_context(ignore_https_errors=True)  # the emulator's own authority
+    page = context.new_page()
+    try:
+        page.goto(local_mode.url + "/")
+        page.locator("#signin-email").fill(frank.email)
+        page.locator("#signin-password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("#youtube-empty")).to_be_visible()
+        expect(page.locator("#youtube-quota-left")).to_have_text(re.compile(r"^[0-9]+$"))
+
+        page.get_by_role("button", name="Connect a YouTube channel").click()
+        page.wait_for_url(lambda url: not url.startswith(local_mode.url), timeout=30_000)  # Google's page
+        expect(page.get_by_role("heading")).to_contain_text("wants to access your Google Account")
         page.get_by_role("button", name="Allow").click()
-        page.wait_for_url(lambda url: "youtube=" in url, timeout=30_000)
-        assert page.url.startswith(local_mode.url + "/#"), page.url
-        expect(page.locator("#auth")).to_be_visible()  # the app itself, back in charge
-        return {name: values[0] for name, values in parse_qs(urlsplit(page.url).fragment).items()}
+
+        expect(page.locator("#message")).to_have_text(
+            "YouTube channel “Emulated Channel” is connected: streams can go to it now.", timeout=30_000
+        )
+        expect(page.locator("#youtube-channels li")).to_have_text(["Emulated Channel ready"])
+        expect(page.locator("#youtube-empty")).to_be_hidden()
+        assert page.evaluate("location.hash") == ""
     finally:
         context.close()
 
@@ -70,8 +111,14 @@ def test_connect_in_the_browser_then_a_stream_goes_live_on_youtube_and_completes
     response_log: ResponseLog,
     figures: dict[str, float],
 ) -> None:
+    refused = connect_in_the_browser(browser, local_mode, alice, decision="Deny")
+    assert refused["youtube"] == "denied", refused
+    assert refused["said"] == "You did not allow Playout to use the channel, so nothing was connected."
+    assert [d for d in alice_api.ok("GET", "/api/destinations")["items"] if d["type"] == "youtube"] == []
+
     outcome = connect_in_the_browser(browser, local_mode, alice)
     assert outcome["youtube"] == "connected", outcome
+    assert outcome["said"].endswith("is connected: streams can go to it now."), outcome
     destination = alice_api.ok("GET", f"/api/destinations/{outcome['destination_id']}")
     assert (destination["type"], destination["state"]) == ("youtube", "ready")
 

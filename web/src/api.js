@@ -35,4 +35,12 @@ export class Api {
   me() {
     return this.request("GET", "/me");
   }
+
+  destinations() {
+    return this.request("GET", "/destinations");
+  }
+
+  connectYouTube() {
+    return this.request("POST", "/youtube/connect");
+  }
 }
