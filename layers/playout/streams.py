@@ -189,7 +189,8 @@ def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None
         user_id,
         stream_id,
         "created",
-        f"{len(media_ids)} media{source} to {len(spec.destination_ids)} destinations",
+        f"{len(media_ids)} media{source} to {len(spec.destination_ids)} "
+        f"destination{'' if len(spec.destination_ids) == 1 else 's'}",
     )
     if scheduled_start:
         record_event(user_id, stream_id, "scheduled", f"starts at {scheduled_start.isoformat()}")
