@@ -288,6 +288,15 @@ def test_a_long_run_rotates_its_broadcast_so_that_each_part_archives_and_the_ing
         probed = probe(Path(archive["path"]))
         assert {s["codec_type"] for s in probed["streams"]} == {"video", "audio"}
         assert float(probed["format"]["duration"]) >= 3.0
+    # The push moved at an item boundary: the old ingest's session (from the stream's first frame) holds whole
+    # items, to within a frame or two.
+    old_session = Path(youtube.get(f"/streams/{ingests[0]['id']}")["ingestRecordings"][-1])
+    old_s = float(probe(old_session)["format"]["duration"])
+    off_boundary_s = abs(old_s - CLIP_S * round(old_s / CLIP_S))
+    print(f"the old ingest's session: {old_s:.3f} s ({old_s / CLIP_S:.3f} items)")
+    record_figure(figures, "youtube_rotation_cut_off_item_boundary_s", off_boundary_s)
+    assert round(old_s / CLIP_S) >= 2
+    assert off_boundary_s <= 0.1
     gap = watch.wall_gap(since=on_air, until=stopped_at)  # this stream's: data flowed before `on_air`
     record_figure(figures, "youtube_rotation_ingest_gap_s", gap.seconds)
     assert gap.seconds <= 2.0, f"the ingest went {gap} without data ({watch.file_sizes()})"
