@@ -95,6 +95,7 @@ class BroadcastKeeper:
         self._next_rotation_try = 0.0
         self._image: bytes | None = None
         self._reported: set[str] = set()
+        self.refused: set[str] = set()  # destinations whose grant was refused: kept again once reconnected
 
     @property
     def broadcasts(self) -> Broadcasts:
@@ -174,6 +175,8 @@ class BroadcastKeeper:
 
     def _poll(self) -> None:
         for destination_id, item in list(self.current.items()):
+            if destination_id in self.refused and not self._reconnected(destination_id):
+                continue
             try:
                 seen = self.run.observe(item)
             except PlayoutError as error:
@@ -186,16 +189,28 @@ class BroadcastKeeper:
 
     def _unobserved(self, destination_id: str, item: YouTubeBroadcast, error: PlayoutError) -> None:
         if isinstance(error, YouTubeCallError) and error.problem.next is Next.RECONNECT:
-            # The grant was revoked (the destination is now needs_reconnect): nothing more can be asked of
-            # YouTube for this channel in this run; the push goes on, its broadcast is no longer kept.
-            del self.current[destination_id]
+            # The grant was revoked (the destination is now needs_reconnect): nothing can be asked of YouTube
+            # for this channel until it is connected again; the push goes on meanwhile.
+            self.refused.add(destination_id)
             self.finishing.pop(destination_id, None)
             self._problem(
                 f"YouTube refused the access to destination {destination_id}'s channel ({error.message}); "
-                f"its broadcast {item.broadcast_id} is no longer kept: connect the channel again"
+                f"its broadcast {item.broadcast_id} is not kept until the channel is connected again"
             )
             return
         self._problem(f"YouTube broadcast {item.broadcast_id} could not be checked: {error.message}")
+
+    def _reconnected(self, destination_id: str) -> bool:
+        """A refused channel connected again (one GetItem a poll): its broadcast is kept again, with the new
+        grant."""
+        if not self.run.reconnected(destination_id):
+            return False
+        self.refused.discard(destination_id)
+        self.run.forget_clients()
+        self._report(
+            PROBLEM, f"destination {destination_id}'s channel is connected again: its broadcast is kept"
+        )
+        return True
 
     def _ended(self, destination_id: str, seen: OnAir) -> None:
         rotation = self.rotation
@@ -229,18 +244,21 @@ class BroadcastKeeper:
         since = self.live_since.get(destination_id)
         return (self._now() - since).total_seconds() if since is not None else None
 
+    def _rotatable(self, destination_id: str) -> bool:
+        return destination_id not in self.finishing and destination_id not in self.refused
+
     def _rotation_due(self) -> float:
         """The monotonic time the oldest current broadcast reaches its rotation window (far off if none is
         known to be live)."""
         now = self._clock()
-        ages = [a for d in self.current if d not in self.finishing and (a := self._age_s(d)) is not None]
+        ages = [a for d in self.current if self._rotatable(d) and (a := self._age_s(d)) is not None]
         if not ages:
             return now + IDLE_WAKE_S
         return now + self.policy.rotate_from_s - max(ages)
 
     def _maybe_rotate(self, now: float) -> None:
         policy = self.policy
-        ages = {d: a for d in self.current if d not in self.finishing and (a := self._age_s(d)) is not None}
+        ages = {d: a for d in self.current if self._rotatable(d) and (a := self._age_s(d)) is not None}
         if not ages or max(ages.values()) < policy.rotate_from_s:
             return
         # The others rotate along if past half their life: one handover for all rather than one each.

@@ -334,6 +334,9 @@ def youtube_callback(
         answer = {"youtube": refused.outcome, "message": refused.message}
     except PlayoutError as failed:
         answer = {"youtube": Outcome.FAILED, "message": failed.message}
+    except Exception:  # a database or KMS error: the browser still goes back to the app, with words
+        logger.exception("youtube connect failed")
+        answer = {"youtube": Outcome.FAILED, "message": "Playout could not save the channel; try again"}
     forget = Cookie(
         name=CONNECT_COOKIE,
         value="",

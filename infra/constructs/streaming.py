@@ -463,12 +463,18 @@ class _TaggedRunTask(tasks.EcsRunTask):
 
 
 def settle_transaction(table_name: str, status: str) -> dict[str, Any]:
-    """TransactWriteItems arguments: `status` (+ `error` = $reason when failed), `ended_at`, out of the active
-    index, conditional on the run and an active status; and the owner's `active_streams` counter - 1."""
+    """TransactWriteItems arguments: `status` (+ `error` = $reason when failed), `ended_at`, from the active
+    index's active partition to its ended one, conditional on the run and an active status; and the owner's
+    `active_streams` counter - 1."""
     statuses = {f":{s}": {"S": s} for s in ACTIVE_STATUSES}
-    sets = ["#status = :status", "ended_at = :ended_at"]
+    sets = [
+        "#status = :status",
+        "ended_at = :ended_at",
+        f"{resources.ACTIVE_STREAMS_INDEX_KEY} = :ended_runs",
+    ]
     values: dict[str, Any] = {
         ":status": {"S": status},
+        ":ended_runs": {"S": resources.ENDED_RUNS_INDEX_VALUE},
         ":ended_at": {"S": f"{{% $fromMillis($millis(), '{_PYNAMODB_UTC_PICTURE}') %}}"},
         ":run_id": {"S": "{% $run_id %}"},
         **statuses,
@@ -487,7 +493,7 @@ def settle_transaction(table_name: str, status: str) -> dict[str, Any]:
                         resources.TABLE_PARTITION_KEY: {"S": "{% 'USER#' & $user_id %}"},
                         resources.TABLE_SORT_KEY: {"S": "{% 'STREAM#' & $stream_id %}"},
                     },
-                    "UpdateExpression": f"SET {', '.join(sets)} REMOVE {resources.ACTIVE_STREAMS_INDEX_KEY}",
+                    "UpdateExpression": f"SET {', '.join(sets)}",
                     "ConditionExpression": f"run_id = :run_id AND #status IN ({', '.join(statuses)})",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": values,

@@ -24,6 +24,9 @@ TABLE_TTL_ATTRIBUTE: Final = "expires_at"
 ACTIVE_STREAMS_INDEX: Final = "active-streams"
 ACTIVE_STREAMS_INDEX_KEY: Final = "active_index_pk"
 ACTIVE_STREAMS_INDEX_VALUE: Final = "ACTIVE"
+# A run that ended moves to this partition of the same index: the watchdog's sweep ends what is still open of
+# its YouTube broadcasts (an end YouTube refused for now, a task killed while ending them), then takes it out.
+ENDED_RUNS_INDEX_VALUE: Final = "ENDED"
 ACTIVE_STREAMS_INDEX_PROJECTION: Final = ("stream_id", "status", "run_id", "task_arn", "started_at")
 
 # Browsers upload parts straight to S3 with presigned PUTs and must read each part's ETag.

@@ -34,7 +34,7 @@ from playout.models import (
     utcnow,
 )
 from playout.pagination import Page, query_page
-from playout.resources import ACTIVE_STREAMS_INDEX_VALUE
+from playout.resources import ACTIVE_STREAMS_INDEX_VALUE, ENDED_RUNS_INDEX_VALUE
 from playout.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -518,7 +518,7 @@ def finish(stream: Stream, status: str, error: str | None = None) -> bool:
     actions: list[Action] = [
         Stream.status.set(status),
         Stream.ended_at.set(utcnow()),
-        Stream.active_index_pk.remove(),
+        Stream.active_index_pk.set(ENDED_RUNS_INDEX_VALUE),
     ]
     if error:
         actions.append(Stream.error.set(error))

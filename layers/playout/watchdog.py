@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from pynamodb.exceptions import UpdateError
+
 from playout.launcher import RunState
 from playout.models import HEALTH_PREFIX, Stream, StreamHealthItem, utcnow
-from playout.resources import ACTIVE_STREAMS_INDEX_VALUE
+from playout.resources import ACTIVE_STREAMS_INDEX_VALUE, ENDED_RUNS_INDEX_VALUE
 from playout.streams import ACTIVE, ENDED, FAILED, STOPPING, finish, get_stream, record_event
 from playout.workflow import HEARTBEAT_STALE_AFTER_S, LAUNCH_GRACE_S
 
@@ -46,14 +48,35 @@ class Finding:
 def sweep(
     inspector: RunInspector, now: datetime | None = None, end_broadcasts: EndBroadcasts | None = None
 ) -> list[Finding]:
-    """Checks every active stream once."""
+    """Checks every active stream once, then the runs that ended since the last sweep."""
     now = now or utcnow()
     findings = []
     for stream in Stream.active_index.query(ACTIVE_STREAMS_INDEX_VALUE):
         finding = check(stream, inspector, now, end_broadcasts)
         if finding is not None:
             findings.append(finding)
+    close_ended_runs(end_broadcasts)
     return findings
+
+
+def close_ended_runs(end_broadcasts: EndBroadcasts | None) -> None:
+    """Ends what is still open of the YouTube broadcasts of each ended run (usually nothing: one Query of its
+    items), and takes the run out of the ended partition once nothing is left to try again."""
+    for stream in Stream.active_index.query(ENDED_RUNS_INDEX_VALUE):
+        problems = (
+            end_broadcasts(_owner(stream), stream.stream_id, str(stream.run_id)) if end_broadcasts else []
+        )
+        if problems:
+            continue  # left for the next sweep (each end that can succeed later was put back)
+        try:
+            stream.update(
+                actions=[Stream.active_index_pk.remove()],
+                condition=(Stream.active_index_pk == ENDED_RUNS_INDEX_VALUE)
+                & (Stream.run_id == stream.run_id),
+            )
+        except UpdateError as error:
+            if error.cause_response_code != "ConditionalCheckFailedException":
+                raise  # a new run began meanwhile: it is not this sweep's
 
 
 def check_run(

@@ -334,6 +334,7 @@ INJECTABLE_FAULTS: Final = {
     "internalError": internal_error,
     "liveStreamingNotEnabled": live_streaming_not_enabled,
     "authError": invalid_credentials,
+    "invalidTransition": invalid_transition,
 }
 
 

@@ -184,6 +184,10 @@ def test_tokens_expire_and_refresh_mid_stream_then_a_broadcast_youtube_ends_is_r
     assert youtube.life_cycle(second) == "complete"
 
 
+def youtube_events(api: ApiClient, stream_id: str) -> list[str]:
+    return [e["message"] for e in events(api, stream_id) if e["type"] == "youtube"]
+
+
 def test_a_revoked_grant_marks_the_channel_needs_reconnect_and_the_stream_reports_it(
     erin: ApiClient, youtube: Emulator, channel: dict[str, Any], loop_media: str
 ) -> None:
@@ -201,13 +205,32 @@ def test_a_revoked_grant_marks_the_channel_needs_reconnect_and_the_stream_report
     shown = erin.ok("GET", f"/api/streams/{stream_id}")
     assert shown["status"] == "live"  # the push needs no grant: it goes on
     assert youtube.bound_stream(broadcast)["streamStatus"] == "active"
+
+    # Connected again while on air: the broadcast is kept again (polled, replaced, rotated).
+    connect_channel(erin, youtube)
+    wait_until(
+        lambda: any("is connected again" in m for m in youtube_events(erin, stream_id)),
+        "kept again",
+        4 * POLL_S + 10,
+    )
+
+    # Refused again, then stopped: the end waits for the channel...
+    assert youtube.post("/grants/revoke", {"channel_id": channel_id})["revoked"] >= 1
+    wait_until(
+        lambda: (
+            erin.ok("GET", f"/api/destinations/{channel['destination_id']}")["state"] == "needs_reconnect"
+        ),
+        "refused again",
+        4 * POLL_S + 10,
+    )
     stop(erin, stream_id)
-    problems = [e["message"] for e in events(erin, stream_id) if e["type"] == "youtube"]
-    assert any("could not be ended" in p for p in problems), problems
-    # Without the grant nothing could end it: what a person would do on YouTube, then connect again.
-    youtube.post(f"/broadcasts/{broadcast}/end")
+    problems = youtube_events(erin, stream_id)
+    assert any("must be connected again first" in p for p in problems), problems
+    assert youtube.life_cycle(broadcast) == "live"  # without the grant nothing can end it...
     again = connect_channel(erin, youtube)
     assert (again["destination_id"], again["state"]) == (channel["destination_id"], "ready")
+    # ... until the channel is connected again: the watchdog's sweep ends it then.
+    wait_until(lambda: youtube.life_cycle(broadcast) == "complete", "the broadcast completed", 30)
 
 
 def test_two_channels_at_once_each_get_a_live_broadcast(

@@ -466,7 +466,7 @@ def test_the_settle_transaction_ends_the_run_and_frees_the_slot_only_for_its_run
         stream = Stream.get("USER#u-1", "STREAM#str_1")
         assert stream.status == status
         assert stream.ended_at is not None  # pynamodb reads the time the JSONata wrote
-        assert stream.active_index_pk is None
+        assert stream.active_index_pk == "ENDED"  # for the watchdog's last look at its YouTube broadcasts
         assert stream.error == ("it broke" if status == "failed" else None)
         assert UserProfile.get("USER#u-1", PROFILE_SK).active_streams == 0
 

@@ -15,16 +15,18 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from local.youtube_emulator import RunningEmulator, running_youtube_emulator
 from playout import crypto, destinations, watchdog
 from playout.launcher import RunState
 from playout.media import get_media
 from playout.media import thumbnail_key as media_thumbnail_key
-from playout.models import OAuthState, Stream, YouTubeQuotaDay, user_pk
+from playout.models import OAuthState, Stream, YouTubeBroadcast, YouTubeQuotaDay, user_pk
+from playout.resources import ENDED_RUNS_INDEX_VALUE
 from playout.settings import get_settings, get_youtube_settings
 from playout.streams import FAILED, finish, get_stream, start_scheduled_stream
-from playout.youtube.broadcasts import broadcasts_for, run_items
+from playout.youtube.broadcasts import ENDING_ABANDONED_AFTER, broadcasts_for, run_items
 from playout.youtube.endpoints import CALLBACK_PATH
 from playout.youtube.google import REFRESH_TOKEN_PURPOSE
 from playout.youtube.quota import COST_UNITS, YouTubeCall, pacific_day
@@ -179,6 +181,22 @@ def test_a_denied_consent_connects_nothing(alice: ApiClient, google: RunningEmul
     assert youtube_destinations(alice) == []
     replayed = callback(consent(google, started.authorization_url), started.nonce)
     assert replayed.fragment["youtube"] == "expired"
+
+
+def test_a_callback_that_cannot_store_the_grant_goes_back_to_the_app_with_words(
+    alice: ApiClient, google: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def kms_down(*args: Any, **kwargs: Any) -> bytes:
+        raise ClientError({"Error": {"Code": "KMSInternalException", "Message": "down"}}, "Encrypt")
+
+    started = start_connect(alice)
+    monkeypatch.setattr(crypto, "encrypt", kms_down)
+
+    back = callback(consent(google, started.authorization_url), started.nonce)
+
+    assert back.status == 302, back
+    assert back.fragment == {"youtube": "failed", "message": "Playout could not save the channel; try again"}
+    assert youtube_destinations(alice) == []
 
 
 def test_the_same_channel_twice_is_one_destination_and_a_reconnect_clears_needs_reconnect(
@@ -548,6 +566,78 @@ def test_a_run_the_workflow_failed_with_no_task_has_its_broadcast_ended_when_the
     assert record.state == "deleted"
     for unreadable in ("", "[]", '{"stream_id": 1}', "not json"):
         assert run_of_execution({"input": unreadable}) is None
+
+
+TRANSITION = "youtube.liveBroadcasts.transition"
+
+
+def _ended_runs() -> set[str]:
+    return {s.stream_id for s in Stream.active_index.query(ENDED_RUNS_INDEX_VALUE)}
+
+
+def test_an_end_youtube_refuses_for_now_is_tried_again_by_the_sweep_until_the_broadcast_completes(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    destination, stream = stream_to_a_connected_channel(alice, google)
+    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    [broadcast] = studio_broadcasts(google)
+    ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
+    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
+    with publishing(ingest.url, seconds=30):
+        wait_until(lambda: broadcast.life_cycle.value == "live", "live by auto-start")
+        # The task's end: YouTube answers 503 to the transition and to its one retry.
+        control(google, "POST", "/faults", {"reason": "backendError", "method": TRANSITION, "times": 2})
+        [problem] = broadcasts().end_broadcasts(str(alice.user_id), stream["stream_id"], str(run.run_id))
+        assert "could not be ended" in problem
+        assert finish(get_stream(str(alice.user_id), stream["stream_id"], consistent=True), "ended")
+        assert broadcast.life_cycle.value == "live"
+        assert stream["stream_id"] in _ended_runs()
+
+        # The next sweep: YouTube refuses the transition (`invalidTransition`), and the broadcast still reads
+        # live: the end is put back, not given up.
+        control(google, "POST", "/faults", {"reason": "invalidTransition", "method": TRANSITION})
+        watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)
+        assert broadcast.life_cycle.value == "live"
+        assert stream["stream_id"] in _ended_runs()
+
+        watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)  # YouTube answers now
+
+    assert broadcast.life_cycle.value == "complete"
+    [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    assert record.state == "complete"
+    assert stream["stream_id"] not in _ended_runs()  # nothing left to try: out of the sweep's way
+
+
+def test_an_end_claimed_by_a_task_that_died_mid_way_is_taken_over_once_abandoned(
+    alice: ApiClient, google: RunningEmulator
+) -> None:
+    destination, stream = stream_to_a_connected_channel(alice, google)
+    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    [broadcast] = studio_broadcasts(google)
+    ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
+    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
+    with publishing(ingest.url, seconds=30):
+        wait_until(lambda: broadcast.life_cycle.value == "live", "live by auto-start")
+        # The task claimed the end (`ending`), wrote the stream ended, and was killed before asking YouTube.
+        [item] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+        item.update(actions=[YouTubeBroadcast.state.set("ending")])
+        assert finish(get_stream(str(alice.user_id), stream["stream_id"], consistent=True), "ended")
+
+        watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)
+        assert broadcast.life_cycle.value == "live"  # a claim this fresh may still be at work
+
+        item.update(
+            actions=[
+                YouTubeBroadcast.updated_at.set(
+                    datetime.now(UTC) - ENDING_ABANDONED_AFTER - timedelta(seconds=1)
+                )
+            ]
+        )
+        watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)
+
+    assert broadcast.life_cycle.value == "complete"
+    [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    assert record.state == "complete"
 
 
 def test_a_failure_part_way_leaves_no_broadcast_and_a_reason_on_the_stream(

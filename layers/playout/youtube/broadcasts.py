@@ -18,6 +18,7 @@ Where each call runs (docs/contracts.md, "YouTube broadcasts"):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,12 +62,17 @@ OPENING, CREATED, BOUND, ENDING, COMPLETE, DELETED, FAILED = (
     "failed",
 )
 OPEN_STATES: Final = (CREATED, BOUND)  # a broadcast that exists on YouTube and is not over
+# An `ending` claim this old was left by a process that died mid-way (a task killed, a Lambda timed out):
+# another may take it over. Far longer than an end takes (two calls, each retried once).
+ENDING_ABANDONED_AFTER: Final = timedelta(minutes=10)
 THUMBNAIL_SETTING, THUMBNAIL_SET, THUMBNAIL_FAILED = "setting", "set", "failed"
 RETENTION: Final = timedelta(days=400)
 LIVE_STREAM_TITLE: Final = "Playout"
 ON_AIR_STATES: Final = frozenset({"testStarting", "testing", "liveStarting", "live"})
 UNUSED_STATES: Final = frozenset({"created", "ready"})
 CONDITION_FAILED: Final = "ConditionalCheckFailedException"
+# What may go right later: an end refused so is put back for the watchdog's next sweep.
+ENDS_TRIED_AGAIN: Final = frozenset({Next.RETRY_LATER, Next.REREAD, Next.RECONNECT, Next.REFRESH_ACCESS})
 
 # A run's calls, for the quota check before a start (the task's thumbnail and the end are counted too, so a
 # stream that starts can also end its broadcast).
@@ -408,66 +414,103 @@ class Broadcasts:
 
     def end_broadcasts(self, user_id: str, stream_id: str, run_id: str) -> list[str]:
         """Ends each broadcast of the run that is still open: `complete` if it went live, deleted if it never
-        did. Returns the problems met (each also logged), empty when all went well."""
+        did; an end another process claimed and abandoned is taken over. Returns what is left to try again
+        (each also logged), empty when every broadcast of the run is over."""
         problems = []
+        abandoned_before = utcnow() - ENDING_ABANDONED_AFTER
         for item in run_items(user_id, stream_id, run_id):
-            if item.state in OPEN_STATES:
+            if item.state == ENDING and item.updated_at is not None and item.updated_at >= abandoned_before:
+                # Another process is ending it, or died doing so: looked at again once the claim is old.
+                problems.append(f"YouTube broadcast {item.broadcast_id} is being ended")
+            elif item.state in OPEN_STATES or item.state == ENDING:
                 problem = self.end_part(user_id, item, reason=None)
                 if problem:
                     problems.append(problem)
         return problems
 
     def end_part(self, user_id: str, item: YouTubeBroadcast, reason: str | None) -> str | None:
+        """Claims the item (`ending`), then completes its broadcast if it went live or deletes it if it never
+        did. Whatever goes wrong that may go right later (YouTube unavailable, a database or KMS error, a
+        broadcast still on its way to live) puts the claim back for the next try: a broadcast is never left
+        live on YouTube with nothing to end it."""
         before = str(item.state)
         try:
             item.update(
                 actions=[YouTubeBroadcast.state.set(ENDING), YouTubeBroadcast.updated_at.set(utcnow())],
-                condition=YouTubeBroadcast.state == before,
+                condition=(YouTubeBroadcast.state == before)
+                & (YouTubeBroadcast.updated_at == item.updated_at),
             )
         except UpdateError as error:
             if error.cause_response_code != CONDITION_FAILED:
                 raise
             return None  # another part of the system is ending it
         broadcast_id = str(item.broadcast_id)
+        back = ENDING if before == ENDING else before  # what a next try claims again
         try:
-            destination = load_destination(user_id, str(item.destination_id))
-            api = self.api_for(user_id, destination, num_retries=1)
+            final = self._end_on_youtube(user_id, item)
+        except PlayoutError as error:
+            retry = isinstance(error, WaitingForReconnect) or (
+                isinstance(error, YouTubeCallError) and error.problem.next in ENDS_TRIED_AGAIN
+            )
+            settle(item, ENDING, back if retry else FAILED, error.message)
+            logger.warning(
+                "the youtube broadcast could not be ended",
+                extra={"broadcast_id": broadcast_id, "reason": error.message, "again": retry},
+            )
+            return f"YouTube broadcast {broadcast_id} could not be ended: {error.message}"
+        except Exception as error:  # DynamoDB, KMS: tried again at the next sweep
+            logger.exception("ending the youtube broadcast failed", extra={"broadcast_id": broadcast_id})
+            with contextlib.suppress(Exception):
+                settle(item, ENDING, back, f"ending failed: {type(error).__name__}")
+            return f"YouTube broadcast {broadcast_id} could not be ended yet; it will be tried again"
+        settle(item, ENDING, final, reason)
+        logger.info("youtube broadcast ended", extra={"broadcast_id": broadcast_id, "state": final})
+        return None
+
+    def _end_on_youtube(self, user_id: str, item: YouTubeBroadcast) -> str:
+        """The end for YouTube's state of the broadcast: COMPLETE or DELETED; YouTubeCallError (REREAD) for a
+        broadcast still on its way to live, whose end must wait for it."""
+        broadcast_id = str(item.broadcast_id)
+        destination = load_destination(user_id, str(item.destination_id))
+        if destination.state == NEEDS_RECONNECT:
+            raise WaitingForReconnect(
+                f"its channel {destination.channel_title} must be connected again first; it is ended then"
+            )
+        api = self.api_for(user_id, destination, num_retries=1)
+
+        def life_cycle() -> str:
             answer = api.execute(
                 YouTubeCall.BROADCASTS_LIST,
                 api.service.liveBroadcasts().list(part="id,status", id=broadcast_id),
                 cleanup=True,
             )
             found = answer.get("items") or []
-            life_cycle = str(found[0]["status"]["lifeCycleStatus"]) if found else "gone"
-            if life_cycle in ON_AIR_STATES:
-                api.execute(
-                    YouTubeCall.BROADCASTS_TRANSITION,
-                    api.service.liveBroadcasts().transition(
-                        part="id,status", id=broadcast_id, broadcastStatus="complete"
-                    ),
-                    cleanup=True,
-                )
-                final = COMPLETE
-            elif life_cycle in UNUSED_STATES:
-                api.execute(
-                    YouTubeCall.BROADCASTS_DELETE,
-                    api.service.liveBroadcasts().delete(id=broadcast_id),
-                    cleanup=True,
-                )
-                final = DELETED
-            else:
-                final = COMPLETE  # already complete (YouTube ended it), revoked, or gone
-        except PlayoutError as error:
-            retry = isinstance(error, YouTubeCallError) and error.problem.next is Next.RETRY_LATER
-            settle(item, ENDING, before if retry else FAILED, error.message)
-            logger.warning(
-                "the youtube broadcast could not be ended",
-                extra={"broadcast_id": broadcast_id, "reason": error.message},
+            return str(found[0]["status"]["lifeCycleStatus"]) if found else "gone"
+
+        now = life_cycle()
+        if now in UNUSED_STATES:
+            api.execute(
+                YouTubeCall.BROADCASTS_DELETE,
+                api.service.liveBroadcasts().delete(id=broadcast_id),
+                cleanup=True,
             )
-            return f"YouTube broadcast {broadcast_id} could not be ended: {error.message}"
-        settle(item, ENDING, final, reason)
-        logger.info("youtube broadcast ended", extra={"broadcast_id": broadcast_id, "state": final})
-        return None
+            return DELETED
+        if now not in ON_AIR_STATES:
+            return COMPLETE  # already complete (YouTube ended it), revoked, or gone
+        try:
+            api.execute(
+                YouTubeCall.BROADCASTS_TRANSITION,
+                api.service.liveBroadcasts().transition(
+                    part="id,status", id=broadcast_id, broadcastStatus="complete"
+                ),
+                cleanup=True,
+            )
+        except YouTubeCallError as refused:
+            # `invalidTransition` and the like: read where it stands now. Ended meanwhile: done; still on
+            # its way to live (`liveStarting`): raised, and the claim is put back for the next try.
+            if refused.problem.next is not Next.REREAD or life_cycle() in ON_AIR_STATES:
+                raise
+        return COMPLETE
 
 
 def _require_channels_free(user_id: str, stream: Stream, destinations: list[Destination]) -> None:
@@ -504,6 +547,10 @@ def run_items(user_id: str, stream_id: str, run_id: str) -> list[YouTubeBroadcas
             consistent_read=True,
         )
     )
+
+
+class WaitingForReconnect(ChannelNeedsAction):
+    """No call can end a broadcast of a channel whose grant was refused, until it is connected again."""
 
 
 def load_destination(user_id: str, destination_id: str) -> Destination:

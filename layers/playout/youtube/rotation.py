@@ -48,6 +48,7 @@ from playout.youtube.broadcasts import (
     settle,
     units_of,
 )
+from playout.youtube.channels import NEEDS_RECONNECT
 from playout.youtube.quota import COST_UNITS, YouTubeCall
 
 DAY_S: Final = 24 * 3600
@@ -301,6 +302,10 @@ class RunBroadcasts:
             api = self.broadcasts.api_for(self.user_id, load_destination(self.user_id, destination_id))
             self._apis[destination_id] = api
         return api
+
+    def reconnected(self, destination_id: str) -> bool:
+        """Whether a channel whose grant was refused has been connected again."""
+        return load_destination(self.user_id, destination_id).state != NEEDS_RECONNECT
 
     def forget_clients(self) -> None:
         """After a refused grant or a reconnect: the next call builds each channel's client again."""
