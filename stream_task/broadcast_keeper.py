@@ -220,6 +220,8 @@ class BroadcastKeeper:
             self._log.info("broadcast ended while its rotation waited: switching now", extra=_ids(seen.item))
             return
         old = seen.item
+        if self._closing:
+            return  # the run is ending: a new part would outlive it
         try:
             new = self.run.replace(seen)
         except PlayoutError as error:
@@ -275,6 +277,8 @@ class BroadcastKeeper:
         parts: dict[str, YouTubeBroadcast] = {}
         urls: dict[str, str] = {}
         for destination_id in chosen:
+            if self._closing:
+                break  # the run is ending: a new part would outlive it
             old = self.current[destination_id]
             try:
                 new = self.run.prepare_rotation(old)

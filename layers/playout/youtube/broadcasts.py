@@ -419,7 +419,13 @@ class Broadcasts:
         problems = []
         abandoned_before = utcnow() - ENDING_ABANDONED_AFTER
         for item in run_items(user_id, stream_id, run_id):
-            if item.state == ENDING and item.updated_at is not None and item.updated_at >= abandoned_before:
+            fresh = item.updated_at is not None and item.updated_at >= abandoned_before
+            if item.state == OPENING and fresh:
+                # A part still being made (a keeper closing mid-rotation): ended by a later look.
+                problems.append(f"part {item.part} of the YouTube broadcasts is being made")
+            elif item.state == OPENING:
+                settle(item, OPENING, FAILED, "abandoned while YouTube was making it")
+            elif item.state == ENDING and fresh:
                 # Another process is ending it, or died doing so: looked at again once the claim is old.
                 problems.append(f"YouTube broadcast {item.broadcast_id} is being ended")
             elif item.state in OPEN_STATES or item.state == ENDING:
