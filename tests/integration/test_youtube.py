@@ -9,6 +9,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -571,6 +572,20 @@ def test_a_run_the_workflow_failed_with_no_task_has_its_broadcast_ended_when_the
 TRANSITION = "youtube.liveBroadcasts.transition"
 
 
+@contextmanager
+def a_live_broadcast(client: ApiClient, google: RunningEmulator) -> Iterator[tuple[Stream, Any]]:
+    """A stream started on a connected channel, its broadcast live by auto-start while an encoder pushes to
+    its ingest (what the stream task does): (the run, the emulator's broadcast)."""
+    destination, stream = stream_to_a_connected_channel(client, google)
+    assert client.post(f"/api/streams/{stream['stream_id']}/start").status == 202
+    [broadcast] = studio_broadcasts(google)
+    ingest = destinations.resolve_ingest(str(client.user_id), destination["destination_id"])
+    run = get_stream(str(client.user_id), stream["stream_id"], consistent=True)
+    with publishing(ingest.url, seconds=30):
+        wait_until(lambda: broadcast.life_cycle.value == "live", "live by auto-start")
+        yield run, broadcast
+
+
 def _ended_runs() -> set[str]:
     return {s.stream_id for s in Stream.active_index.query(ENDED_RUNS_INDEX_VALUE)}
 
@@ -578,50 +593,38 @@ def _ended_runs() -> set[str]:
 def test_an_end_youtube_refuses_for_now_is_tried_again_by_the_sweep_until_the_broadcast_completes(
     alice: ApiClient, google: RunningEmulator
 ) -> None:
-    destination, stream = stream_to_a_connected_channel(alice, google)
-    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
-    [broadcast] = studio_broadcasts(google)
-    ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
-    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
-    with publishing(ingest.url, seconds=30):
-        wait_until(lambda: broadcast.life_cycle.value == "live", "live by auto-start")
+    with a_live_broadcast(alice, google) as (run, broadcast):
         # The task's end: YouTube answers 503 to the transition and to its one retry.
         control(google, "POST", "/faults", {"reason": "backendError", "method": TRANSITION, "times": 2})
-        [problem] = broadcasts().end_broadcasts(str(alice.user_id), stream["stream_id"], str(run.run_id))
+        [problem] = broadcasts().end_broadcasts(str(alice.user_id), run.stream_id, str(run.run_id))
         assert "could not be ended" in problem
-        assert finish(get_stream(str(alice.user_id), stream["stream_id"], consistent=True), "ended")
+        assert finish(get_stream(str(alice.user_id), run.stream_id, consistent=True), "ended")
         assert broadcast.life_cycle.value == "live"
-        assert stream["stream_id"] in _ended_runs()
+        assert run.stream_id in _ended_runs()
 
         # The next sweep: YouTube refuses the transition (`invalidTransition`), and the broadcast still reads
         # live: the end is put back, not given up.
         control(google, "POST", "/faults", {"reason": "invalidTransition", "method": TRANSITION})
         watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)
         assert broadcast.life_cycle.value == "live"
-        assert stream["stream_id"] in _ended_runs()
+        assert run.stream_id in _ended_runs()
 
         watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)  # YouTube answers now
 
     assert broadcast.life_cycle.value == "complete"
-    [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    [record] = run_items(str(alice.user_id), run.stream_id, str(run.run_id))
     assert record.state == "complete"
-    assert stream["stream_id"] not in _ended_runs()  # nothing left to try: out of the sweep's way
+    assert run.stream_id not in _ended_runs()  # nothing left to try: out of the sweep's way
 
 
 def test_an_end_claimed_by_a_task_that_died_mid_way_is_taken_over_once_abandoned(
     alice: ApiClient, google: RunningEmulator
 ) -> None:
-    destination, stream = stream_to_a_connected_channel(alice, google)
-    assert alice.post(f"/api/streams/{stream['stream_id']}/start").status == 202
-    [broadcast] = studio_broadcasts(google)
-    ingest = destinations.resolve_ingest(str(alice.user_id), destination["destination_id"])
-    run = get_stream(str(alice.user_id), stream["stream_id"], consistent=True)
-    with publishing(ingest.url, seconds=30):
-        wait_until(lambda: broadcast.life_cycle.value == "live", "live by auto-start")
+    with a_live_broadcast(alice, google) as (run, broadcast):
         # The task claimed the end (`ending`), wrote the stream ended, and was killed before asking YouTube.
-        [item] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+        [item] = run_items(str(alice.user_id), run.stream_id, str(run.run_id))
         item.update(actions=[YouTubeBroadcast.state.set("ending")])
-        assert finish(get_stream(str(alice.user_id), stream["stream_id"], consistent=True), "ended")
+        assert finish(get_stream(str(alice.user_id), run.stream_id, consistent=True), "ended")
 
         watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)
         assert broadcast.life_cycle.value == "live"  # a claim this fresh may still be at work
@@ -636,7 +639,7 @@ def test_an_end_claimed_by_a_task_that_died_mid_way_is_taken_over_once_abandoned
         watchdog.sweep(_TaskDied(), end_broadcasts=broadcasts().end_broadcasts)
 
     assert broadcast.life_cycle.value == "complete"
-    [record] = run_items(str(alice.user_id), stream["stream_id"], str(run.run_id))
+    [record] = run_items(str(alice.user_id), run.stream_id, str(run.run_id))
     assert record.state == "complete"
 
 
