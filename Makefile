@@ -24,7 +24,7 @@ help:
 	@echo "make test    - lint, unit, integration (moto), infra (synth, cdk-nag, cfn-lint), e2e and browser tests"
 	@echo "make synth   - synthesize the CDK app to cdk.out (no Docker, no AWS account)"
 	@echo "make bench   - benchmarks, each a side-by-side ratio"
-	@echo "make lint    - ruff and mypy"
+	@echo "make lint    - ruff, mypy and the web app's TypeScript check"
 	@echo "make deploy  - cdk deploy to the account in your AWS credentials"
 
 # --- set-up -------------------------------------------------------------------------------------------
@@ -89,10 +89,11 @@ test: system-deps $(VENV)/.installed web/dist/index.html build/layer/.built $(EN
 
 # --- the rest -----------------------------------------------------------------------------------------
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.installed web/node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy layers functions stream_task local infra bench
+	npm --prefix web run typecheck --silent
 
 synth: $(VENV)/.installed web/dist/index.html build/layer/.built
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) infra/app.py

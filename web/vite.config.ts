@@ -2,6 +2,7 @@ import { defineConfig } from "vite";
 
 // The build goes to web/dist: index.html (served no-cache) and hashed files under assets/ (immutable).
 export default defineConfig({
+  oxc: { jsx: { runtime: "automatic", importSource: "preact" } },
   build: {
     outDir: "dist",
     assetsDir: "assets",
