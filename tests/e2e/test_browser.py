@@ -1,6 +1,8 @@
-"""The web app in a real browser (Debian's chromium driven by Playwright): sign up, sign in, see the
-account's figures from /api/me, sign out; and a multipart upload from the app's page as Uppy's
-@uppy/aws-s3 sends one, straight to local mode's S3, then the thumbnail the media job made."""
+"""The web app in a real browser (Debian's chromium driven by Playwright): sign up, sign in (tokens in the
+tab's sessionStorage only), move between screens by keyboard, see the account's figures from /api/me, add
+and delete an RTMP destination whose key is never shown again, sign out and sign out everywhere, all at
+phone width too; and a multipart upload from the app's page as Uppy's @uppy/aws-s3 sends one, straight to
+local mode's S3, then the thumbnail the media job made."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from tests.e2e.conftest import (
 
 
 def _format_bytes(size: int) -> str:
-    """What web/src/format.js shows."""
+    """What web/src/format.ts shows."""
     value, unit = float(size), 0
     units = ["B", "KiB", "MiB", "GiB", "TiB"]
     while value >= 1024 and unit < len(units) - 1:
@@ -54,7 +56,16 @@ def test_sign_up_sign_in_and_out(browser: Any, local_mode: LocalModeProcess) -> 
 
         page.locator("#signin-password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("heading", name="Library", level=1)).to_be_focused()
+        # The tokens stay in this tab: sessionStorage, never localStorage.
+        stored = page.evaluate("[Object.keys(sessionStorage), localStorage.length]")
+        assert any(key.endswith(".refreshToken") for key in stored[0]), stored
+        assert stored[1] == 0, stored
+
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
         expect(page.locator("#account")).to_be_visible()
+        expect(page.get_by_role("heading", name="Your account")).to_be_focused()
+        assert page.evaluate("location.hash") == "#/account"
         expect(page.locator("#account-email")).to_have_text(email)
         expect(page.locator("#storage-used")).to_have_attribute("data-bytes", "0")
         expect(page.locator("#storage-used")).to_have_text("0 B")
@@ -66,11 +77,12 @@ def test_sign_up_sign_in_and_out(browser: Any, local_mode: LocalModeProcess) -> 
         page.reload()  # the session survives a reload
         expect(page.locator("#account-email")).to_have_text(email)
 
-        page.get_by_role("button", name="Sign out").click()
+        page.get_by_role("button", name="Sign out", exact=True).click()
         expect(page.locator("#auth")).to_be_visible()
         expect(page.locator("#account")).to_be_hidden()
         page.reload()  # ... and sign-out forgets it
         expect(page.locator("#auth")).to_be_visible()
+        assert page.evaluate("Object.keys(sessionStorage).length + localStorage.length") == 0
         assert problems == [], problems
     finally:
         context.close()

@@ -57,10 +57,11 @@ def connect_in_the_browser(
         page.goto(answer["body"]["authorization_url"])
         expect(page.get_by_role("heading")).to_contain_text("wants to access your Google Account")
         page.get_by_role("button", name=decision).click()
-        # The app, back in charge, says how it went and takes the outcome out of the address bar.
+        # The app, back in charge, says how it went and takes the outcome out of the address bar, where
+        # the Destinations screen is named instead.
         message = page.locator("#message")
         expect(message).to_have_attribute("data-youtube", re.compile(".+"), timeout=30_000)
-        assert page.evaluate("location.href") == local_mode.url + "/"
+        assert page.evaluate("location.href") == local_mode.url + "/#/destinations"
         return {
             "youtube": message.get_attribute("data-youtube") or "",
             "destination_id": message.get_attribute("data-destination-id") or "",
@@ -83,8 +84,11 @@ def test_a_signed_in_person_connects_a_channel_from_the_app_and_sees_it_listed(
         page.locator("#signin-email").fill(frank.email)
         page.locator("#signin-password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.locator("#youtube-empty")).to_be_visible()
+        nav = page.get_by_role("navigation", name="Main")
+        nav.get_by_role("link", name="Account").click()
         expect(page.locator("#youtube-quota-left")).to_have_text(re.compile(r"^[0-9]+$"))
+        nav.get_by_role("link", name="Destinations").click()
+        expect(page.locator("#youtube-empty")).to_be_visible()
 
         page.get_by_role("button", name="Connect a YouTube channel").click()
         page.wait_for_url(lambda url: not url.startswith(local_mode.url), timeout=30_000)  # Google's page
@@ -94,9 +98,11 @@ def test_a_signed_in_person_connects_a_channel_from_the_app_and_sees_it_listed(
         expect(page.locator("#message")).to_have_text(
             "YouTube channel “Emulated Channel” is connected: streams can go to it now.", timeout=30_000
         )
-        expect(page.locator("#youtube-channels li")).to_have_text(["Emulated Channel ready"])
+        channel = page.locator("#youtube-channels li")
+        expect(channel.locator(".name")).to_have_text(["Emulated Channel"])
+        expect(channel.locator(".state")).to_have_text(["ready"])
         expect(page.locator("#youtube-empty")).to_be_hidden()
-        assert page.evaluate("location.hash") == ""
+        assert page.evaluate("location.hash") == "#/destinations"
     finally:
         context.close()
 

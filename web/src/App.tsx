@@ -1,0 +1,154 @@
+// The app's shell: header with the nav, the one message area, and the screen the address names.
+import { useEffect, useState } from "preact/hooks";
+import type { Api } from "./api";
+import type { Auth } from "./auth";
+import { NAVIGATION, hrefOf, sectionOf, useRoute, type Route } from "./router";
+import { AccountScreen } from "./screens/Account";
+import { AuthScreen } from "./screens/Auth";
+import { DestinationsScreen } from "./screens/Destinations";
+import { LibraryScreen } from "./screens/Library";
+import { PlaylistsScreen } from "./screens/Playlists";
+import { StreamScreen } from "./screens/Stream";
+import { StreamsScreen } from "./screens/Streams";
+import { MessageArea, MessageContext, type Message } from "./ui/message";
+import { describeOutcome, type ConnectOutcome } from "./youtubeOutcome";
+
+interface AppProps {
+  auth: Auth;
+  api: Api;
+  signedIn: boolean;
+  connectOutcome: ConnectOutcome | null;
+}
+
+function focusScreenHeading() {
+  document.querySelector<HTMLElement>("main h1")?.focus();
+}
+
+export function App(props: AppProps) {
+  const { auth, api } = props;
+  const { route, moves } = useRoute();
+  const [signedIn, setSignedIn] = useState(props.signedIn);
+  const [message, setMessage] = useState<Message | null>(() =>
+    !props.signedIn && props.connectOutcome ? outcomeMessage(props.connectOutcome) : null,
+  );
+  // Said by the Destinations screen once it knows the channel's name; when signed out it was said above.
+  const [pendingOutcome, setPendingOutcome] = useState(props.signedIn ? props.connectOutcome : null);
+
+  useEffect(() => {
+    if (moves === 0) return;
+    setMessage(null); // news of the last screen is not news of this one
+    focusScreenHeading();
+  }, [moves]);
+
+  const signedInNow = () => {
+    // As at every sign-in: /api/me makes the account's profile (with its email) the first time.
+    void api.me().catch(() => undefined);
+    setSignedIn(true);
+    window.setTimeout(focusScreenHeading, 0);
+  };
+
+  const signedOut = (text: string) => {
+    setSignedIn(false);
+    setPendingOutcome(null);
+    setMessage({ kind: "info", text });
+    window.setTimeout(focusScreenHeading, 0);
+  };
+
+  const signOut = async () => {
+    await auth.signOut();
+    signedOut("You are signed out.");
+  };
+
+  return (
+    <MessageContext.Provider value={setMessage}>
+      <a
+        class="skip-link"
+        href="#main"
+        onClick={(event) => {
+          event.preventDefault(); // the fragment is the router's
+          focusScreenHeading();
+        }}
+      >
+        Skip to content
+      </a>
+      <header class="site-header">
+        <a class="brand" href="#/library" aria-label="Playout, go to the library">
+          Playout
+        </a>
+        {signedIn && <MainNav route={route} />}
+        {signedIn && (
+          <button id="signout" type="button" class="secondary signout" onClick={signOut}>
+            Sign out
+          </button>
+        )}
+      </header>
+      <main id="main">
+        <MessageArea message={message} />
+        {signedIn ? (
+          <CurrentScreen
+            route={route}
+            api={api}
+            auth={auth}
+            onSignedOut={() => signedOut("You are signed out on every device.")}
+            connectOutcome={pendingOutcome}
+            onOutcomeSaid={() => setPendingOutcome(null)}
+          />
+        ) : (
+          <AuthScreen auth={auth} onSignedIn={signedInNow} />
+        )}
+      </main>
+      <footer class="site-footer">
+        <p>Playout: pre-recorded video, live on air.</p>
+      </footer>
+    </MessageContext.Provider>
+  );
+}
+
+function outcomeMessage(outcome: ConnectOutcome): Message {
+  const { text, isError } = describeOutcome(outcome, []);
+  const data: Record<string, string> = { youtube: outcome.outcome };
+  if (outcome.destinationId) data.destinationId = outcome.destinationId;
+  return { text, kind: isError ? "error" : "info", data };
+}
+
+function MainNav({ route }: { route: Route }) {
+  const current = sectionOf(route);
+  return (
+    <nav class="main-nav" aria-label="Main">
+      <ul>
+        {NAVIGATION.map(({ screen, label }) => (
+          <li key={screen}>
+            <a href={hrefOf({ screen } as Route)} aria-current={screen === current ? "page" : undefined}>
+              {label}
+            </a>
+          </li>
+        ))}
+      </ul>
+    </nav>
+  );
+}
+
+function CurrentScreen(props: {
+  route: Route;
+  api: Api;
+  auth: Auth;
+  onSignedOut: () => void;
+  connectOutcome: ConnectOutcome | null;
+  onOutcomeSaid: () => void;
+}) {
+  const { route, api } = props;
+  switch (route.screen) {
+    case "library":
+      return <LibraryScreen />;
+    case "playlists":
+      return <PlaylistsScreen />;
+    case "destinations":
+      return <DestinationsScreen api={api} connectOutcome={props.connectOutcome} onOutcomeSaid={props.onOutcomeSaid} />;
+    case "streams":
+      return <StreamsScreen />;
+    case "stream":
+      return <StreamScreen streamId={route.streamId} />;
+    case "account":
+      return <AccountScreen api={api} auth={props.auth} onSignedOut={props.onSignedOut} />;
+  }
+}
