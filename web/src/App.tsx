@@ -54,6 +54,13 @@ export function App(props: AppProps) {
     window.setTimeout(focusScreenHeading, 0);
   };
 
+  useEffect(() => {
+    api.onUnauthorized = () => {
+      void auth.signOut();
+      signedOut("Your session has ended. Sign in again to go on.");
+    };
+  }, []);
+
   const signOut = async () => {
     await auth.signOut();
     signedOut("You are signed out.");

@@ -155,6 +155,8 @@ type Method = "GET" | "POST" | "PUT" | "DELETE";
 
 export class Api {
   private readonly baseUrl: string;
+  /** Called when the API refuses the session (401): it ended, or was signed out everywhere. */
+  onUnauthorized: () => void = () => undefined;
 
   constructor(
     baseUrl: string,
@@ -185,6 +187,7 @@ export class Api {
     } catch {
       payload = null;
     }
+    if (response.status === 401) this.onUnauthorized();
     if (!response.ok) {
       const error = (payload as { error?: { code?: string; message?: string } } | null)?.error;
       throw new ApiError(
