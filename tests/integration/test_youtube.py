@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 import pytest
+from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 
 from local.youtube_emulator import RunningEmulator, running_youtube_emulator
@@ -29,7 +30,7 @@ from playout.settings import get_settings, get_youtube_settings
 from playout.streams import FAILED, finish, get_stream, start_scheduled_stream
 from playout.youtube.broadcasts import ENDING_ABANDONED_AFTER, broadcasts_for, run_items
 from playout.youtube.endpoints import CALLBACK_PATH
-from playout.youtube.google import REFRESH_TOKEN_PURPOSE
+from playout.youtube.google import REFRESH_TOKEN_PURPOSE, SECRET_MAX_AGE_S
 from playout.youtube.quota import COST_UNITS, YouTubeCall, pacific_day
 from stream_task.broadcast_thumbnail import jpeg_from_webp
 from tests.integration.conftest import ApiClient, ApiResponse, RecordingLauncher
@@ -764,6 +765,18 @@ def test_the_client_comes_from_secrets_manager_in_aws(
         alice = ApiClient(f"alice-{uuid.uuid4()}")
         _, destination = connect_channel(alice, emulator)
         assert destination["state"] == "ready"
+
+        # The secret rotated: warm processes take the new one once their copy is older than its max age.
+        google = project()
+        boto3.client("secretsmanager").put_secret_value(
+            SecretId="playout/test/youtube-oauth-client",
+            SecretString=json.dumps({"client_id": emulator.client.client_id, "client_secret": "rotated"}),
+        )
+        read_at = google.oauth_client()
+        assert read_at.client_secret == emulator.client.client_secret  # within its max age: the copy
+        parameters.clear_caches()  # Powertools' own cache of the secret, past its max age too
+        monkeypatch.setattr(google, "monotonic", lambda: time.monotonic() + SECRET_MAX_AGE_S + 1)
+        assert google.oauth_client().client_secret == "rotated"
     finally:
         control(emulator, "POST", "/reset")
         forget_settings()

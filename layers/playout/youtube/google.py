@@ -10,6 +10,7 @@ from Secrets Manager through Powertools' parameters (cached five minutes), local
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -42,6 +43,8 @@ class GoogleProject:
     app_origin: str = ""  # the SPA's origin: the redirect URI is its /api/youtube/callback
     clock: Callable[[], datetime] = utcnow
     _client: GoogleOAuthClient | None = field(default=None, init=False, repr=False)
+    _client_read_at: float = field(default=0.0, init=False, repr=False)  # monotonic
+    monotonic: Callable[[], float] = field(default=time.monotonic, repr=False)
     # A channel's credentials (and the access token they hold) for as long as this process lives: a warm
     # Lambda or the stream task refreshes an access token once an hour, not at every call.
     _credentials: dict[tuple[str, str], Credentials] = field(default_factory=dict, init=False, repr=False)
@@ -55,8 +58,23 @@ class GoogleProject:
         return self.app_origin + CALLBACK_PATH
 
     def oauth_client(self) -> GoogleOAuthClient:
-        if self._client is None:
+        """The OAuth client, read again every SECRET_MAX_AGE_S: a secret rotated in Secrets Manager reaches
+        warm Lambdas and running tasks within minutes (with the channels' credentials made again)."""
+        now = self.monotonic()
+        if self._client is not None and now - self._client_read_at < SECRET_MAX_AGE_S:
+            return self._client
+        try:
             client_id, client_secret = self._client_credentials()
+        except YouTubeNotConfigured:
+            if self._client is None:
+                raise
+            client_id, client_secret = self._client.client_id, self._client.client_secret  # read it later
+        self._client_read_at = now
+        if self._client is None or (self._client.client_id, self._client.client_secret) != (
+            client_id,
+            client_secret,
+        ):
+            self._credentials.clear()
             self._client = GoogleOAuthClient(
                 client_id=client_id,
                 client_secret=client_secret,
