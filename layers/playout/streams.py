@@ -210,12 +210,13 @@ def list_streams(user_id: str, limit: int, cursor: str | None) -> Page[Stream]:
     return query_page(Stream, user_id, STREAM_PREFIX, limit, cursor)
 
 
-def active_streams(user_id: str) -> list[Stream]:
+def active_streams(user_id: str, consistent: bool = False) -> list[Stream]:
     return list(
         Stream.query(
             user_pk(user_id),
             Stream.sk.startswith(STREAM_PREFIX),
             filter_condition=_status_in(*ACTIVE),
+            consistent_read=consistent,
         )
     )
 

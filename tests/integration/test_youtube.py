@@ -28,6 +28,7 @@ from playout.models import OAuthState, Stream, YouTubeBroadcast, YouTubeQuotaDay
 from playout.resources import ENDED_RUNS_INDEX_VALUE
 from playout.settings import get_settings, get_youtube_settings
 from playout.streams import FAILED, finish, get_stream, start_scheduled_stream
+from playout.youtube import broadcasts as youtube_broadcasts
 from playout.youtube.broadcasts import ENDING_ABANDONED_AFTER, broadcasts_for, run_items
 from playout.youtube.endpoints import CALLBACK_PATH
 from playout.youtube.google import REFRESH_TOKEN_PURPOSE, SECRET_MAX_AGE_S
@@ -359,6 +360,33 @@ def test_a_start_makes_a_broadcast_bound_to_the_channels_reusable_stream_and_the
     assert message.startswith('YouTube channel Emulated Channel is on air from your stream "Loop'), message
     assert alice.get(f"/api/streams/{second['stream_id']}").json()["status"] == "draft"
     assert (len(studio_broadcasts(google)), quota_used(), len(aws_env.started)) == (1, before, 1)
+
+
+def test_a_start_that_raced_another_on_the_same_channel_gives_way_once_both_are_written(
+    alice: ApiClient, google: RunningEmulator, aws_env: RecordingLauncher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two clicks at once: each start's first check read the streams before the other's run was written."""
+    destination, first = stream_to_a_connected_channel(alice, google)
+    assert alice.post(f"/api/streams/{first['stream_id']}/start").status == 202
+    second = new_stream(alice, [destination["destination_id"]])
+    real = youtube_broadcasts.active_streams
+    monkeypatch.setattr(
+        youtube_broadcasts,
+        "active_streams",
+        lambda user_id, consistent=False: real(user_id) if consistent else [],
+    )
+
+    raced = alice.post(f"/api/streams/{second['stream_id']}/start")
+
+    assert raced.status == 409, raced.text
+    assert "is on air from your stream" in raced.json()["error"]["message"]
+    shown = alice.get(f"/api/streams/{second['stream_id']}").json()
+    assert shown["status"] == "failed"
+    assert shown["error"].startswith("YouTube: YouTube channel Emulated Channel is on air from your stream")
+    assert len(studio_broadcasts(google)) == 1  # the first stream's only
+    assert len(aws_env.started) == 1
+    assert int(alice.get("/api/me").json()["active_streams"]) == 1
+    assert alice.get(f"/api/streams/{first['stream_id']}").json()["status"] == "starting"
 
 
 def test_the_broadcast_gets_the_first_medias_thumbnail(

@@ -165,6 +165,9 @@ class Broadcasts:
             return []
         opened: list[BroadcastRef] = []
         try:
+            # Again now that this run is written (the check before it is a read another start can race):
+            # of two runs on one channel, each sees the other here, and the later one gives way.
+            _require_channels_free(user_id, stream, destinations, consistent=True)
             for destination in destinations:
                 self._make_live_streams(user_id, destination)
                 item = self.open_part(user_id, stream, destination)
@@ -519,13 +522,17 @@ class Broadcasts:
         return COMPLETE
 
 
-def _require_channels_free(user_id: str, stream: Stream, destinations: list[Destination]) -> None:
+def _require_channels_free(
+    user_id: str, stream: Stream, destinations: list[Destination], *, consistent: bool = False
+) -> None:
     """A channel's reusable liveStream takes one encoder: a second stream pushing to it while another of the
-    user's streams is on air there would make both fail, so it is refused before anything is made."""
+    user's streams is on air there would make both fail, so it is refused before anything is made. Once this
+    stream's run is written (`consistent`), only runs begun before it count."""
     wanted = {str(d.destination_id): d for d in destinations}
-    for other in active_streams(user_id):
+    for other in active_streams(user_id, consistent=consistent):
         shared = sorted(wanted.keys() & set(other.destination_ids or []))
-        if shared and other.stream_id != stream.stream_id:
+        earlier = not consistent or str(other.run_id) < str(stream.run_id)
+        if shared and other.stream_id != stream.stream_id and earlier:
             raise InvalidState(
                 f"YouTube channel {wanted[shared[0]].channel_title} is on air from your stream "
                 f'"{other.title}"; a channel takes one stream from Playout at a time: stop that one first'
