@@ -216,7 +216,13 @@ function SaveStatus({ status, onRetry }: { status: SaveState; onRetry: () => voi
   return (
     <>
       <p id="playlist-save" class="pl-save" role="status" data-state={status.state}>
-        {status.state === "saving" ? "Saving…" : status.state === "saved" ? "All changes saved" : ""}
+        {status.state === "saving"
+          ? "Saving…"
+          : status.state === "saved"
+            ? "All changes saved"
+            : status.state === "idle"
+              ? "Each change is saved as you make it"
+              : "Not saved"}
       </p>
       {status.state === "failed" && (
         <div id="playlist-save-error" class="form-error" role="alert">
