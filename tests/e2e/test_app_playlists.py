@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -286,6 +287,50 @@ def test_a_playlist_deleted_from_its_editor_goes_back_to_the_list(
         assert problems == [], problems
     finally:
         context.close()
+
+
+def test_a_video_deleted_from_the_library_is_named_in_plain_words_and_removing_it_saves(
+    browser: Any,
+    local_mode: LocalModeProcess,
+    paula: User,
+    paula_api: ApiClient,
+    library: dict[str, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    from playwright.sync_api import expect
+
+    doomed = upload_media(paula_api, make_clip(tmp_path / "doomed.mp4", 2, tone_hz=660), local_mode.url)
+    assert doomed["status"] == "ready", doomed
+    harbour = library["harbour.mp4"]["media_id"]
+    made = paula_api.ok(
+        "POST", "/api/playlists", {"name": "Fragile", "media_ids": [harbour, doomed["media_id"]]}, 201
+    )
+    context = browser.new_context()
+    page = context.new_page()
+    problems = _watch_for_problems(page)
+    try:
+        _sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
+        expect(page.locator("#playlist-items li")).to_have_count(2)
+        # Deleted from the library (another tab, another device) while the playlist is open.
+        paula_api.ok("DELETE", f"/api/media/{doomed['media_id']}", status=204)
+        page.get_by_role("button", name="Move doomed.mp4 up").click()
+        expect(page.locator("#playlist-save-error")).to_contain_text(
+            "Your last change is not saved: a video in it was deleted from the library."
+        )
+        deleted = page.locator("#playlist-items li.pl-item-missing")
+        expect(deleted.locator(".pl-name")).to_have_text("A deleted video")
+        expect(page.locator("#playlist-duration-unknown")).to_contain_text("a video in it was deleted")
+        deleted.get_by_role("button", name="Remove A deleted video from the playlist").click()
+        _saved(page)
+        expect(page.locator("#playlist-duration")).to_have_text(_hms(library["harbour.mp4"]["duration_s"]))
+        assert paula_api.ok("GET", f"/api/playlists/{made['playlist_id']}")["media_ids"] == [harbour]
+        # The refused save is the one 404 the browser reports.
+        assert problems == [
+            "console error: Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
+        ], problems
+    finally:
+        context.close()
+        paula_api.ok("DELETE", f"/api/playlists/{made['playlist_id']}", status=204)
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))

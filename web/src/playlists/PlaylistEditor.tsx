@@ -91,7 +91,8 @@ function Editor(props: InnerProps) {
     items.map((i) => i.mediaId),
     library,
   );
-  const totalText = total !== null ? formatDuration(total) : serverDuration !== null && items.length ? formatDuration(serverDuration) : null;
+  const deletedInIt = items.some((i) => !library.has(i.mediaId));
+  const totalText = total !== null ? formatDuration(total) : serverDuration !== null && items.length && !deletedInIt ? formatDuration(serverDuration) : null;
 
   const move = (from: number, to: number) => {
     if (to < 0 || to >= items.length || from === to) return;
@@ -122,17 +123,22 @@ function Editor(props: InnerProps) {
     setAnnouncement(`${m.filename} added at position ${more.length}${after !== null ? `; ${formatDuration(after)} in all` : ""}.`);
   };
 
-  const refresh = async () => {
+  const refresh = async (quietly = false) => {
     setRefreshing(true);
     try {
       setMedia(await listMedia(api));
-      setAnnouncement("The library is up to date.");
+      if (!quietly) setAnnouncement("The library is up to date.");
     } catch (failure) {
       setAnnouncement(`The library could not be read: ${(failure as Error).message}`);
     } finally {
       setRefreshing(false);
     }
   };
+
+  // A video deleted from the library meanwhile: read the library again, so the page shows which one it was.
+  useEffect(() => {
+    if (status.state === "failed" && isMissingMedia(status.error)) void refresh(true);
+  }, [status]);
 
   return (
     <>
@@ -145,7 +151,9 @@ function Editor(props: InnerProps) {
               <strong id="playlist-duration">{totalText}</strong> for one pass
             </>
           ) : items.length ? (
-            <span id="playlist-duration-unknown">length known once every video is processed</span>
+            <span id="playlist-duration-unknown">
+              {deletedInIt ? "length not known: a video in it was deleted" : "length known once every video is processed"}
+            </span>
           ) : (
             <strong id="playlist-duration">0:00:00</strong>
           )}
@@ -188,7 +196,7 @@ function Editor(props: InnerProps) {
         )}
       </section>
 
-      <LibraryPicker media={media} onAdd={add} onRefresh={refresh} refreshing={refreshing} />
+      <LibraryPicker media={media} onAdd={add} onRefresh={() => void refresh()} refreshing={refreshing} />
 
       <section class="subsection" aria-labelledby="playlist-settings-title">
         <h2 id="playlist-settings-title">Name and deletion</h2>
@@ -236,10 +244,14 @@ function SaveStatus({ status, onRetry }: { status: SaveState; onRetry: () => voi
   );
 }
 
+function isMissingMedia(error: unknown): boolean {
+  return error instanceof ApiError && error.status === 404 && /^media /.test(error.message);
+}
+
 function plainSaveError(error: unknown): string {
   if (error instanceof ApiError) {
-    if (error.status === 404 && /^media /.test(error.message))
-      return "a video in it was deleted from the library. Remove the deleted videos and try again.";
+    if (isMissingMedia(error))
+      return "a video in it was deleted from the library. Remove the deleted video and it saves again.";
     if (error.status === 404) return "this playlist was deleted, perhaps on another device.";
     if (error.status === 0) return error.message;
   }
