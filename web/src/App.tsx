@@ -148,7 +148,7 @@ function CurrentScreen(props: {
     case "library":
       return <LibraryScreen />;
     case "playlists":
-      return <PlaylistsScreen />;
+      return <PlaylistsScreen api={api} />;
     case "destinations":
       return <DestinationsScreen api={api} connectOutcome={props.connectOutcome} onOutcomeSaid={props.onOutcomeSaid} />;
     case "streams":
