@@ -230,6 +230,7 @@ def delete_media(media_id: Id) -> Response[None]:
     media.delete_media(
         user_id, media_id, in_use=streams.uses(streams.active_streams(user_id), media_id=media_id)
     )
+    playlists.forget_media(user_id, media_id)
     return Response(HTTPStatus.NO_CONTENT)
 
 

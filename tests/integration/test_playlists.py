@@ -372,10 +372,13 @@ def test_media_playing_from_a_playlist_cannot_be_deleted(
 
 
 def test_media_listed_by_a_playlist_may_be_deleted_and_a_later_stream_names_it(alice: ApiClient) -> None:
-    kept, deleted = upload(alice)["media_id"], upload(alice)["media_id"]
+    kept, deleted = probed_media(alice, 2, duration_s=4)
     made = playlist(alice, [kept, deleted, kept])
+    assert made["duration_s"] == 12
     assert alice.delete(f"/api/media/{deleted}").status == 204
-    assert alice.get(f"/api/playlists/{made['playlist_id']}").json()["media_ids"] == [kept, deleted, kept]
+    shown = alice.get(f"/api/playlists/{made['playlist_id']}").json()
+    assert (shown["media_ids"], shown["duration_s"]) == ([kept, deleted, kept], None)  # no longer 12 s
+    assert [p["duration_s"] for p in alice.get("/api/playlists").json()["items"]] == [None]
     status, body = _stream(alice, playlist_id=made["playlist_id"])
     assert status == 422
     assert body["error"] == {
