@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import secrets
 import struct
 from pathlib import Path
@@ -326,6 +327,64 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
         assert [m["media_id"] for m in same] == [media["media_id"]]
         assert same[0]["size_bytes"] == video.stat().st_size
         assert page.evaluate("localStorage.getItem('playout.uploads')") is None
+        assert problems == [], problems
+    finally:
+        context.close()
+
+
+def test_a_lost_connection_is_said_in_plain_words_then_retried_and_a_paused_upload_cancelled(
+    browser: Any, local_mode: LocalModeProcess, lena: User, make_client: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    api: ApiClient = make_client(lena)
+    trail = _small_clip(tmp_path / "trail.mp4", 2)
+    context = browser.new_context()
+    page = context.new_page()
+    problems = _watch_for_problems(page)
+
+    def is_part(url: str) -> bool:
+        return "partNumber=" in url
+
+    def cut(route: Any) -> None:
+        route.abort("internetdisconnected")
+
+    try:
+        _sign_in(page, local_mode, lena)
+        context.route(is_part, cut)
+        page.locator("#file-input").set_input_files(str(trail))
+        row = page.locator("#uploads > li").filter(has=page.get_by_role("progressbar", name="trail.mp4"))
+        expect(row).to_have_attribute("data-state", "failed", timeout=30_000)
+        expect(row.get_by_role("alert")).to_have_text(
+            "The connection was lost while sending this file. Retry to go on from where it stopped."
+        )
+        context.unroute(is_part, cut)
+        row.get_by_role("button", name="Retry trail.mp4").click()
+        expect(row).to_have_attribute("data-state", "done", timeout=30_000)
+        expect(row.get_by_role("progressbar")).to_have_js_property("value", 100)
+        expect(_media_item(page, "trail.mp4")).to_have_attribute(
+            "data-status", "ready", timeout=MEDIA_JOB_TIMEOUT_MS
+        )
+
+        # Pause while a part hangs, then cancel: the media and what was sent are deleted.
+        held: list[Any] = []
+
+        def hold(route: Any) -> None:
+            held.append(route)  # never answered: a line too slow to finish
+
+        context.route(is_part, hold)
+        page.locator("#file-input").set_input_files(str(_small_clip(tmp_path / "hike.mp4", 2)))
+        hike = page.locator("#uploads > li").filter(has=page.get_by_role("progressbar", name="hike.mp4"))
+        expect(hike.get_by_role("button", name="Pause hike.mp4")).to_be_visible()
+        expect(hike).to_have_attribute("data-media-id", re.compile(r"^med_"))
+        media_id = hike.get_attribute("data-media-id")
+        hike.get_by_role("button", name="Pause hike.mp4").click()
+        expect(hike).to_have_attribute("data-state", "paused")
+        expect(hike.get_by_role("button", name="Resume hike.mp4")).to_be_visible()
+        hike.get_by_role("button", name="Cancel hike.mp4").click()
+        expect(hike).to_have_count(0)
+        expect(_media_item(page, "hike.mp4")).to_have_count(0)
+        assert media_id not in {m["media_id"] for m in api.ok("GET", "/api/media")["items"]}
         assert problems == [], problems
     finally:
         context.close()

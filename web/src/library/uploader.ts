@@ -91,9 +91,9 @@ export class Uploader {
         );
         return {};
       },
-      abortMultipartUpload: async (_file, { uploadId }) => {
-        if (uploadId) await this.deleteQuietly(uploadId);
-      },
+      // Uppy aborts an upload when a part fails for good too; the parts are kept then, for Retry to go on
+      // from where it stopped. Cancel deletes the media itself (see cancel).
+      abortMultipartUpload: () => undefined,
     });
 
     this.uppy.on("upload-progress", (file, progress) => {
@@ -169,7 +169,13 @@ export class Uploader {
     if (row?.state !== "failed") return;
     const id = this.uppyIds.get(key);
     this.update(key, { state: id ? "uploading" : "preparing", error: null });
-    if (id) void this.uppy.retryUpload(id).catch(() => undefined);
+    if (id && row.mediaId) {
+      // Go on from the parts S3 already holds (Uppy forgot the upload when it failed).
+      this.prepared.delete(row.mediaId);
+      const state = { s3Multipart: { uploadId: row.mediaId, key: row.mediaId } };
+      this.uppy.setFileState(id, state as Partial<UppyFile<Meta, Body>>);
+      void this.uppy.retryUpload(id).catch(() => undefined);
+    }
     else void this.start(key);
   }
 

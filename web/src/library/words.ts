@@ -8,6 +8,9 @@ export function describeUploadError(error: unknown): string {
     return error.message;
   }
   const message = (error as Error | undefined)?.message ?? "";
+  const status = (error as { source?: { status?: number } } | undefined)?.source?.status;
+  if (status === 403) return "The link to send this file expired. Retry to go on with fresh links.";
+  if (status && status >= 400) return `The storage refused part of this file (status ${status}). Retry to send it again.`;
   // XHR part uploads fail without a status when the connection drops (or the part URL was refused).
   if (!message || /network|unknown error|failed to fetch|status 0/i.test(message)) {
     return "The connection was lost while sending this file. Retry to go on from where it stopped.";
