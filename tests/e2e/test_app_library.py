@@ -197,10 +197,9 @@ def test_a_text_file_named_like_a_video_fails_with_its_reason_and_is_deleted_aft
         # The picker: a real button, by keyboard.
         # (after sign-in the app moves the focus to the heading: wait for it, or it takes the focus back)
         expect(page.get_by_role("heading", name="Library", level=1)).to_be_focused()
-        page.get_by_role("button", name="Choose files…").focus()
-        expect(page.get_by_role("button", name="Choose files…")).to_be_focused()
+        expect(page.locator("#media-list, #media-empty").first).to_be_visible()  # the list is in
         with page.expect_file_chooser() as chosen:
-            page.keyboard.press("Enter")
+            page.get_by_role("button", name="Choose files…").press("Enter")
         chosen.value.set_files(str(notes))
         expect(page.get_by_role("progressbar", name="notes.mp4")).to_have_js_property("value", 100)
         item = _media_item(page, "notes.mp4")
