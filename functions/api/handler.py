@@ -34,8 +34,10 @@ from api.schemas import (
     PlaylistPageOut,
     PresignedPartOut,
     ReplacePlaylistRequest,
+    ResumedUploadOut,
     ScheduleRequest,
     StreamOut,
+    UploadedPartOut,
     UploadOut,
     YouTubeConnectOut,
     YouTubeQuotaOut,
@@ -177,16 +179,30 @@ def _youtube_quota() -> YouTubeQuotaOut | None:
 @app.post("/api/media", tags=["media"], status_code=HTTPStatus.CREATED)
 def create_media(body: CreateMediaRequest) -> CreatedMediaOut:
     plan = media.create_upload(_user_id(), body.filename, body.size_bytes, body.content_type)
-    return CreatedMediaOut(
-        media_id=plan.media.media_id,
-        upload=UploadOut(
-            upload_id=plan.upload_id,
-            part_size=plan.part_size,
-            parts=[
-                PresignedPartOut(part_number=p.part_number, url=p.url, size_bytes=p.size_bytes)
-                for p in plan.parts
-            ],
-        ),
+    return CreatedMediaOut(media_id=plan.media.media_id, upload=_upload_out(plan))
+
+
+def _upload_out(plan: media.UploadPlan) -> UploadOut:
+    return UploadOut(
+        upload_id=plan.upload_id,
+        part_size=plan.part_size,
+        parts=[
+            PresignedPartOut(part_number=p.part_number, url=p.url, size_bytes=p.size_bytes)
+            for p in plan.parts
+        ],
+    )
+
+
+@app.get("/api/media/<media_id>/upload", tags=["media"])
+def resume_media_upload(media_id: Id) -> ResumedUploadOut:
+    """An upload under way, afresh: new part URLs and the parts already stored (to resume it)."""
+    plan, uploaded = media.resume_upload(_user_id(), media_id)
+    return ResumedUploadOut(
+        media_id=media_id,
+        upload=_upload_out(plan),
+        uploaded_parts=[
+            UploadedPartOut(part_number=p.part_number, etag=p.etag, size_bytes=p.size_bytes) for p in uploaded
+        ],
     )
 
 

@@ -180,6 +180,18 @@ class UploadOut(BaseModel):
     parts: list[PresignedPartOut] = Field(description="each URL expires; PUT each part's bytes to it")
 
 
+class UploadedPartOut(BaseModel):
+    part_number: int
+    etag: str
+    size_bytes: int
+
+
+class ResumedUploadOut(BaseModel):
+    media_id: str
+    upload: UploadOut = Field(description="fresh URLs for every part, as at creation")
+    uploaded_parts: list[UploadedPartOut] = Field(description="parts S3 already holds: send the others")
+
+
 class VideoOut(BaseModel):
     codec: str | None = None
     width: int | None = None

@@ -135,6 +135,48 @@ def create_upload(
     return UploadPlan(media, upload_id, part_size, parts)
 
 
+@dataclass(frozen=True)
+class UploadedPart:
+    part_number: int
+    etag: str
+    size_bytes: int
+
+
+def resume_upload(user_id: str, media_id: str) -> tuple[UploadPlan, list[UploadedPart]]:
+    """The plan of an upload still under way, afresh (a new presigned URL for every part), and the parts S3
+    already holds: what a browser needs to send only the missing parts after a closed tab or a pause."""
+    media = get_media(user_id, media_id, consistent=True)
+    if media.status != UPLOADING or not media.upload_id:
+        raise InvalidState(f"media {media_id} is {media.status}, not uploading")
+    s3 = _s3()
+    uploaded: list[UploadedPart] = []
+    marker = 0
+    while True:
+        try:
+            page = s3.list_parts(
+                Bucket=get_settings().media_bucket,
+                Key=media.object_key,
+                UploadId=media.upload_id,
+                PartNumberMarker=marker,
+            )
+        except s3.exceptions.NoSuchUpload:
+            raise InvalidState(f"the upload of media {media_id} has expired; upload it again") from None
+        uploaded += [
+            UploadedPart(int(p["PartNumber"]), str(p["ETag"]), int(p["Size"])) for p in page.get("Parts", [])
+        ]
+        if not page.get("IsTruncated"):
+            break
+        marker = int(page["NextPartNumberMarker"])
+    size_bytes = int(media.size_bytes)
+    part_size = part_size_for(size_bytes, get_settings().upload_part_size_bytes)
+    key, upload_id = str(media.object_key), str(media.upload_id)
+    parts = [
+        PresignedPart(number, _presign_part(key, upload_id, number, length), length)
+        for number, length in enumerate(part_sizes(size_bytes, part_size), start=1)
+    ]
+    return UploadPlan(media, upload_id, part_size, parts), uploaded
+
+
 def _presign_part(key: str, upload_id: str, part_number: int, length: int) -> str:
     settings = get_settings()
     url: str = _s3().generate_presigned_url(

@@ -146,7 +146,7 @@ function CurrentScreen(props: {
   const { route, api } = props;
   switch (route.screen) {
     case "library":
-      return <LibraryScreen />;
+      return <LibraryScreen api={api} />;
     case "playlists":
       return <PlaylistsScreen api={api} />;
     case "destinations":
