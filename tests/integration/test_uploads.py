@@ -89,6 +89,31 @@ def test_each_part_url_expires_and_signs_the_exact_length_of_its_part(alice: Api
         assert not signs_length(part["url"], 5 * 1024**3)
 
 
+def test_an_upload_under_way_resumes_with_fresh_urls_and_the_parts_already_stored(
+    alice: ApiClient, bob: ApiClient
+) -> None:
+    """A closed tab, reopened: the page asks what S3 holds and sends only the missing parts."""
+    part_size = create(alice, 1)["upload"]["part_size"]
+    data = bytes(range(256)) * (part_size // 256) + b"the last part"
+    created = create(alice, len(data))
+    first, second = created["upload"]["parts"]
+    sent = put_parts({"upload": {"parts": [first]}}, data[: first["size_bytes"]])
+
+    resumed = alice.get(f"/api/media/{created['media_id']}/upload")
+
+    assert resumed.status == 200, resumed.text
+    body = resumed.json()
+    assert [(p["part_number"], p["etag"]) for p in body["uploaded_parts"]] == [(1, sent[0]["etag"])]
+    assert [p["part_number"] for p in body["upload"]["parts"]] == [1, 2]
+    missing = body["upload"]["parts"][1]
+    rest = put_parts({"upload": {"parts": [missing]}}, data[first["size_bytes"] :])
+    completed = alice.post(f"/api/media/{created['media_id']}/complete", {"parts": sent + rest})
+    assert completed.status == 200, completed.text
+    assert alice.get(f"/api/media/{created['media_id']}/upload").status == 409  # no longer uploading
+    assert bob.get(f"/api/media/{created['media_id']}/upload").status == 404
+    assert (second["part_number"], second["size_bytes"]) == (2, len(b"the last part"))
+
+
 def test_an_upload_over_50_gb_is_refused(alice: ApiClient) -> None:
     body = {"filename": "a.mp4", "size_bytes": 50 * 1024**3 + 1, "content_type": "video/mp4"}
     assert alice.post("/api/media", body).status == 422
