@@ -152,9 +152,9 @@ function CurrentScreen(props: {
     case "destinations":
       return <DestinationsScreen api={api} connectOutcome={props.connectOutcome} onOutcomeSaid={props.onOutcomeSaid} />;
     case "streams":
-      return <StreamsScreen />;
+      return <StreamsScreen api={api} />;
     case "stream":
-      return <StreamScreen streamId={route.streamId} />;
+      return <StreamScreen key={route.streamId} api={api} streamId={route.streamId} />;
     case "account":
       return <AccountScreen api={api} auth={props.auth} onSignedOut={props.onSignedOut} />;
   }
