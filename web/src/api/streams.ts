@@ -69,8 +69,7 @@ export function cancelSchedule(api: Api, streamId: string): Promise<Stream> {
   return api.request("DELETE", path(streamId, "/schedule"));
 }
 
-/** The newest events first (at most `limit`). */
+/** The newest events first, as the API lists them (at most `limit`). */
 export async function streamEvents(api: Api, streamId: string, limit = 50): Promise<StreamEvent[]> {
-  const page = await api.request<Page<StreamEvent>>("GET", path(streamId, `/events?limit=${limit}`));
-  return [...page.items].sort((a, b) => b.at.localeCompare(a.at));
+  return (await api.request<Page<StreamEvent>>("GET", path(streamId, `/events?limit=${limit}`))).items;
 }

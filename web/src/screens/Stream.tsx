@@ -17,6 +17,8 @@ import { Screen } from "../ui/Screen";
 export const POLL_MS = 2500;
 /** While it waits for its time. */
 const WAIT_POLL_MS = 15000;
+/** What a stream's id looks like: anything else names no stream, and is not asked for. */
+const STREAM_ID = /^str_[0-9a-f]{28}$/;
 /** Readings kept for the sparklines. */
 const KEPT = 60;
 
@@ -33,7 +35,9 @@ type View =
 
 export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) {
   const say = useSay();
-  const [view, setView] = useState<View>({ state: "loading" });
+  const [view, setView] = useState<View>(() =>
+    STREAM_ID.test(streamId) ? { state: "loading" } : { state: "failed", error: "no such stream", missing: true },
+  );
   const [readings, setReadings] = useState<Reading[]>([]);
   const [destinations, setDestinations] = useState<Map<string, Destination>>(new Map());
   const [actionError, setActionError] = useState<string | null>(null);
@@ -55,8 +59,8 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
       }
       return stream;
     } catch (failure) {
-      if (alive.current && (view.state !== "ready" || (failure instanceof ApiError && failure.status === 404))) {
-        const missing = failure instanceof ApiError && failure.status === 404;
+      const missing = failure instanceof ApiError && failure.status === 404;
+      if (alive.current && (view.state !== "ready" || missing)) {
         setView({ state: "failed", error: (failure as Error).message, missing });
       }
       return null;
@@ -65,6 +69,7 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
 
   useEffect(() => {
     alive.current = true;
+    if (!STREAM_ID.test(streamId)) return;
     void load();
     void listDestinations(api)
       .then((all) => alive.current && setDestinations(new Map(all.map((d) => [d.destination_id, d]))))
@@ -243,8 +248,8 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
         )}
       </section>
 
-      <section id="stream-destinations" class="subsection" aria-labelledby="stream-destinations-title">
-        <h2 id="stream-destinations-title">Destinations</h2>
+      <section id="stream-dests" class="subsection" aria-labelledby="stream-dests-title">
+        <h2 id="stream-dests-title">Destinations</h2>
         <ul class="st-dests">
           {stream.destinations.map((d) => {
             const known = destinations.get(d.destination_id);

@@ -1,0 +1,355 @@
+"""The Streams screens in Chromium against local mode, as a person uses them: a new user is told what a
+stream needs first; a user with a ready video and an RTMP destination at the test nginx-rtmp makes a stream in
+the page (errors said next to their fields first), starts it, sees it live with the bitrate and frame-rate
+sparklines gaining points reading by reading and the events timeline, stops it after a question and sees it
+ended (the page then stops asking the API); the sink's recording has video and audio. A stream scheduled ahead
+is shown in the browser's time zone (named), listed as scheduled, unscheduled and deleted. Both screens pass
+axe-core (no serious or critical violation) and are kept as screenshots under build/screenshots/."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.e2e.conftest import (
+    PASSWORD,
+    REPO_ROOT,
+    ApiClient,
+    LocalModeProcess,
+    RtmpSink,
+    User,
+    make_clip,
+    new_stream_key,
+    sign_up_and_in,
+    upload_media,
+)
+from tests.e2e.recording import wait_until_written
+from tests.e2e.test_app_accessibility import AXE, _serious_violations
+from tests.media_probe import probe
+
+SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
+ZONE = "America/New_York"  # not this machine's (UTC): the page must use the browser's
+START_TO_LIVE_TIMEOUT_MS = 60_000
+STOP_TO_ENDED_TIMEOUT_MS = 40_000
+
+
+def _watch_for_problems(page: Any) -> list[str]:
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    return problems
+
+
+def _sign_in(page: Any, local_mode: LocalModeProcess, user: User, route: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(f"{local_mode.url}/{route}")
+    page.locator("#signin-email").fill(user.email)
+    page.locator("#signin-password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
+def _context(browser: Any) -> Any:
+    # axe is injected by the tests (the app's CSP allows its own scripts only).
+    return browser.new_context(
+        viewport={"width": 1280, "height": 900}, timezone_id=ZONE, locale="en-US", bypass_csp=True
+    )
+
+
+def _points(page: Any, spark: str) -> int:
+    return int(page.locator(f"#{spark} svg").get_attribute("data-points") or 0)
+
+
+def _wait_for_more_points(page: Any, spark: str, than: int, timeout_ms: float = 30_000) -> int:
+    page.wait_for_function(
+        "([id, n]) => Number(document.querySelector(`#${id} svg`)?.dataset.points ?? 0) > n",
+        arg=[spark, than],
+        timeout=timeout_ms,
+    )
+    return _points(page, spark)
+
+
+@pytest.fixture(scope="module")
+def stella(local_mode: LocalModeProcess, runtime_config: dict[str, str]) -> User:
+    return sign_up_and_in(local_mode, runtime_config, f"stella-{secrets.token_hex(4)}@example.com")
+
+
+@pytest.fixture(scope="module")
+def stella_api(stella: User, make_client: Callable[[User | None], ApiClient]) -> ApiClient:
+    return make_client(stella)
+
+
+@pytest.fixture(scope="module")
+def ready_video(
+    stella_api: ApiClient, local_mode: LocalModeProcess, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """Stella's ready video, uploaded as the browser does it."""
+    path = make_clip(tmp_path_factory.mktemp("stream-clips") / "harbour-lights.mp4", 8, tone_hz=440)
+    media = upload_media(stella_api, path, local_mode.url)
+    assert media["status"] == "ready", media
+    return media
+
+
+@pytest.fixture(scope="module")
+def sink_destination(
+    stella_api: ApiClient, rtmp_sink: RtmpSink, stream_keys: list[str]
+) -> tuple[dict[str, Any], str]:
+    """Stella's RTMP destination at the test nginx-rtmp, and its stream key (the recording's name there)."""
+    key = new_stream_key(stream_keys)
+    destination = stella_api.ok(
+        "POST",
+        "/api/destinations",
+        {"type": "rtmp", "name": "Test sink", "url": rtmp_sink.url, "stream_key": key},
+        201,
+    )
+    return dict(destination), key
+
+
+def test_a_new_user_is_told_what_a_stream_needs_first(
+    browser: Any, local_mode: LocalModeProcess, runtime_config: dict[str, str]
+) -> None:
+    from playwright.sync_api import expect
+
+    newcomer = sign_up_and_in(local_mode, runtime_config, f"newt-{secrets.token_hex(4)}@example.com")
+    context = browser.new_context()
+    page = context.new_page()
+    problems = _watch_for_problems(page)
+    try:
+        _sign_in(page, local_mode, newcomer, "#/streams")
+        expect(page.locator("#streams-empty")).to_contain_text("No streams yet.")
+        need = page.locator("#streams-need-media")
+        expect(need).to_contain_text("A stream needs a ready video first.")
+        need.get_by_role("link", name="Upload videos in the Library").click()
+        expect(page.get_by_role("heading", name="Library", level=1)).to_be_focused()
+        assert problems == [], problems
+    finally:
+        context.close()
+
+
+def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
+    browser: Any,
+    local_mode: LocalModeProcess,
+    stella: User,
+    stella_api: ApiClient,
+    ready_video: dict[str, Any],
+    sink_destination: tuple[dict[str, Any], str],
+    rtmp_sink: RtmpSink,
+) -> None:
+    from playwright.sync_api import expect
+
+    destination, key = sink_destination
+    title = "Harbour lights, all night"
+    context = _context(browser)
+    page = context.new_page()
+    problems = _watch_for_problems(page)
+    try:
+        _sign_in(page, local_mode, stella, "#/streams")
+        expect(page.locator("#streams-empty")).to_be_visible()
+
+        # Nothing filled in: each problem is said next to its field, the focus on the first.
+        page.get_by_role("button", name="Create stream").click()
+        expect(page.locator("#stream-title-error")).to_contain_text("Give the stream a title")
+        expect(page.locator("#stream-what-error")).to_have_text("Choose at least one ready video.")
+        expect(page.locator("#stream-destinations-error")).to_have_text("Choose at least one destination.")
+        expect(page.get_by_label("Title")).to_be_focused()
+
+        page.get_by_label("Title").fill(title)
+        page.get_by_label("Description (optional)").fill("Made in the browser by an e2e test.")
+        page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
+        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
+        page.get_by_label("Loop until I stop it (24/7)").check()
+        expect(page.locator("#stream-youtube")).to_have_count(0)  # no YouTube destination chosen
+        page.get_by_role("button", name="Create stream").click()
+
+        expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
+        stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
+        assert stream_id.startswith("str_"), stream_id
+        expect(page.locator("#stream-status")).to_have_text("Draft")
+        made = stella_api.ok("GET", f"/api/streams/{stream_id}")
+        assert made["media_ids"] == [ready_video["media_id"]], made
+        assert made["loop"] is True, made
+        assert made["loops"] is None, made
+        assert made["description"] == "Made in the browser by an e2e test.", made
+        assert [d["destination_id"] for d in made["destinations"]] == [destination["destination_id"]]
+        expect(
+            page.locator(f"#stream-dests li[data-destination-id='{destination['destination_id']}'] .st-name")
+        ).to_have_text("Test sink")
+
+        page.get_by_role("button", name="Start", exact=True).click()
+        expect(page.locator("#stream-status")).to_have_text("Live", timeout=START_TO_LIVE_TIMEOUT_MS)
+        expect(
+            page.locator(f"#stream-dests li[data-destination-id='{destination['destination_id']}']")
+        ).to_have_attribute("data-status", "live", timeout=20_000)
+
+        # The sparklines gain a point with each reading (a heartbeat every 5 s) while the page is open.
+        first = _wait_for_more_points(page, "spark-bitrate", 0)
+        more = _wait_for_more_points(page, "spark-bitrate", first)
+        most = _wait_for_more_points(page, "spark-bitrate", more)
+        assert first < more < most, (first, more, most)
+        assert _wait_for_more_points(page, "spark-fps", 1) >= 2
+        expect(page.locator("#spark-bitrate-value")).to_have_text(re.compile(r"^\d+ kbps$"))
+        expect(page.locator("#spark-fps-value")).to_have_text(re.compile(r"^\d+(\.\d)? fps$"))
+        expect(page.locator("#spark-bitrate polyline")).to_have_count(1)
+
+        # The timeline, newest first, has the start and the live.
+        events = page.locator("#stream-event-list li")
+        expect(page.locator("#stream-event-list li[data-type='live']")).to_have_count(1)
+        types = events.evaluate_all("items => items.map((li) => li.dataset.type)")
+        assert types.index("live") < types.index("starting") < types.index("created"), types
+        expect(page.locator("#stream-cost-usd")).to_have_text(re.compile(r"^\$\d+\.\d+$"))
+
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "stream-live.png"), full_page=True)
+        assert _serious_violations(page) == []
+
+        # Stop asks first; Cancel keeps it on air.
+        page.get_by_role("button", name=f"Stop {title}").click()
+        expect(page.get_by_role("button", name="Cancel")).to_be_focused()
+        page.get_by_role("button", name="Cancel").click()
+        expect(page.locator("#stream-status")).to_have_text("Live")
+        page.get_by_role("button", name=f"Stop {title}").click()
+        page.get_by_role("button", name="Yes, stop").click()
+        expect(page.locator("#stream-status")).to_have_text("Ended", timeout=STOP_TO_ENDED_TIMEOUT_MS)
+        expect(page.locator("#stream-event-list li").first).to_have_attribute("data-type", "ended")
+        assert stella_api.ok("GET", f"/api/streams/{stream_id}")["status"] == "ended"
+
+        # Over: the page asks no more.
+        asked: list[str] = []
+        page.on(
+            "request",
+            lambda request: asked.append(request.url) if f"/api/streams/{stream_id}" in request.url else None,
+        )
+        page.wait_for_timeout(6_000)
+        assert asked == [], asked
+
+        page.get_by_role("link", name="All streams").click()
+        expect(page.get_by_role("heading", name="Streams", level=1)).to_be_focused()
+        row = page.locator(f"#stream-list li[data-stream-id='{stream_id}']")
+        expect(row).to_have_attribute("data-status", "ended")
+        expect(row.locator(".st-status")).to_have_text("Ended")
+        expect(row.locator(".st-next")).to_have_text("Over: see what happened")
+        page.screenshot(path=str(SCREENSHOTS / "streams.png"), full_page=True)
+        assert _serious_violations(page) == []
+        assert problems == [], problems
+    finally:
+        context.close()
+
+    recording = rtmp_sink.recording(key)
+    wait_until_written(recording, 20)
+    codecs = {s["codec_type"]: s["codec_name"] for s in probe(recording)["streams"]}
+    assert codecs == {"video": "h264", "audio": "aac"}, codecs
+
+
+def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unscheduled_and_deleted(
+    browser: Any,
+    local_mode: LocalModeProcess,
+    stella: User,
+    stella_api: ApiClient,
+    ready_video: dict[str, Any],
+    sink_destination: tuple[dict[str, Any], str],
+) -> None:
+    from playwright.sync_api import expect
+
+    if not AXE.is_file():
+        pytest.fail(f"{AXE} is missing (npm --prefix web ci)", pytrace=False)
+    destination, _ = sink_destination
+    title = f"Morning show {secrets.token_hex(2)}"
+    # Ahead of the 90 s pre-warm (a start due sooner begins at once and waits on air for its time).
+    at = (datetime.now(UTC) + timedelta(minutes=10)).replace(second=0, microsecond=0)
+    local = at.astimezone(ZoneInfo(ZONE))
+    context = _context(browser)
+    page = context.new_page()
+    problems = _watch_for_problems(page)
+    try:
+        _sign_in(page, local_mode, stella, "#/streams")
+        page.get_by_label("Title").fill(title)
+        page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
+        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
+        page.get_by_label("At a time I choose").check()
+        expect(page.get_by_label(f"Start at ({ZONE} time)")).to_be_visible()
+        # A time already past is said next to the field.
+        page.get_by_label(f"Start at ({ZONE} time)").fill(
+            (local - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        )
+        page.get_by_role("button", name="Schedule stream").click()
+        expect(page.locator("#stream-when-error")).to_have_text("That time has passed: choose a time ahead.")
+        page.get_by_label(f"Start at ({ZONE} time)").fill(local.strftime("%Y-%m-%dT%H:%M"))
+        page.get_by_role("button", name="Schedule stream").click()
+
+        expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
+        stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
+        expect(page.locator("#stream-status")).to_have_text("Scheduled")
+        stored = stella_api.ok("GET", f"/api/streams/{stream_id}")
+        assert stored["status"] == "scheduled", stored
+        assert datetime.fromisoformat(stored["scheduled_start"].replace("Z", "+00:00")) == at, stored
+        shown = page.locator("#stream-schedule").inner_text().replace("\u202f", " ")
+        clock = local.strftime("%-I:%M %p")
+        assert f"{local.strftime('%b')} {local.day}, {local.year}, {clock}" in shown, shown
+        assert f"({ZONE} time)" in shown, shown
+
+        page.get_by_role("link", name="All streams").click()
+        row = page.locator(f"#stream-list li[data-stream-id='{stream_id}']")
+        expect(row).to_have_attribute("data-status", "scheduled")
+        expect(row.locator(".st-status")).to_have_text("Scheduled")
+        meta = row.locator(".st-meta").inner_text().replace("\u202f", " ")
+        assert clock in meta, meta
+        assert ZONE in meta, meta
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "streams-scheduled.png"), full_page=True)
+        assert _serious_violations(page) == []
+
+        row.get_by_role("link", name=title).click()
+        expect(page.locator("#stream-status")).to_have_text("Scheduled")
+        assert _serious_violations(page) == []
+        page.get_by_role("button", name="Cancel the schedule").click()
+        expect(page.locator("#stream-status")).to_have_text("Draft")
+        assert stella_api.ok("GET", f"/api/streams/{stream_id}")["status"] == "draft"
+
+        page.get_by_role("button", name=f"Delete stream {title}").click()
+        page.get_by_role("button", name="Yes, delete").click()
+        expect(page.get_by_role("heading", name="Streams", level=1)).to_be_visible()
+        expect(page.locator(f"#stream-list li[data-stream-id='{stream_id}']")).to_have_count(0)
+        assert stella_api.get(f"/api/streams/{stream_id}").status_code == 404
+        assert problems == [], problems
+    finally:
+        context.close()
+
+
+def test_a_refusal_of_the_api_is_said_next_to_the_field_it_names(
+    browser: Any,
+    local_mode: LocalModeProcess,
+    stella: User,
+    stella_api: ApiClient,
+    ready_video: dict[str, Any],
+    sink_destination: tuple[dict[str, Any], str],
+    tmp_path: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    destination, _ = sink_destination
+    doomed = upload_media(stella_api, make_clip(tmp_path / "doomed.mp4", 2, tone_hz=660), local_mode.url)
+    assert doomed["status"] == "ready", doomed
+    context = _context(browser)
+    page = context.new_page()
+    try:
+        _sign_in(page, local_mode, stella, "#/streams")
+        page.get_by_label("Title").fill("Gone before it starts")
+        page.locator(f"#stream-media input[value='{doomed['media_id']}']").check()
+        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
+        # Deleted elsewhere (another tab) while the form is open: the API refuses, naming the media.
+        stella_api.ok("DELETE", f"/api/media/{doomed['media_id']}", status=204)
+        page.get_by_role("button", name="Create stream").click()
+        expect(page.locator("#stream-what-error")).to_contain_text(f"{doomed['media_id']} not found")
+        expect(page.locator("#new-stream-problem")).to_have_count(0)
+        assert page.evaluate("location.hash") == "#/streams"
+    finally:
+        context.close()
