@@ -21,9 +21,11 @@ from tests.e2e.conftest import (
     PASSWORD,
     REPO_ROOT,
     ApiClient,
+    Emulator,
     LocalModeProcess,
     RtmpSink,
     User,
+    connect_channel,
     make_clip,
     new_stream_key,
     sign_up_and_in,
@@ -353,3 +355,62 @@ def test_a_refusal_of_the_api_is_said_next_to_the_field_it_names(
         assert page.evaluate("location.hash") == "#/streams"
     finally:
         context.close()
+
+
+def test_a_youtube_destination_brings_its_broadcast_options_and_a_playlist_can_be_played(
+    browser: Any,
+    local_mode: LocalModeProcess,
+    stella: User,
+    stella_api: ApiClient,
+    ready_video: dict[str, Any],
+    emulator: Emulator,
+) -> None:
+    from playwright.sync_api import expect
+
+    channel = connect_channel(stella_api, emulator)
+    playlist = stella_api.ok(
+        "POST", "/api/playlists", {"name": "Two passes", "media_ids": [ready_video["media_id"]] * 2}, 201
+    )
+    title = "On the channel"
+    context = _context(browser)
+    page = context.new_page()
+    problems = _watch_for_problems(page)
+    try:
+        _sign_in(page, local_mode, stella, "#/streams")
+        page.get_by_label("Title").fill(title)
+        # A playlist with videos is offered first.
+        expect(page.get_by_label("A playlist")).to_be_checked()
+        page.get_by_label("Playlist", exact=True).select_option(playlist["playlist_id"])
+        expect(page.locator("#stream-youtube")).to_have_count(0)
+        youtube = page.locator(f"#stream-destinations input[value='{channel['destination_id']}']")
+        youtube.check()
+        expect(page.locator("#stream-youtube")).to_be_visible()
+        page.get_by_label("Made for kids").check()
+        page.get_by_label("Viewers may rewind while it is live (DVR)").uncheck()
+        page.get_by_label("Latency").select_option("low")
+        page.get_by_label("Privacy on YouTube").select_option("public")
+        page.get_by_label("A number of passes through the list").check()
+        page.get_by_label("Passes", exact=True).fill("0")
+        page.get_by_role("button", name="Create stream").click()
+        expect(page.locator("#stream-length-error")).to_contain_text("from 1 to 100,000")
+        page.get_by_label("Passes", exact=True).fill("3")
+        page.get_by_role("button", name="Create stream").click()
+
+        expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
+        stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
+        made = stella_api.ok("GET", f"/api/streams/{stream_id}")
+        assert made["playlist_id"] == playlist["playlist_id"], made
+        assert made["media_ids"] == playlist["media_ids"], made
+        assert made["loops"] == 3, made
+        assert made["privacy"] == "public", made
+        assert made["youtube"] == {"made_for_kids": True, "latency_preference": "low", "enable_dvr": False}
+        expect(
+            page.locator(f"#stream-dests li[data-destination-id='{channel['destination_id']}'] .st-name")
+        ).to_contain_text("YouTube: ")
+        page.get_by_role("button", name=f"Delete stream {title}").click()
+        page.get_by_role("button", name="Yes, delete").click()
+        expect(page.get_by_role("heading", name="Streams", level=1)).to_be_visible()
+        assert problems == [], problems
+    finally:
+        context.close()
+        stella_api.ok("DELETE", f"/api/playlists/{playlist['playlist_id']}", status=204)
