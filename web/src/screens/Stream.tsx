@@ -60,9 +60,12 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
       return stream;
     } catch (failure) {
       const missing = failure instanceof ApiError && failure.status === 404;
-      if (alive.current && (view.state !== "ready" || missing)) {
-        setView({ state: "failed", error: (failure as Error).message, missing });
-      }
+      if (!alive.current) return null;
+      setView((last) =>
+        last.state !== "ready" || missing
+          ? { state: "failed", error: (failure as Error).message, missing }
+          : { ...last }, // a hiccup while polling: keep what is shown, and ask again
+      );
       return null;
     }
   };
