@@ -39,6 +39,8 @@ SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
 ZONE = "America/New_York"  # not this machine's (UTC): the page must use the browser's
 START_TO_LIVE_TIMEOUT_MS = 60_000
 STOP_TO_ENDED_TIMEOUT_MS = 40_000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 360, "height": 740}
 
 
 def _watch_for_problems(page: Any) -> list[str]:
@@ -62,9 +64,12 @@ def _sign_in(page: Any, local_mode: LocalModeProcess, user: User, route: str) ->
 
 def _context(browser: Any) -> Any:
     # axe is injected by the tests (the app's CSP allows its own scripts only).
-    return browser.new_context(
-        viewport={"width": 1280, "height": 900}, timezone_id=ZONE, locale="en-US", bypass_csp=True
-    )
+    return browser.new_context(viewport=DESKTOP, timezone_id=ZONE, locale="en-US", bypass_csp=True)
+
+
+def _fits(page: Any) -> None:
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= page.viewport_size["width"], f"the page is {width} px wide"
 
 
 def _points(page: Any, spark: str) -> int:
@@ -309,9 +314,16 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
         page.screenshot(path=str(SCREENSHOTS / "streams-scheduled.png"), full_page=True)
         assert _serious_violations(page) == []
 
+        # At phone width: nothing wider than the screen, still no serious violation.
+        page.set_viewport_size(PHONE)
+        _fits(page)
+        assert _serious_violations(page) == []
         row.get_by_role("link", name=title).click()
         expect(page.locator("#stream-status")).to_have_text("Scheduled")
+        _fits(page)
         assert _serious_violations(page) == []
+        page.screenshot(path=str(SCREENSHOTS / "stream-scheduled-phone.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
         page.get_by_role("button", name="Cancel the schedule").click()
         expect(page.locator("#stream-status")).to_have_text("Draft")
         assert stella_api.ok("GET", f"/api/streams/{stream_id}")["status"] == "draft"
