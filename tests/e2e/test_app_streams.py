@@ -318,7 +318,7 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
         page.set_viewport_size(PHONE)
         _fits(page)
         assert _serious_violations(page) == []
-        row.get_by_role("link", name=title).click()
+        row.get_by_role("link", name=title, exact=True).click()
         expect(page.locator("#stream-status")).to_have_text("Scheduled")
         _fits(page)
         assert _serious_violations(page) == []
