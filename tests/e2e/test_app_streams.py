@@ -302,6 +302,9 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
         clock = local.strftime("%-I:%M %p")
         assert f"{local.strftime('%b')} {local.day}, {local.year}, {clock}" in shown, shown
         assert f"({ZONE} time)" in shown, shown
+        # The timeline says the time in the same zone, not in UTC.
+        said = page.locator("#stream-event-list li[data-type='scheduled'] .st-event-message")
+        assert said.inner_text().replace("\u202f", " ") == f"starts at {shown.removeprefix('Starts ')}"
 
         page.get_by_role("link", name="All streams").click()
         row = page.locator(f"#stream-list li[data-stream-id='{stream_id}']")

@@ -305,7 +305,7 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
               <li key={`${event.at}-${index}`} data-type={event.type}>
                 <time dateTime={event.at}>{formatClock(event.at)}</time>
                 <span class="st-event-type">{eventLabel(event.type)}</span>
-                <span class="st-event-message">{event.message}</span>
+                <span class="st-event-message">{localTimes(event.message, zone)}</span>
               </li>
             ))}
           </ol>
@@ -329,6 +329,13 @@ function isNumber(value: number | null): value is number {
 
 function formatUsd(usd: number): string {
   return usd < 0.01 && usd > 0 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
+}
+
+/** A message's UTC times ("starts at 2026-11-26T13:06:00+00:00") in the user's zone, named. */
+function localTimes(message: string, zone: string): string {
+  return message.replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})/g, (iso) =>
+    Number.isNaN(Date.parse(iso)) ? iso : `${formatWhen(iso)} (${zone} time)`,
+  );
 }
 
 /** An event's type in words ("broadcast_replaced" → "Broadcast replaced"). */
