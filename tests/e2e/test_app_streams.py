@@ -30,6 +30,7 @@ from tests.e2e.conftest import (
     new_stream_key,
     sign_up_and_in,
     upload_media,
+    wait_for_status,
 )
 from tests.e2e.recording import wait_until_written
 from tests.e2e.test_app_accessibility import AXE, _serious_violations
@@ -429,3 +430,53 @@ def test_a_youtube_destination_brings_its_broadcast_options_and_a_playlist_can_b
     finally:
         context.close()
         stella_api.ok("DELETE", f"/api/playlists/{playlist['playlist_id']}", status=204)
+
+
+def test_a_start_scheduled_within_the_prewarm_waits_on_its_way_and_goes_live_at_its_time(
+    browser: Any,
+    local_mode: LocalModeProcess,
+    stella: User,
+    stella_api: ApiClient,
+    ready_video: dict[str, Any],
+    sink_destination: tuple[dict[str, Any], str],
+) -> None:
+    """Within the 90 s pre-warm the API starts the task at once and it holds its first frame until the time:
+    the page says `Starting` with the time to come, then `Live` once it is reached (the next whole minute at
+    least 20 s ahead: a datetime-local input takes minutes)."""
+    from playwright.sync_api import expect
+
+    destination, _ = sink_destination
+    title = f"Top of the minute {secrets.token_hex(2)}"
+    at = (datetime.now(UTC) + timedelta(seconds=80)).replace(second=0, microsecond=0)
+    local = at.astimezone(ZoneInfo(ZONE))
+    context = _context(browser)
+    page = context.new_page()
+    problems = _watch_for_problems(page)
+    stream_id = ""
+    try:
+        _sign_in(page, local_mode, stella, "#/streams")
+        page.get_by_label("Title").fill(title)
+        page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
+        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
+        page.get_by_label("Loop until I stop it (24/7)").check()
+        page.get_by_label("At a time I choose").check()
+        page.get_by_label(f"Start at ({ZONE} time)").fill(local.strftime("%Y-%m-%dT%H:%M"))
+        page.get_by_role("button", name="Schedule stream").click()
+        expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
+        stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
+        assert datetime.now(UTC) < at, "the test was too slow to see the wait"
+        expect(page.locator("#stream-status")).to_have_text("Starting")
+        shown = page.locator("#stream-schedule").inner_text().replace("\u202f", " ")
+        assert local.strftime("%-I:%M %p") in shown, shown
+        assert ZONE in shown, shown
+
+        expect(page.locator("#stream-status")).to_have_text("Live", timeout=120_000)
+        assert datetime.now(UTC) >= at - timedelta(seconds=3), "live before its time"
+        expect(page.locator("#stream-schedule")).to_have_count(0)
+        _wait_for_more_points(page, "spark-bitrate", 0)
+        assert problems == [], problems
+    finally:
+        context.close()
+        if stream_id:
+            stella_api.ok("POST", f"/api/streams/{stream_id}/stop", status=202)
+            wait_for_status(stella_api, stream_id, {"ended"}, 40)

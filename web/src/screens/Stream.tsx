@@ -7,7 +7,7 @@ import { ApiError, type Api, type Destination, type Stream, type StreamEvent } f
 import { cancelSchedule, deleteStream, getStream, listDestinations, startStream, stopStream, streamEvents } from "../api/streams";
 import { formatBytes } from "../format";
 import { Sparkline } from "../streams/Sparkline";
-import { ACTIVE, DESTINATION_LABEL, SETTLED, STATUS_LABEL, canDelete, canStart, canStop } from "../streams/status";
+import { ACTIVE, DESTINATION_LABEL, SETTLED, STATUS_LABEL, canDelete, canStart, canStop, waitsForItsTime } from "../streams/status";
 import { formatClock, formatSpan, formatWhen, timeZoneName } from "../streams/time";
 import { ConfirmAction } from "../ui/ConfirmAction";
 import { useSay } from "../ui/message";
@@ -165,12 +165,12 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
             {STATUS_LABEL[stream.status]}
           </span>
         </p>
-        {stream.scheduled_start && (stream.status === "scheduled" || stream.status === "starting") && (
+        {waitsForItsTime(stream) && (
           <p id="stream-schedule" class="st-when">
-            Starts <time dateTime={stream.scheduled_start}>{formatWhen(stream.scheduled_start)}</time> ({zone} time)
+            Starts <time dateTime={stream.scheduled_start!}>{formatWhen(stream.scheduled_start!)}</time> ({zone} time)
           </p>
         )}
-        {stream.started_at && (
+        {stream.started_at && !waitsForItsTime(stream) && (
           <p class="st-when">
             Started <time dateTime={stream.started_at}>{formatWhen(stream.started_at)}</time>
             {stream.ended_at && (

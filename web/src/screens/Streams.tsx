@@ -5,7 +5,7 @@ import { useEffect } from "preact/hooks";
 import type { Api, Stream } from "../api";
 import { listMedia, listPlaylists } from "../api/playlists";
 import { listDestinations, listStreams } from "../api/streams";
-import { ACTIVE, STATUS_LABEL, nextAction } from "../streams/status";
+import { ACTIVE, STATUS_LABEL, nextAction, waitsForItsTime } from "../streams/status";
 import { StreamForm, streamHref, type Choices } from "../streams/StreamForm";
 import { formatWhen, timeZoneName } from "../streams/time";
 import { LoadState } from "../ui/Loading";
@@ -74,8 +74,7 @@ function StreamRow({ stream }: { stream: Stream }) {
 }
 
 function when(stream: Stream): string {
-  if (stream.status === "scheduled" && stream.scheduled_start)
-    return `Starts ${formatWhen(stream.scheduled_start)} (${timeZoneName()})`;
+  if (waitsForItsTime(stream)) return `Starts ${formatWhen(stream.scheduled_start!)} (${timeZoneName()})`;
   if (stream.ended_at) return `Ended ${formatWhen(stream.ended_at)}`;
   if (stream.started_at) return `Started ${formatWhen(stream.started_at)}`;
   return `Made ${formatWhen(stream.created_at)}`;

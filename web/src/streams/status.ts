@@ -33,7 +33,7 @@ export function nextAction(stream: Stream): string {
     case "scheduled":
       return "Starts by itself at its time";
     case "starting":
-      return "Going on air: follow it";
+      return waitsForItsTime(stream) ? "Getting ready for its time" : "Going on air: follow it";
     case "live":
       return "On air: watch its health";
     case "stopping":
@@ -55,4 +55,10 @@ export function canStop(status: StreamStatus): boolean {
 
 export function canDelete(status: StreamStatus): boolean {
   return !ACTIVE.has(status);
+}
+
+/** Scheduled, or started ahead of its time and holding its first frame until then. */
+export function waitsForItsTime(stream: Stream, now = Date.now()): boolean {
+  if (!stream.scheduled_start) return false;
+  return stream.status === "scheduled" || (stream.status === "starting" && Date.parse(stream.scheduled_start) > now);
 }
