@@ -3,28 +3,15 @@ desktop and phone width: no serious or critical violation."""
 
 from __future__ import annotations
 
-import json
 import secrets
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.e2e.app_pages import VIEWPORTS, require_axe, serious_violations
 from tests.e2e.conftest import PASSWORD, LocalModeProcess, sign_up_and_in
 
-AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
 ROUTES = ["#/library", "#/playlists", "#/destinations", "#/streams", "#/streams/str_0123", "#/account"]
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 360, "height": 740}}
-
-
-def _serious_violations(page: Any) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {json.dumps([n['target'] for n in v['nodes']])}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
@@ -33,8 +20,7 @@ def test_every_screen_has_no_serious_accessibility_violation(
 ) -> None:
     from playwright.sync_api import expect
 
-    if not AXE.is_file():
-        pytest.fail(f"{AXE} is missing (npm --prefix web ci)", pytrace=False)
+    require_axe()
     user = sign_up_and_in(local_mode, runtime_config, f"ally-{secrets.token_hex(4)}@example.com")
     # The app's CSP allows its own scripts only; axe is injected by the test.
     context = browser.new_context(viewport=VIEWPORTS[viewport], bypass_csp=True)
@@ -42,7 +28,7 @@ def test_every_screen_has_no_serious_accessibility_violation(
     try:
         page.goto(local_mode.url + "/")
         expect(page.locator("#auth")).to_be_visible()
-        problems = {"auth": _serious_violations(page)}
+        problems = {"auth": serious_violations(page)}
         page.locator("#signin-email").fill(user.email)
         page.locator("#signin-password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in").click()
@@ -51,7 +37,7 @@ def test_every_screen_has_no_serious_accessibility_violation(
             page.goto(f"{local_mode.url}/{route}")
             expect(page.get_by_role("heading", level=1)).to_be_visible()
             page.wait_for_load_state("networkidle")
-            problems[route] = _serious_violations(page)
+            problems[route] = serious_violations(page)
         assert {screen: found for screen, found in problems.items() if found} == {}
     finally:
         context.close()

@@ -8,7 +8,6 @@ build/screenshots/."""
 from __future__ import annotations
 
 import base64
-import json
 import re
 import secrets
 import struct
@@ -18,9 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.e2e.app_pages import SCREENSHOTS, serious_violations, sign_in, watch_for_problems
 from tests.e2e.conftest import (
-    PASSWORD,
-    REPO_ROOT,
     ApiClient,
     LocalModeProcess,
     User,
@@ -29,8 +27,6 @@ from tests.e2e.conftest import (
 )
 from tests.integration.file_server import ServedFile, serve_files
 
-SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
-AXE = REPO_ROOT / "web" / "node_modules" / "axe-core" / "axe.min.js"
 MIB = 1024 * 1024
 PART_SIZE = 16 * MIB  # the API's (playout.settings upload_part_size_bytes)
 MEDIA_JOB_TIMEOUT_MS = 180_000
@@ -62,34 +58,15 @@ def _clip_of_parts(path: Path, parts: int) -> Path:
     return path
 
 
-def _watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    return problems
-
-
-def _sign_in(page: Any, local_mode: LocalModeProcess, user: User) -> None:
+def _open_library(page: Any, local_mode: LocalModeProcess, user: User) -> None:
     from playwright.sync_api import expect
 
-    page.goto(f"{local_mode.url}/#/library")
-    page.locator("#signin-email").fill(user.email)
-    page.locator("#signin-password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, local_mode, user, "#/library")
     expect(page.get_by_role("heading", name="Library", level=1)).to_be_visible()
 
 
 def _media_item(page: Any, filename: str) -> Any:
     return page.locator("#media-list > li").filter(has=page.get_by_role("heading", name=filename, exact=True))
-
-
-def _serious_violations(page: Any) -> list[str]:
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {json.dumps([n['target'] for n in v['nodes']])}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +84,7 @@ def test_two_files_dropped_at_once_upload_with_progress_to_100_and_end_ready(
     # The app's CSP allows its own scripts only; axe is injected by the test.
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page, console=False)
     statuses: dict[str, list[str]] = {}
 
     def keep_statuses(response: Any) -> None:
@@ -119,7 +96,7 @@ def test_two_files_dropped_at_once_upload_with_progress_to_100_and_end_ready(
 
     page.on("response", keep_statuses)
     try:
-        _sign_in(page, local_mode, lena)
+        _open_library(page, local_mode, lena)
         expect(page.locator("#media-empty")).to_contain_text("No videos yet")
         files = [
             {"name": c.name, "type": "video/mp4", "b64": base64.b64encode(c.read_bytes()).decode()}
@@ -160,7 +137,7 @@ def test_two_files_dropped_at_once_upload_with_progress_to_100_and_end_ready(
         expect(page.locator("#uploads")).to_have_count(0)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "library.png"), full_page=True)
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
         # Polling stops once nothing is pending.
         asked: list[str] = []
         page.on("request", lambda r: asked.append(r.url) if "/api/media?" in r.url else None)
@@ -191,9 +168,9 @@ def test_a_text_file_named_like_a_video_fails_with_its_reason_and_is_deleted_aft
     notes.write_text("Shopping list: eggs, milk, a better camera.\n" * 40)
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page, console=False)
     try:
-        _sign_in(page, local_mode, lena)
+        _open_library(page, local_mode, lena)
         # The picker: a real button, by keyboard.
         # (after sign-in the app moves the focus to the heading: wait for it, or it takes the focus back)
         expect(page.get_by_role("heading", name="Library", level=1)).to_be_focused()
@@ -232,9 +209,9 @@ def test_an_import_from_a_link_shows_its_errors_beside_the_field_then_ends_ready
     clip = _small_clip(tmp_path / "lecture.mp4", 3).read_bytes()
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page, console=False)
     try:
-        _sign_in(page, local_mode, lena)
+        _open_library(page, local_mode, lena)
         field = page.get_by_label("Link to a video file")
         field.fill("ftp://example.com/film.mp4")
         page.get_by_role("button", name="Import").click()
@@ -299,7 +276,7 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
     context.route(is_part, first_part_only)
     page = context.new_page()
     try:
-        _sign_in(page, local_mode, lena)
+        _open_library(page, local_mode, lena)
         with page.expect_response(lambda r: "partNumber=1" in r.url and r.status == 200, timeout=60_000):
             page.locator("#file-input").set_input_files(str(video))
         media = next(m for m in api.ok("GET", "/api/media")["items"] if m["filename"] == "marathon.mp4")
@@ -313,8 +290,8 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
         sent.clear()
         context.route(is_part, every_part)
         page = context.new_page()
-        problems = _watch_for_problems(page)
-        _sign_in(page, local_mode, lena)
+        problems = watch_for_problems(page, console=False)
+        _open_library(page, local_mode, lena)
         item = _media_item(page, "marathon.mp4")
         expect(item.locator(".media-status")).to_have_text(
             "Upload interrupted: choose the same file again to resume it"
@@ -343,7 +320,7 @@ def test_a_lost_connection_is_said_in_plain_words_then_retried_and_a_paused_uplo
     trail = _small_clip(tmp_path / "trail.mp4", 2)
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page, console=False)
 
     def is_part(url: str) -> bool:
         return "partNumber=" in url
@@ -352,7 +329,7 @@ def test_a_lost_connection_is_said_in_plain_words_then_retried_and_a_paused_uplo
         route.abort("internetdisconnected")
 
     try:
-        _sign_in(page, local_mode, lena)
+        _open_library(page, local_mode, lena)
         context.route(is_part, cut)
         page.locator("#file-input").set_input_files(str(trail))
         row = page.locator("#uploads > li").filter(has=page.get_by_role("progressbar", name="trail.mp4"))

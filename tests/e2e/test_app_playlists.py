@@ -15,9 +15,15 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.app_pages import (
+    SCREENSHOTS,
+    VIEWPORTS,
+    require_axe,
+    serious_violations,
+    sign_in,
+    watch_for_problems,
+)
 from tests.e2e.conftest import (
-    PASSWORD,
-    REPO_ROOT,
     ApiClient,
     LocalModeProcess,
     User,
@@ -25,34 +31,13 @@ from tests.e2e.conftest import (
     sign_up_and_in,
     upload_media,
 )
-from tests.e2e.test_app_accessibility import AXE, VIEWPORTS, _serious_violations
 
-SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
 CLIPS = {"sunrise.mp4": (4, 330), "harbour.mp4": (6, 440), "night-train.mp4": (8, 550)}  # seconds, tone
 
 
 def _hms(seconds: float) -> str:
     whole = round(seconds)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
-
-
-def _watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on(
-        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-    )
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    return problems
-
-
-def _sign_in(page: Any, local_mode: LocalModeProcess, user: User, route: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{local_mode.url}/{route}")
-    page.locator("#signin-email").fill(user.email)
-    page.locator("#signin-password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +84,9 @@ def test_a_new_user_is_told_to_upload_videos_then_make_a_playlist(
     newcomer = sign_up_and_in(local_mode, runtime_config, f"newt-{secrets.token_hex(4)}@example.com")
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, newcomer, "#/playlists")
+        sign_in(page, local_mode, newcomer, "#/playlists")
         empty = page.locator("#playlists-empty")
         expect(empty).to_contain_text("Upload videos in the Library, then make a playlist")
         empty.get_by_role("link", name="Upload videos in the Library").click()
@@ -124,9 +109,9 @@ def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved
     seconds = {name: float(media["duration_s"]) for name, media in library.items()}
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, paula, "#/playlists")
+        sign_in(page, local_mode, paula, "#/playlists")
         expect(page.locator("#playlists-empty")).to_be_visible()
 
         # A name is asked for, in plain words next to the field.
@@ -274,9 +259,9 @@ def test_a_playlist_deleted_from_its_editor_goes_back_to_the_list(
     )
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
+        sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
         expect(page.get_by_role("heading", name="Short one", level=1)).to_be_visible()
         page.get_by_role("button", name="Delete playlist Short one").click()
         page.get_by_role("button", name="Yes, delete").click()
@@ -307,9 +292,9 @@ def test_a_video_deleted_from_the_library_is_named_in_plain_words_and_removing_i
     )
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
+        sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
         expect(page.locator("#playlist-items li")).to_have_count(2)
         # Deleted from the library (another tab, another device) while the playlist is open.
         paula_api.ok("DELETE", f"/api/media/{doomed['media_id']}", status=204)
@@ -344,23 +329,22 @@ def test_the_playlist_editor_with_items_has_no_serious_accessibility_violation_a
 ) -> None:
     from playwright.sync_api import expect
 
-    if not AXE.is_file():
-        pytest.fail(f"{AXE} is missing (npm --prefix web ci)", pytrace=False)
+    require_axe()
     ids = [media["media_id"] for media in library.values()]
     made = paula_api.ok("POST", "/api/playlists", {"name": f"Axe {viewport}", "media_ids": ids}, 201)
     size = VIEWPORTS[viewport]
     context = browser.new_context(viewport=size, bypass_csp=True)
     page = context.new_page()
     try:
-        _sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
+        sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
         expect(page.locator("#playlist-items li")).to_have_count(3)
         page.wait_for_load_state("networkidle")
-        found = {"editor": _serious_violations(page)}
+        found = {"editor": serious_violations(page)}
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= size["width"], f"the editor is {width} px wide"
         page.get_by_role("link", name="All playlists").click()
         expect(page.locator("#playlist-list li").first).to_be_visible()
-        found["list"] = _serious_violations(page)
+        found["list"] = serious_violations(page)
         assert {screen: problems for screen, problems in found.items() if problems} == {}
         if viewport == "phone":
             page.goto(f"{local_mode.url}/#/playlists/{made['playlist_id']}")

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.app_pages import sign_in, watch_for_problems
 from tests.e2e.conftest import (
-    PASSWORD,
     ApiClient,
     LocalModeProcess,
     User,
@@ -29,25 +29,6 @@ SCREENS = [
 ]
 
 
-def _watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on(
-        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-    )
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    return problems
-
-
-def _sign_in(page: Any, local_mode: LocalModeProcess, user: User, route: str = "") -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{local_mode.url}/{route}")
-    page.locator("#signin-email").fill(user.email)
-    page.locator("#signin-password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
-
-
 @pytest.fixture(scope="module")
 def dora(local_mode: LocalModeProcess, runtime_config: dict[str, str]) -> User:
     return sign_up_and_in(local_mode, runtime_config, f"dora-{secrets.token_hex(4)}@example.com")
@@ -60,9 +41,9 @@ def test_the_nav_by_keyboard_moves_the_focus_to_each_screens_heading(
 
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, dora)
+        sign_in(page, local_mode, dora)
         for position, (label, route, heading) in enumerate(SCREENS):
             page.get_by_role("link", name="Playout, go to the library").focus()
             for _ in range(position + 1):
@@ -105,9 +86,9 @@ def test_an_rtmp_destination_is_added_with_a_key_never_shown_again_and_deleted_a
     key = f"live_{secrets.token_hex(12)}"
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, dora, "#/destinations")
+        sign_in(page, local_mode, dora, "#/destinations")
         expect(page.locator("#rtmp-empty")).to_be_visible()
 
         # Errors in plain words, next to the field that caused them: the browser's own check, then the API's.
@@ -169,12 +150,12 @@ def test_sign_out_everywhere_ends_the_other_devices_session_too(
     laptop, phone = browser.new_context(), browser.new_context()
     try:
         on_phone = phone.new_page()
-        _sign_in(on_phone, local_mode, erin)
+        sign_in(on_phone, local_mode, erin)
         phone_refresh_token = on_phone.evaluate(
             "Object.entries(sessionStorage).find(([k]) => k.endsWith('.refreshToken'))[1]"
         )
         on_laptop = laptop.new_page()
-        _sign_in(on_laptop, local_mode, erin, "#/account")
+        sign_in(on_laptop, local_mode, erin, "#/account")
         on_laptop.get_by_role("button", name="Sign out everywhere").click()
         expect(on_laptop.locator("#auth")).to_be_visible()
         expect(on_laptop.locator("#message")).to_have_text("You are signed out on every device.")
@@ -199,12 +180,12 @@ def test_every_screen_fits_a_phone_without_a_sideways_scroll(
 
     context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
         page.goto(local_mode.url + "/")
         expect(page.locator("#auth")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
-        _sign_in(page, local_mode, dora)
+        sign_in(page, local_mode, dora)
         for _, route, heading in SCREENS:
             page.goto(f"{local_mode.url}/{route}")
             expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
