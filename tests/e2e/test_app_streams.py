@@ -17,9 +17,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.e2e.app_pages import SCREENSHOTS, require_axe, serious_violations, sign_in, watch_for_problems
 from tests.e2e.conftest import (
-    PASSWORD,
-    REPO_ROOT,
     ApiClient,
     Emulator,
     LocalModeProcess,
@@ -33,34 +32,13 @@ from tests.e2e.conftest import (
     wait_for_status,
 )
 from tests.e2e.recording import wait_until_written
-from tests.e2e.test_app_accessibility import AXE, _serious_violations
 from tests.media_probe import probe
 
-SCREENSHOTS = REPO_ROOT / "build" / "screenshots"
 ZONE = "America/New_York"  # not this machine's (UTC): the page must use the browser's
 START_TO_LIVE_TIMEOUT_MS = 60_000
 STOP_TO_ENDED_TIMEOUT_MS = 40_000
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
-
-
-def _watch_for_problems(page: Any) -> list[str]:
-    problems: list[str] = []
-    page.on(
-        "console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None
-    )
-    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-    return problems
-
-
-def _sign_in(page: Any, local_mode: LocalModeProcess, user: User, route: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{local_mode.url}/{route}")
-    page.locator("#signin-email").fill(user.email)
-    page.locator("#signin-password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
 
 
 def _context(browser: Any) -> Any:
@@ -130,9 +108,9 @@ def test_a_new_user_is_told_what_a_stream_needs_first(
     newcomer = sign_up_and_in(local_mode, runtime_config, f"newt-{secrets.token_hex(4)}@example.com")
     context = browser.new_context()
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, newcomer, "#/streams")
+        sign_in(page, local_mode, newcomer, "#/streams")
         expect(page.locator("#streams-empty")).to_contain_text("No streams yet.")
         need = page.locator("#streams-need-media")
         expect(need).to_contain_text("A stream needs a ready video first.")
@@ -158,9 +136,9 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
     title = "Harbour lights, all night"
     context = _context(browser)
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, stella, "#/streams")
+        sign_in(page, local_mode, stella, "#/streams")
         expect(page.locator("#streams-empty")).to_be_visible()
 
         # Nothing filled in: each problem is said next to its field, the focus on the first.
@@ -217,7 +195,7 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
 
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "stream-live.png"), full_page=True)
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
 
         # Stop asks first; Cancel keeps it on air.
         page.get_by_role("button", name=f"Stop {title}").click()
@@ -246,7 +224,7 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
         expect(row.locator(".st-status")).to_have_text("Ended")
         expect(row.locator(".st-next")).to_have_text("Over: see what happened")
         page.screenshot(path=str(SCREENSHOTS / "streams.png"), full_page=True)
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
         assert problems == [], problems
     finally:
         context.close()
@@ -267,8 +245,7 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
 ) -> None:
     from playwright.sync_api import expect
 
-    if not AXE.is_file():
-        pytest.fail(f"{AXE} is missing (npm --prefix web ci)", pytrace=False)
+    require_axe()
     destination, _ = sink_destination
     title = f"Morning show {secrets.token_hex(2)}"
     # Ahead of the 90 s pre-warm (a start due sooner begins at once and waits on air for its time).
@@ -276,9 +253,9 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
     local = at.astimezone(ZoneInfo(ZONE))
     context = _context(browser)
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, stella, "#/streams")
+        sign_in(page, local_mode, stella, "#/streams")
         page.get_by_label("Title").fill(title)
         page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
         page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
@@ -316,16 +293,16 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
         assert ZONE in meta, meta
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / "streams-scheduled.png"), full_page=True)
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
 
         # At phone width: nothing wider than the screen, still no serious violation.
         page.set_viewport_size(PHONE)
         _fits(page)
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
         row.get_by_role("link", name=title, exact=True).click()
         expect(page.locator("#stream-status")).to_have_text("Scheduled")
         _fits(page)
-        assert _serious_violations(page) == []
+        assert serious_violations(page) == []
         page.screenshot(path=str(SCREENSHOTS / "stream-scheduled-phone.png"), full_page=True)
         page.set_viewport_size(DESKTOP)
         page.get_by_role("button", name="Cancel the schedule").click()
@@ -359,7 +336,7 @@ def test_a_refusal_of_the_api_is_said_next_to_the_field_it_names(
     context = _context(browser)
     page = context.new_page()
     try:
-        _sign_in(page, local_mode, stella, "#/streams")
+        sign_in(page, local_mode, stella, "#/streams")
         page.get_by_label("Title").fill("Gone before it starts")
         page.locator(f"#stream-media input[value='{doomed['media_id']}']").check()
         page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
@@ -390,9 +367,9 @@ def test_a_youtube_destination_brings_its_broadcast_options_and_a_playlist_can_b
     title = "On the channel"
     context = _context(browser)
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     try:
-        _sign_in(page, local_mode, stella, "#/streams")
+        sign_in(page, local_mode, stella, "#/streams")
         page.get_by_label("Title").fill(title)
         # A playlist with videos is offered first.
         expect(page.get_by_label("A playlist")).to_be_checked()
@@ -451,10 +428,10 @@ def test_a_start_scheduled_within_the_prewarm_waits_on_its_way_and_goes_live_at_
     local = at.astimezone(ZoneInfo(ZONE))
     context = _context(browser)
     page = context.new_page()
-    problems = _watch_for_problems(page)
+    problems = watch_for_problems(page)
     stream_id = ""
     try:
-        _sign_in(page, local_mode, stella, "#/streams")
+        sign_in(page, local_mode, stella, "#/streams")
         page.get_by_label("Title").fill(title)
         page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
         page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
