@@ -199,12 +199,25 @@ export class Api {
     return payload as T;
   }
 
+  /** Every item of a list route (`/media`, `/playlists`, ...), page after page, in the order the API lists them. */
+  async all<T>(collection: string): Promise<T[]> {
+    const items: T[] = [];
+    let cursor: string | null = null;
+    do {
+      const query = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+      const page: Page<T> = await this.request("GET", `${collection}?limit=100${query}`);
+      items.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    return items;
+  }
+
   me(): Promise<Me> {
     return this.request("GET", "/me");
   }
 
-  destinations(): Promise<Page<Destination>> {
-    return this.request("GET", "/destinations?limit=100");
+  destinations(): Promise<Destination[]> {
+    return this.all("/destinations");
   }
 
   createDestination(destination: NewRtmpDestination): Promise<Destination> {
@@ -218,28 +231,4 @@ export class Api {
   connectYouTube(): Promise<{ authorization_url: string }> {
     return this.request("POST", "/youtube/connect");
   }
-
-  media(cursor?: string): Promise<Page<Media>> {
-    return this.request("GET", `/media${pageQuery(cursor)}`);
-  }
-
-  playlists(cursor?: string): Promise<Page<Playlist>> {
-    return this.request("GET", `/playlists${pageQuery(cursor)}`);
-  }
-
-  streams(cursor?: string): Promise<Page<Stream>> {
-    return this.request("GET", `/streams${pageQuery(cursor)}`);
-  }
-
-  stream(streamId: string): Promise<Stream> {
-    return this.request("GET", `/streams/${encodeURIComponent(streamId)}`);
-  }
-
-  streamEvents(streamId: string): Promise<Page<StreamEvent>> {
-    return this.request("GET", `/streams/${encodeURIComponent(streamId)}/events`);
-  }
-}
-
-function pageQuery(cursor?: string): string {
-  return cursor ? `?cursor=${encodeURIComponent(cursor)}` : "";
 }

@@ -1,5 +1,5 @@
 // The media routes of the Playout API (docs/contracts.md): presigned multipart uploads, imports, the library.
-import type { Api, Media, Page } from "../api";
+import type { Api, Media } from "../api";
 
 export interface PresignedPart {
   part_number: number;
@@ -64,15 +64,7 @@ export function deleteMedia(api: Api, mediaId: string): Promise<null> {
   return api.request("DELETE", `/media/${encodeURIComponent(mediaId)}`);
 }
 
-/** The whole library, page after page, newest first as the API lists it. */
-export async function listAllMedia(api: Api): Promise<Media[]> {
-  const items: Media[] = [];
-  let cursor: string | null = null;
-  do {
-    const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
-    const page: Page<Media> = await api.request("GET", `/media?limit=100${query}`);
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor);
-  return items;
+/** The whole library, newest first as the API lists it. */
+export function listMedia(api: Api): Promise<Media[]> {
+  return api.all("/media");
 }

@@ -1,8 +1,7 @@
 // The streams routes of the Playout API (docs/contracts.md "Stream routes", DESIGN.md "API contract"): create
 // (draft or scheduled), list, read (status, per-destination state, health, usage), start, stop, the schedule,
 // the events timeline and delete.
-import type { Api, Destination, Page, Stream, StreamEvent } from "../api";
-import { allPages } from "./playlists";
+import type { Api, Page, Stream, StreamEvent } from "../api";
 
 export type Privacy = "public" | "unlisted" | "private";
 export type Latency = "normal" | "low" | "ultraLow";
@@ -31,16 +30,8 @@ export interface NewStream {
 
 const path = (streamId: string, rest = "") => `/streams/${encodeURIComponent(streamId)}${rest}`;
 
-function cursorQuery(cursor?: string): string {
-  return cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
-}
-
 export function listStreams(api: Api): Promise<Stream[]> {
-  return allPages((cursor) => api.request<Page<Stream>>("GET", `/streams?limit=100${cursorQuery(cursor)}`));
-}
-
-export function listDestinations(api: Api): Promise<Destination[]> {
-  return allPages((cursor) => api.request<Page<Destination>>("GET", `/destinations?limit=100${cursorQuery(cursor)}`));
+  return api.all("/streams");
 }
 
 export function createStream(api: Api, stream: NewStream): Promise<Stream> {

@@ -106,7 +106,7 @@ export function ItemList({ items, library, onMove, onRemove }: ItemListProps) {
   };
 
   return (
-    <ol id="playlist-items" ref={listRef} class={`pl-items${drag ? " pl-dragging" : ""}`}>
+    <ol id="playlist-items" ref={listRef} class={`plain-list pl-items${drag ? " pl-dragging" : ""}`}>
       {shown.map((item, index) => {
         const media = library.get(item.mediaId);
         const name = mediaName(media);
@@ -132,7 +132,7 @@ export function ItemList({ items, library, onMove, onRemove }: ItemListProps) {
             </span>
             <span class="pl-position">{index + 1}</span>
             <Thumbnail media={media} />
-            <span class="pl-what">
+            <span class="row-what pl-what">
               <span class="pl-name">{name}</span>
               <span class="pl-duration">
                 {media?.duration_s != null ? formatDuration(media.duration_s) : media ? "length not known yet" : "removed from the library"}

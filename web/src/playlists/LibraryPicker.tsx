@@ -30,11 +30,11 @@ export function LibraryPicker({ media, onAdd, onRefresh, refreshing }: LibraryPi
           ready.
         </EmptyState>
       ) : (
-        <ul id="library-picker" class="pl-picker">
+        <ul id="library-picker" class="pl-picker plain-list">
           {media.map((m) => (
             <li key={m.media_id} class="pl-pick" data-media-id={m.media_id} data-status={m.status}>
               <Thumbnail media={m} />
-              <span class="pl-what">
+              <span class="row-what pl-what">
                 <span class="pl-name">{m.filename}</span>
                 <span class="pl-duration">
                   {m.status === "ready"

@@ -3,7 +3,8 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { TargetedEvent } from "preact";
 import { ApiError, type Api, type Media, type Playlist } from "../api";
-import { deletePlaylist, getPlaylist, listMedia, replacePlaylist, type PlaylistFields } from "../api/playlists";
+import { listMedia } from "../api/media";
+import { deletePlaylist, getPlaylist, replacePlaylist, type PlaylistFields } from "../api/playlists";
 import { ConfirmAction } from "../ui/ConfirmAction";
 import { Field } from "../ui/Field";
 import { LoadState } from "../ui/Loading";
@@ -31,7 +32,7 @@ export function PlaylistEditor({ api, playlistId, onDeleted }: EditorProps) {
   const title = renamed ?? (loaded.state === "ready" ? loaded.data.playlist.name : "Playlist");
   return (
     <Screen id="playlists" title={title}>
-      <p class="pl-back">
+      <p class="back-link">
         <a href="#/playlists">← All playlists</a>
       </p>
       <LoadState loaded={loaded} what="this playlist" retry={reload} />
@@ -160,7 +161,7 @@ function Editor(props: InnerProps) {
         </p>
         <SaveStatus status={status} onRetry={() => request(current.current)} />
       </div>
-      <p id="playlist-announce" class="pl-sr-only" role="status">
+      <p id="playlist-announce" class="visually-hidden" role="status">
         {announcement}
       </p>
 

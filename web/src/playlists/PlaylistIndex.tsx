@@ -38,10 +38,10 @@ export function PlaylistIndex({ api }: { api: Api }) {
             add your ready videos and put them in order.
           </EmptyState>
         ) : (
-          <ul id="playlist-list" class="pl-list">
+          <ul id="playlist-list" class="plain-list rows">
             {loaded.data.map((playlist) => (
               <li key={playlist.playlist_id} data-playlist-id={playlist.playlist_id}>
-                <div class="pl-what">
+                <div class="row-what pl-what">
                   <a class="pl-name" href={playlistHref(playlist.playlist_id)}>
                     {playlist.name}
                   </a>

@@ -19,7 +19,7 @@ interface DestinationsProps {
 
 export function DestinationsScreen({ api, connectOutcome, onOutcomeSaid }: DestinationsProps) {
   const say = useSay();
-  const [loaded, reload] = useLoad(async () => (await api.destinations()).items);
+  const [loaded, reload] = useLoad(() => api.destinations());
 
   useEffect(() => {
     if (!connectOutcome || loaded.state === "loading") return;
@@ -84,10 +84,10 @@ function YouTubeChannels({ api, channels, reload }: { api: Api; channels: Destin
           No channel yet. Connect one, and every stream you send to it becomes a YouTube broadcast.
         </EmptyState>
       )}
-      <ul id="youtube-channels" class="destinations">
+      <ul id="youtube-channels" class="plain-list rows destinations">
         {channels.map((channel) => (
           <li key={channel.destination_id} data-destination-id={channel.destination_id} data-state={channel.state}>
-            <div class="destination-what">
+            <div class="row-what destination-what">
               <a class="name" href={channel.url} target="_blank" rel="noopener noreferrer">
                 {channelTitle(channel)}
               </a>{" "}
@@ -157,10 +157,10 @@ function RtmpDestinations({ api, destinations, reload }: { api: Api; destination
           you below.
         </EmptyState>
       )}
-      <ul id="rtmp-destinations" class="destinations">
+      <ul id="rtmp-destinations" class="plain-list rows destinations">
         {destinations.map((destination) => (
           <li key={destination.destination_id} data-destination-id={destination.destination_id}>
-            <div class="destination-what">
+            <div class="row-what destination-what">
               <span class="name">{destination.name}</span>
               <span class="url">{destination.url}</span>
               <span class="help">stream key saved, never shown</span>

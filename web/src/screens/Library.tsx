@@ -4,7 +4,7 @@
 import type { TargetedEvent } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import type { Api, Media } from "../api";
-import { deleteMedia, importMedia, listAllMedia } from "../api/media";
+import { deleteMedia, importMedia, listMedia } from "../api/media";
 import { formatBytes } from "../format";
 import { formatDuration } from "../library/format";
 import type { UploadRow, Uploader } from "../library/uploader";
@@ -22,7 +22,7 @@ const IN_JOB = new Set(["importing", "probing", "conforming"]);
 
 export function LibraryScreen({ api }: { api: Api }) {
   const say = useSay();
-  const [loaded, reload] = useLoad(() => listAllMedia(api));
+  const [loaded, reload] = useLoad(() => listMedia(api));
   const uploader = useUploader(api, () => void reload());
   const rows = useRows(uploader);
   const media = loaded.state === "ready" ? newestFirst(loaded.data) : [];

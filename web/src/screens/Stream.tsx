@@ -4,7 +4,7 @@
 import "./Streams.css";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, type Api, type Destination, type Stream, type StreamEvent } from "../api";
-import { cancelSchedule, deleteStream, getStream, listDestinations, startStream, stopStream, streamEvents } from "../api/streams";
+import { cancelSchedule, deleteStream, getStream, startStream, stopStream, streamEvents } from "../api/streams";
 import { formatBytes } from "../format";
 import { Sparkline } from "../streams/Sparkline";
 import { ACTIVE, DESTINATION_LABEL, SETTLED, STATUS_LABEL, canDelete, canStart, canStop, waitsForItsTime } from "../streams/status";
@@ -74,7 +74,7 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
     alive.current = true;
     if (!STREAM_ID.test(streamId)) return;
     void load();
-    void listDestinations(api)
+    void api.destinations()
       .then((all) => alive.current && setDestinations(new Map(all.map((d) => [d.destination_id, d]))))
       .catch(() => undefined); // the ids are shown instead
     return () => {
@@ -253,7 +253,7 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
 
       <section id="stream-dests" class="subsection" aria-labelledby="stream-dests-title">
         <h2 id="stream-dests-title">Destinations</h2>
-        <ul class="st-dests">
+        <ul class="plain-list rows">
           {stream.destinations.map((d) => {
             const known = destinations.get(d.destination_id);
             const name = known ? (known.type === "youtube" ? `YouTube: ${known.channel?.title || known.name}` : known.name) : d.destination_id;
@@ -300,7 +300,7 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
         {events.length === 0 ? (
           <p class="empty">Nothing has happened yet.</p>
         ) : (
-          <ol id="stream-event-list" class="st-events" aria-label="Events, newest first">
+          <ol id="stream-event-list" class="plain-list st-events" aria-label="Events, newest first">
             {events.map((event, index) => (
               <li key={`${event.at}-${index}`} data-type={event.type}>
                 <time dateTime={event.at}>{formatClock(event.at)}</time>
@@ -317,7 +317,7 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
 
 function BackLink() {
   return (
-    <p class="st-back">
+    <p class="back-link">
       <a href="#/streams">All streams</a>
     </p>
   );

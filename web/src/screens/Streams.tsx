@@ -3,8 +3,9 @@
 import "./Streams.css";
 import { useEffect } from "preact/hooks";
 import type { Api, Stream } from "../api";
-import { listMedia, listPlaylists } from "../api/playlists";
-import { listDestinations, listStreams } from "../api/streams";
+import { listMedia } from "../api/media";
+import { listPlaylists } from "../api/playlists";
+import { listStreams } from "../api/streams";
 import { ACTIVE, STATUS_LABEL, nextAction, waitsForItsTime } from "../streams/status";
 import { StreamForm, streamHref, type Choices } from "../streams/StreamForm";
 import { formatWhen, timeZoneName } from "../streams/time";
@@ -17,7 +18,7 @@ const POLL_MS = 5000;
 export function StreamsScreen({ api }: { api: Api }) {
   const [streams, reloadStreams] = useLoad(() => listStreams(api));
   const [choices, reloadChoices] = useLoad<Choices>(async () => {
-    const [playlists, media, destinations] = await Promise.all([listPlaylists(api), listMedia(api), listDestinations(api)]);
+    const [playlists, media, destinations] = await Promise.all([listPlaylists(api), listMedia(api), api.destinations()]);
     return { playlists, media, destinations };
   });
 
@@ -40,7 +41,7 @@ export function StreamsScreen({ api }: { api: Api }) {
             it or set a time.
           </EmptyState>
         ) : (
-          <ul id="stream-list" class="st-list">
+          <ul id="stream-list" class="plain-list rows">
             {newestFirst(streams.data).map((stream) => (
               <StreamRow key={stream.stream_id} stream={stream} />
             ))}
@@ -59,7 +60,7 @@ function newestFirst(items: Stream[]): Stream[] {
 function StreamRow({ stream }: { stream: Stream }) {
   return (
     <li data-stream-id={stream.stream_id} data-status={stream.status}>
-      <div class="st-what">
+      <div class="row-what st-what">
         <a class="st-name" href={streamHref(stream.stream_id)}>
           {stream.title}
         </a>

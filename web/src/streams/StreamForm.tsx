@@ -159,7 +159,7 @@ export function StreamForm({ api, choices }: { api: Api; choices: Choices }) {
         </Radio>
         {source === "media" &&
           (ready.length ? (
-            <ul id="stream-media" class="st-checks st-nested">
+            <ul id="stream-media" class="plain-list st-checks st-nested">
               {ready.map((m) => (
                 <li key={m.media_id}>
                   <label>
@@ -185,7 +185,7 @@ export function StreamForm({ api, choices }: { api: Api; choices: Choices }) {
       </Group>
 
       <Group id="stream-destinations" legend="Where it goes" error={error("destinations")}>
-        <ul class="st-checks">
+        <ul class="plain-list st-checks">
           {choices.destinations.map((d) => (
             <li key={d.destination_id}>
               <label>
