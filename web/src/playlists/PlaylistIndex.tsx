@@ -1,13 +1,13 @@
 // Every playlist of the user (how many videos, how long a pass), a form to make one, and delete (asked first).
-import { useRef, useState } from "preact/hooks";
-import type { TargetedEvent } from "preact";
+import { useState } from "preact/hooks";
 import type { Api, Playlist } from "../api";
 import { createPlaylist, deletePlaylist, listPlaylists } from "../api/playlists";
 import { ConfirmAction } from "../ui/ConfirmAction";
-import { Field } from "../ui/Field";
+import { Field, SubmitButton } from "../ui/Field";
 import { LoadState } from "../ui/Loading";
 import { useSay } from "../ui/message";
 import { EmptyState, Screen } from "../ui/Screen";
+import { useFormSubmit } from "../ui/useFormSubmit";
 import { useLoad } from "../ui/useLoad";
 import { checkName } from "./name";
 import { formatDuration, itemCount } from "./time";
@@ -75,38 +75,27 @@ export function PlaylistIndex({ api }: { api: Api }) {
 }
 
 function CreateForm({ api }: { api: Api }) {
-  const inputFocus = useRef(() => document.getElementById("new-playlist-name")?.focus());
   const [name, setName] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (event: TargetedEvent<HTMLFormElement, Event>) => {
-    event.preventDefault();
-    const problem = checkName(name);
-    setError(problem);
-    if (problem) {
-      window.setTimeout(inputFocus.current, 0);
-      return;
-    }
-    setBusy(true);
-    try {
+  const form = useFormSubmit<"name">(
+    () => {
+      const problem = checkName(name);
+      return problem ? { field: "name", text: problem } : null;
+    },
+    async () => {
       const made = await createPlaylist(api, name.trim());
       window.location.hash = playlistHref(made.playlist_id); // its editor, to add videos
-    } catch (failure) {
-      setError(`The playlist was not made: ${(failure as Error).message}`);
-      setBusy(false);
-      window.setTimeout(inputFocus.current, 0);
-    }
-  };
+    },
+    (failure) => ({ field: "name", text: `The playlist was not made: ${(failure as Error).message}` }),
+  );
 
   return (
-    <form id="new-playlist" class="form card pl-create" noValidate aria-labelledby="new-playlist-title" aria-busy={busy} onSubmit={submit}>
+    <form id="new-playlist" ref={form.formRef} class="form card pl-create" noValidate aria-labelledby="new-playlist-title" aria-busy={form.busy} onSubmit={form.onSubmit}>
       <h2 id="new-playlist-title">Make a playlist</h2>
       <div class="pl-inline-form">
-        <Field id="new-playlist-name" label="Name" autoComplete="off" required value={name} onInput={setName} error={error} />
-        <button id="new-playlist-submit" type="submit" disabled={busy}>
-          {busy ? "Making…" : "Create playlist"}
-        </button>
+        <Field id="new-playlist-name" label="Name" autoComplete="off" required value={name} onInput={setName} error={form.errorFor("name")} />
+        <SubmitButton id="new-playlist-submit" busy={form.busy} busyLabel="Making…">
+          Create playlist
+        </SubmitButton>
       </div>
     </form>
   );

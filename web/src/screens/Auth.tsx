@@ -1,9 +1,10 @@
 // Signed out: sign in (or reset a forgotten password) beside creating an account (and confirming it).
 import { useState } from "preact/hooks";
 import { AuthError, type Auth } from "../auth";
-import { Field, FormProblem } from "../ui/Field";
+import { Field, FormProblem, SubmitButton } from "../ui/Field";
 import { useSay } from "../ui/message";
-import { AuthFormCard, NewPasswordField, SubmitButton, emailProblem, newPasswordProblem, problemOf, useAuthForm } from "./authForm";
+import { Screen } from "../ui/Screen";
+import { AuthFormCard, NewPasswordField, emailProblem, newPasswordProblem, problemOf, useAuthForm } from "./authForm";
 
 export function AuthScreen({ auth, onSignedIn }: { auth: Auth; onSignedIn: () => void }) {
   const [signInEmail, setSignInEmail] = useState("");
@@ -18,10 +19,7 @@ export function AuthScreen({ auth, onSignedIn }: { auth: Auth; onSignedIn: () =>
   };
 
   return (
-    <section id="auth" class="screen" aria-labelledby="auth-title">
-      <h1 id="auth-title" class="screen-title" tabIndex={-1}>
-        Welcome to Playout
-      </h1>
+    <Screen id="auth" title="Welcome to Playout">
       <p class="lead">Stream your pre-recorded videos to YouTube Live and any RTMP server, around the clock.</p>
       <div class="columns">
         {signInMode === "sign-in" && (
@@ -78,7 +76,7 @@ export function AuthScreen({ auth, onSignedIn }: { auth: Auth; onSignedIn: () =>
           />
         )}
       </div>
-    </section>
+    </Screen>
   );
 }
 

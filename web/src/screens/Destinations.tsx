@@ -1,13 +1,13 @@
 // Where streams go: connected YouTube channels and custom RTMP(S) ingests (whose stream key is write-only).
-import { useEffect, useRef, useState } from "preact/hooks";
-import type { TargetedEvent } from "preact";
+import { useEffect, useState } from "preact/hooks";
 import { ApiError, type Api, type Destination } from "../api";
-import { describeOutcome, type ConnectOutcome } from "../youtubeOutcome";
+import { outcomeMessage, type ConnectOutcome } from "../youtubeOutcome";
 import { ConfirmAction } from "../ui/ConfirmAction";
-import { Field, FormProblem } from "../ui/Field";
+import { Field, FormProblem, SubmitButton } from "../ui/Field";
 import { LoadState } from "../ui/Loading";
 import { useSay } from "../ui/message";
 import { EmptyState, Screen } from "../ui/Screen";
+import { useFormSubmit, type Problem } from "../ui/useFormSubmit";
 import { useLoad } from "../ui/useLoad";
 
 interface DestinationsProps {
@@ -23,10 +23,7 @@ export function DestinationsScreen({ api, connectOutcome, onOutcomeSaid }: Desti
 
   useEffect(() => {
     if (!connectOutcome || loaded.state === "loading") return;
-    const { text, isError } = describeOutcome(connectOutcome, loaded.state === "ready" ? loaded.data : []);
-    const data: Record<string, string> = { youtube: connectOutcome.outcome };
-    if (connectOutcome.destinationId) data.destinationId = connectOutcome.destinationId;
-    say({ text, kind: isError ? "error" : "info", data });
+    say(outcomeMessage(connectOutcome, loaded.state === "ready" ? loaded.data : []));
     onOutcomeSaid();
   }, [connectOutcome, loaded.state]);
 
@@ -184,14 +181,11 @@ function RtmpDestinations({ api, destinations, reload }: { api: Api; destination
 
 function RtmpForm({ api, onSaved }: { api: Api; onSaved: () => Promise<unknown> }) {
   const say = useSay();
-  const formRef = useRef<HTMLFormElement>(null);
   const [name, setName] = useState("");
   const [url, setUrl] = useState("");
   const [streamKey, setStreamKey] = useState("");
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<{ field: RtmpField | null; text: string } | null>(null);
 
-  const check = (): typeof problem => {
+  const check = (): Problem<RtmpField> => {
     if (!name.trim()) return { field: "name", text: "Give the destination a name, like “Twitch”." };
     if (!/^rtmps?:\/\/\S+$/i.test(url.trim()))
       return { field: "url", text: "Enter the ingest address, starting with rtmp:// or rtmps://." };
@@ -199,36 +193,26 @@ function RtmpForm({ api, onSaved }: { api: Api; onSaved: () => Promise<unknown> 
     return null;
   };
 
-  const submit = async (event: TargetedEvent<HTMLFormElement, Event>) => {
-    event.preventDefault();
-    const invalid = check();
-    setProblem(invalid);
-    if (invalid) {
-      window.setTimeout(() => formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus(), 0);
-      return;
-    }
-    setBusy(true);
-    try {
+  const form = useFormSubmit(
+    check,
+    async () => {
       const saved = await api.createDestination({ name: name.trim(), url: url.trim(), stream_key: streamKey.trim() });
       setName("");
       setUrl("");
       setStreamKey("");
       await onSaved();
       say({ kind: "info", text: `Destination “${saved.name}” is saved. Its stream key is kept secret from now on.` });
-    } catch (failure) {
+    },
+    (failure) => {
       const text = (failure as Error).message;
-      setProblem({ field: fieldOf(text), text });
-      window.setTimeout(() => formRef.current?.querySelector<HTMLElement>("[aria-invalid=true]")?.focus(), 0);
-    } finally {
-      setBusy(false);
-    }
-  };
+      return { field: fieldOf(text), text };
+    },
+  );
 
-  const errorFor = (field: RtmpField) => (problem?.field === field ? problem.text : null);
   return (
-    <form id="rtmp-form" ref={formRef} class="form card" noValidate aria-labelledby="rtmp-form-title" aria-busy={busy} onSubmit={submit}>
+    <form id="rtmp-form" ref={form.formRef} class="form card" noValidate aria-labelledby="rtmp-form-title" aria-busy={form.busy} onSubmit={form.onSubmit}>
       <h3 id="rtmp-form-title">Add an RTMP(S) destination</h3>
-      <Field id="rtmp-name" label="Name" autoComplete="off" required value={name} onInput={setName} error={errorFor("name")} />
+      <Field id="rtmp-name" label="Name" autoComplete="off" required value={name} onInput={setName} error={form.errorFor("name")} />
       <Field
         id="rtmp-url"
         label="Ingest address"
@@ -239,7 +223,7 @@ function RtmpForm({ api, onSaved }: { api: Api; onSaved: () => Promise<unknown> 
         value={url}
         onInput={setUrl}
         help="As the platform shows it, e.g. rtmp://live.twitch.tv/app"
-        error={errorFor("url")}
+        error={form.errorFor("url")}
       />
       <Field
         id="rtmp-key"
@@ -250,12 +234,12 @@ function RtmpForm({ api, onSaved }: { api: Api; onSaved: () => Promise<unknown> 
         value={streamKey}
         onInput={setStreamKey}
         help="Kept encrypted; never shown again once saved."
-        error={errorFor("stream_key")}
+        error={form.errorFor("stream_key")}
       />
-      <FormProblem id="rtmp-problem" text={problem && problem.field === null ? problem.text : null} />
-      <button id="rtmp-submit" type="submit" disabled={busy}>
-        {busy ? "Saving…" : "Save destination"}
-      </button>
+      <FormProblem id="rtmp-problem" text={form.formError()} />
+      <SubmitButton id="rtmp-submit" busy={form.busy} busyLabel="Saving…">
+        Save destination
+      </SubmitButton>
     </form>
   );
 }

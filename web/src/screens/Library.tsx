@@ -10,9 +10,10 @@ import { formatDuration } from "../library/format";
 import type { UploadRow, Uploader } from "../library/uploader";
 import { describeImportError } from "../library/words";
 import { ConfirmAction } from "../ui/ConfirmAction";
-import { Field } from "../ui/Field";
+import { Field, SubmitButton } from "../ui/Field";
 import { LoadState } from "../ui/Loading";
 import { EmptyState, Screen } from "../ui/Screen";
+import { useFormSubmit } from "../ui/useFormSubmit";
 import { useLoad } from "../ui/useLoad";
 import { useSay } from "../ui/message";
 import "./Library.css";
@@ -246,37 +247,20 @@ function UploadItem({ row, uploader }: { row: UploadRow; uploader: Uploader }) {
 function ImportForm({ api, onImported }: { api: Api; onImported: () => Promise<unknown> }) {
   const say = useSay();
   const [url, setUrl] = useState("");
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const field = useRef<HTMLFormElement>(null);
-
-  const submit = async (event: TargetedEvent<HTMLFormElement, Event>) => {
-    event.preventDefault();
-    const link = url.trim();
-    const invalid = !/^https?:\/\/\S+$/i.test(link)
-      ? "Enter the full link to a video file, starting with http:// or https://."
-      : null;
-    setError(invalid);
-    if (invalid) {
-      field.current?.querySelector<HTMLInputElement>("#import-url")?.focus();
-      return;
-    }
-    setBusy(true);
-    try {
+  const link = url.trim();
+  const form = useFormSubmit<"url">(
+    () => (/^https?:\/\/\S+$/i.test(link) ? null : { field: "url", text: "Enter the full link to a video file, starting with http:// or https://." }),
+    async () => {
       const item = await importMedia(api, link);
       setUrl("");
       await onImported();
       say({ kind: "info", text: `Importing “${item.filename}”: follow it in the list below.` });
-    } catch (failure) {
-      setError(describeImportError(failure));
-      window.setTimeout(() => field.current?.querySelector<HTMLInputElement>("#import-url")?.focus(), 0);
-    } finally {
-      setBusy(false);
-    }
-  };
+    },
+    (failure) => ({ field: "url", text: describeImportError(failure) }),
+  );
 
   return (
-    <form id="import-form" ref={field} class="form import-form" noValidate aria-labelledby="import-title" aria-busy={busy} onSubmit={submit}>
+    <form id="import-form" ref={form.formRef} class="form import-form" noValidate aria-labelledby="import-title" aria-busy={form.busy} onSubmit={form.onSubmit}>
       <h3 id="import-title">Import from a link</h3>
       <Field
         id="import-url"
@@ -288,11 +272,11 @@ function ImportForm({ api, onImported }: { api: Api; onImported: () => Promise<u
         value={url}
         onInput={setUrl}
         help="A direct http(s) link to the file; Playout fetches it for you."
-        error={error}
+        error={form.errorFor("url")}
       />
-      <button id="import-submit" type="submit" disabled={busy}>
-        {busy ? "Starting…" : "Import"}
-      </button>
+      <SubmitButton id="import-submit" busy={form.busy} busyLabel="Starting…">
+        Import
+      </SubmitButton>
     </form>
   );
 }

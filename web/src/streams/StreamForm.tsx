@@ -5,7 +5,7 @@ import { useRef, useState } from "preact/hooks";
 import type { Api, Destination, Media, Playlist } from "../api";
 import { createStream, type Latency, type NewStream, type Privacy } from "../api/streams";
 import { formatDuration, itemCount } from "../playlists/time";
-import { Field, FormProblem } from "../ui/Field";
+import { Field, FormProblem, SubmitButton } from "../ui/Field";
 import { fieldOf, plainWords, type StreamField } from "./fields";
 import { localInputToUtc, timeZoneName, utcToLocalInput } from "./time";
 
@@ -290,9 +290,9 @@ export function StreamForm({ api, choices }: { api: Api; choices: Choices }) {
       )}
 
       <FormProblem id="new-stream-problem" text={problems.form ?? null} />
-      <button id="new-stream-submit" type="submit" disabled={busy}>
-        {busy ? "Making…" : when === "later" ? "Schedule stream" : "Create stream"}
-      </button>
+      <SubmitButton id="new-stream-submit" busy={busy} busyLabel="Making…">
+        {when === "later" ? "Schedule stream" : "Create stream"}
+      </SubmitButton>
     </form>
   );
 }

@@ -61,3 +61,12 @@ export function FormProblem({ id, text }: { id: string; text: string | null }) {
     </p>
   ) : null;
 }
+
+/** A form's submit button, which says that it is working while the form is busy. */
+export function SubmitButton({ id, busy, busyLabel, children }: { id?: string; busy: boolean; busyLabel: string; children: string }) {
+  return (
+    <button id={id} type="submit" disabled={busy}>
+      {busy ? busyLabel : children}
+    </button>
+  );
+}
