@@ -11,7 +11,7 @@ import { PlaylistsScreen } from "./screens/Playlists";
 import { StreamScreen } from "./screens/Stream";
 import { StreamsScreen } from "./screens/Streams";
 import { MessageArea, MessageContext, type Message } from "./ui/message";
-import { describeOutcome, type ConnectOutcome } from "./youtubeOutcome";
+import { outcomeMessage, type ConnectOutcome } from "./youtubeOutcome";
 
 interface AppProps {
   auth: Auth;
@@ -29,7 +29,7 @@ export function App(props: AppProps) {
   const { route, moves } = useRoute();
   const [signedIn, setSignedIn] = useState(props.signedIn);
   const [message, setMessage] = useState<Message | null>(() =>
-    !props.signedIn && props.connectOutcome ? outcomeMessage(props.connectOutcome) : null,
+    !props.signedIn && props.connectOutcome ? outcomeMessage(props.connectOutcome, []) : null,
   );
   // Said by the Destinations screen once it knows the channel's name; when signed out it was said above.
   const [pendingOutcome, setPendingOutcome] = useState(props.signedIn ? props.connectOutcome : null);
@@ -109,13 +109,6 @@ export function App(props: AppProps) {
       </footer>
     </MessageContext.Provider>
   );
-}
-
-function outcomeMessage(outcome: ConnectOutcome): Message {
-  const { text, isError } = describeOutcome(outcome, []);
-  const data: Record<string, string> = { youtube: outcome.outcome };
-  if (outcome.destinationId) data.destinationId = outcome.destinationId;
-  return { text, kind: isError ? "error" : "info", data };
 }
 
 function MainNav({ route }: { route: Route }) {
