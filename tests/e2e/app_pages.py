@@ -5,6 +5,7 @@ and a destination at the test nginx-rtmp, the stream form, and the sparklines' r
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from tests.e2e.conftest import (
     REPO_ROOT,
     ApiClient,
     LocalModeProcess,
-    RtmpSink,
     User,
     make_clip,
     new_stream_key,
@@ -190,24 +190,37 @@ def creator_with_videos(
     does."""
     user = sign_up_and_in(local_mode, runtime_config, f"{name}-{secrets.token_hex(4)}@example.com")
     api = make_client(user)
-    videos = {}
-    for filename, (seconds, tone) in clips.items():
-        media = upload_media(api, make_clip(folder / filename, seconds, tone_hz=tone), local_mode.url)
-        assert media["status"] == "ready", media
-        assert media["duration_s"], media
-        videos[filename] = media
+    videos = {
+        filename: ready_video(api, local_mode, folder / filename, seconds, tone)
+        for filename, (seconds, tone) in clips.items()
+    }
     return Creator(user, api, videos)
 
 
+def ready_video(
+    api: ApiClient, local_mode: LocalModeProcess, path: Path, seconds: float, tone: int
+) -> dict[str, Any]:
+    """A clip made at `path`, uploaded as the browser does, and ready."""
+    media = upload_media(api, make_clip(path, seconds, tone_hz=tone), local_mode.url)
+    assert media["status"] == "ready", media
+    assert media["duration_s"], media
+    return media
+
+
+def small_clip(path: Path, seconds: float, tone_hz: int = 440) -> Path:
+    """A short stream-ready clip at a small frame size: quick to upload, probe and play."""
+    return make_clip(path, seconds, size="320x180", video_kbps=300, tone_hz=tone_hz)
+
+
 def rtmp_destination(
-    api: ApiClient, rtmp_sink: RtmpSink, stream_keys: list[str], name: str = "Test sink"
+    api: ApiClient, url: str, stream_keys: list[str], name: str = "Test sink"
 ) -> tuple[dict[str, Any], str]:
-    """An RTMP destination at the test nginx-rtmp, and its stream key (the recording's name there)."""
+    """An RTMP destination at `url` (the test nginx-rtmp), and its stream key (its recording's name there)."""
     key = new_stream_key(stream_keys)
     destination = api.ok(
         "POST",
         "/api/destinations",
-        {"type": "rtmp", "name": name, "url": rtmp_sink.url, "stream_key": key},
+        {"type": "rtmp", "name": name, "url": url, "stream_key": key},
         201,
     )
     return dict(destination), key
@@ -242,7 +255,7 @@ def local_input(at: datetime) -> str:
     return at.astimezone(ZoneInfo(ZONE)).strftime("%Y-%m-%dT%H:%M")
 
 
-def make_stream(
+def fill_stream_form(
     page: Any,
     title: str,
     *,
@@ -252,11 +265,9 @@ def make_stream(
     loop: bool = False,
     at: datetime | None = None,
     hands: Hands | None = None,
-) -> str:
-    """Fills the Streams screen's form (ready videos or a playlist, destinations, a loop, a time ahead in the
-    browser's zone) and sends it; returns the id of the stream whose page it opens."""
-    from playwright.sync_api import expect
-
+) -> None:
+    """Fills the Streams screen's form: ready videos or a playlist, destinations, a loop, a time ahead in the
+    browser's zone."""
     hands = hands or Hands(page, touch=False)
     page.get_by_label("Title").fill(title)
     if playlist_id:
@@ -271,11 +282,26 @@ def make_stream(
     if at is not None:
         hands.tick(page.get_by_label("At a time I choose"))
         page.get_by_label(f"Start at ({ZONE} time)").fill(local_input(at))
-    hands.press(page.get_by_role("button", name="Schedule stream" if at else "Create stream"))
+
+
+def submit_stream_form(page: Any, title: str, *, scheduled: bool, hands: Hands | None = None) -> str:
+    """Sends the form; returns the id of the stream whose page it opens."""
+    from playwright.sync_api import expect
+
+    hands = hands or Hands(page, touch=False)
+    hands.press(page.get_by_role("button", name="Schedule stream" if scheduled else "Create stream"))
     expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
     stream_id = str(page.evaluate("location.hash")).removeprefix("#/streams/")
     assert stream_id.startswith("str_"), stream_id
     return stream_id
+
+
+def make_stream(
+    page: Any, title: str, *, at: datetime | None = None, hands: Hands | None = None, **what: Any
+) -> str:
+    """The form filled (fill_stream_form's `what`) and sent: the new stream's id."""
+    fill_stream_form(page, title, at=at, hands=hands, **what)
+    return submit_stream_form(page, title, scheduled=at is not None, hands=hands)
 
 
 def points(page: Any, spark: str) -> int:
@@ -290,3 +316,16 @@ def wait_for_more_points(page: Any, spark: str, than: int, timeout_ms: float = 3
         timeout=timeout_ms,
     )
     return points(page, spark)
+
+
+def sparklines_gain_points(page: Any) -> None:
+    """The bitrate and frame-rate sparklines gain a point with each reading (a heartbeat every 5 s) while the
+    page is open, and say the latest."""
+    from playwright.sync_api import expect
+
+    first = wait_for_more_points(page, "spark-bitrate", 0)
+    more = wait_for_more_points(page, "spark-bitrate", first)
+    most = wait_for_more_points(page, "spark-bitrate", more)
+    assert first < more < most, (first, more, most)
+    assert wait_for_more_points(page, "spark-fps", 1) >= 2
+    expect(page.locator("#spark-bitrate-value")).to_have_text(re.compile(r"^\d+ kbps$"))
