@@ -8,7 +8,7 @@ import json
 import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -124,7 +124,6 @@ class Hands:
 
     page: Any
     touch: bool
-    done: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.page.add_init_script(KEEP_POINTERS)  # the documents to come
@@ -150,7 +149,6 @@ class Hands:
         kinds = self.page.evaluate(f"window.playoutPointers.slice({before})")
         assert kinds, f"no pointer reached {target}"
         assert set(kinds) == {self.pointer}, f"{target} got {kinds}, not {self.pointer}"
-        self.done.append(str(target))
 
     def tick(self, target: Any) -> None:
         """A checkbox or radio button on (by the same press)."""
