@@ -423,6 +423,21 @@ def dana_api(
     return make_client(sign_up_and_in(local_mode, runtime_config, f"dana-{secrets.token_hex(4)}@example.com"))
 
 
+@pytest.fixture(scope="session")
+def make_creator(
+    local_mode: LocalModeProcess,
+    runtime_config: dict[str, str],
+    make_client: Callable[[User | None], ApiClient],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, dict[str, tuple[float, int]]], Any]:
+    """`make_creator(name, clips)`: a new user with a ready video per clip (app_pages.py's Creator)."""
+    from tests.e2e.app_pages import creator_with_videos  # which imports this module
+
+    return lambda name, clips: creator_with_videos(
+        local_mode, runtime_config, make_client, tmp_path_factory.mktemp(f"{name}-clips"), name, clips
+    )
+
+
 def stream_task_pids(stream_id: str) -> list[int]:
     """The local launcher's stream_task processes for one stream (found by their environment contract)."""
     return launched_pids("stream_task", "STREAM_ID", stream_id)

@@ -2,8 +2,8 @@
 with its own progress bar to 100 %, both ending ready with their duration and thumbnail (and no serious axe
 violation with them listed); an upload resumed after its page was closed mid-file, sending only the parts
 S3 did not have; an import from a link served on 127.0.0.1; a text file under a video's name failing with
-its reason in plain words, then deleted after a question. A screenshot of the screen goes to
-build/screenshots/."""
+its reason in plain words, then deleted after a question. (The screen's screenshots come from
+tests/e2e/test_app_journey.py.)"""
 
 from __future__ import annotations
 
@@ -17,19 +17,23 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.e2e.app_pages import SCREENSHOTS, serious_violations, sign_in, watch_for_problems
+from tests.e2e.app_pages import (
+    MEDIA_JOB_TIMEOUT_MS,
+    serious_violations,
+    sign_in,
+    small_clip,
+    watch_for_problems,
+)
 from tests.e2e.conftest import (
     ApiClient,
     LocalModeProcess,
     User,
-    make_clip,
     sign_up_and_in,
 )
 from tests.integration.file_server import ServedFile, serve_files
 
 MIB = 1024 * 1024
 PART_SIZE = 16 * MIB  # the API's (playout.settings upload_part_size_bytes)
-MEDIA_JOB_TIMEOUT_MS = 180_000
 
 DROP_FILES = """([zone, files]) => {
   const transfer = new DataTransfer();
@@ -45,13 +49,9 @@ DROP_FILES = """([zone, files]) => {
 }"""
 
 
-def _small_clip(path: Path, seconds: float, tone_hz: int = 440) -> Path:
-    return make_clip(path, seconds, size="320x180", video_kbps=300, tone_hz=tone_hz)
-
-
 def _clip_of_parts(path: Path, parts: int) -> Path:
     """A small stream-ready clip padded with an MP4 `free` box (players skip it) to `parts` parts."""
-    _small_clip(path, 2)
+    small_clip(path, 2)
     padding = (parts - 1) * PART_SIZE + MIB - path.stat().st_size
     with path.open("ab") as clip:
         clip.write(struct.pack(">I4s", padding + 8, b"free") + bytes(padding))
@@ -80,7 +80,7 @@ def test_two_files_dropped_at_once_upload_with_progress_to_100_and_end_ready(
     from playwright.sync_api import expect
 
     api: ApiClient = make_client(lena)
-    clips = [_small_clip(tmp_path / "beach.mp4", 3), _small_clip(tmp_path / "city.mp4", 4, tone_hz=660)]
+    clips = [small_clip(tmp_path / "beach.mp4", 3), small_clip(tmp_path / "city.mp4", 4, tone_hz=660)]
     # The app's CSP allows its own scripts only; axe is injected by the test.
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
@@ -132,11 +132,9 @@ def test_two_files_dropped_at_once_upload_with_progress_to_100_and_end_ready(
             "city.mp4": "ready",
         }
 
-        # With items listed: no serious accessibility violation; a screenshot for people to look at.
+        # With items listed: no serious accessibility violation.
         page.get_by_role("button", name="Clear sent uploads").click()
         expect(page.locator("#uploads")).to_have_count(0)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "library.png"), full_page=True)
         assert serious_violations(page) == []
         # Polling stops once nothing is pending.
         asked: list[str] = []
@@ -206,7 +204,7 @@ def test_an_import_from_a_link_shows_its_errors_beside_the_field_then_ends_ready
 ) -> None:
     from playwright.sync_api import expect
 
-    clip = _small_clip(tmp_path / "lecture.mp4", 3).read_bytes()
+    clip = small_clip(tmp_path / "lecture.mp4", 3).read_bytes()
     context = browser.new_context()
     page = context.new_page()
     problems = watch_for_problems(page, console=False)
@@ -317,7 +315,7 @@ def test_a_lost_connection_is_said_in_plain_words_then_retried_and_a_paused_uplo
     from playwright.sync_api import expect
 
     api: ApiClient = make_client(lena)
-    trail = _small_clip(tmp_path / "trail.mp4", 2)
+    trail = small_clip(tmp_path / "trail.mp4", 2)
     context = browser.new_context()
     page = context.new_page()
     problems = watch_for_problems(page, console=False)
@@ -352,7 +350,7 @@ def test_a_lost_connection_is_said_in_plain_words_then_retried_and_a_paused_uplo
             held.append(route)  # never answered: a line too slow to finish
 
         context.route(is_part, hold)
-        page.locator("#file-input").set_input_files(str(_small_clip(tmp_path / "hike.mp4", 2)))
+        page.locator("#file-input").set_input_files(str(small_clip(tmp_path / "hike.mp4", 2)))
         hike = page.locator("#uploads > li").filter(has=page.get_by_role("progressbar", name="hike.mp4"))
         expect(hike.get_by_role("button", name="Pause hike.mp4")).to_be_visible()
         expect(hike).to_have_attribute("data-media-id", re.compile(r"^med_"))

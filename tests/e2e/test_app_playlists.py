@@ -3,8 +3,8 @@ first; a user with three ready videos makes a playlist in the page, adds them (o
 reorders by keyboard (Move up / Move down, the focus following the item, each move announced) and by dragging
 an item's handle with the pointer, turns shuffle on, sees the length of a pass, finds the order saved after a
 reload and through the API, renames it and deletes it after a question. The editor with items passes axe-core
-(no serious or critical violation) at desktop and phone width, fits a phone without a sideways scroll, and is
-kept as a screenshot under build/screenshots/."""
+(no serious or critical violation) at desktop and phone width and fits a phone without a sideways scroll (its
+screenshots come from tests/e2e/test_app_journey.py)."""
 
 from __future__ import annotations
 
@@ -16,21 +16,16 @@ from typing import Any
 import pytest
 
 from tests.e2e.app_pages import (
-    SCREENSHOTS,
     VIEWPORTS,
+    Creator,
+    fits,
+    ready_video,
     require_axe,
     serious_violations,
     sign_in,
     watch_for_problems,
 )
-from tests.e2e.conftest import (
-    ApiClient,
-    LocalModeProcess,
-    User,
-    make_clip,
-    sign_up_and_in,
-    upload_media,
-)
+from tests.e2e.conftest import LocalModeProcess, sign_up_and_in
 
 CLIPS = {"sunrise.mp4": (4, 330), "harbour.mp4": (6, 440), "night-train.mp4": (8, 550)}  # seconds, tone
 
@@ -41,28 +36,9 @@ def _hms(seconds: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def paula(local_mode: LocalModeProcess, runtime_config: dict[str, str]) -> User:
-    return sign_up_and_in(local_mode, runtime_config, f"paula-{secrets.token_hex(4)}@example.com")
-
-
-@pytest.fixture(scope="module")
-def paula_api(paula: User, make_client: Callable[[User | None], ApiClient]) -> ApiClient:
-    return make_client(paula)
-
-
-@pytest.fixture(scope="module")
-def library(
-    paula_api: ApiClient, local_mode: LocalModeProcess, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, dict[str, Any]]:
-    """Paula's three ready videos, uploaded as the browser does it, by file name."""
-    folder = tmp_path_factory.mktemp("playlist-clips")
-    uploaded: dict[str, dict[str, Any]] = {}
-    for name, (seconds, tone) in CLIPS.items():
-        media = upload_media(paula_api, make_clip(folder / name, seconds, tone_hz=tone), local_mode.url)
-        assert media["status"] == "ready", media
-        assert media["duration_s"], media
-        uploaded[name] = media
-    return uploaded
+def paula(make_creator: Callable[..., Creator]) -> Creator:
+    """Paula, with three ready videos (CLIPS)."""
+    return make_creator("paula", CLIPS)
 
 
 def _order(page: Any) -> list[str]:
@@ -99,19 +75,17 @@ def test_a_new_user_is_told_to_upload_videos_then_make_a_playlist(
 def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved_renamed_and_deleted(
     browser: Any,
     local_mode: LocalModeProcess,
-    paula: User,
-    paula_api: ApiClient,
-    library: dict[str, dict[str, Any]],
+    paula: Creator,
 ) -> None:
     from playwright.sync_api import expect
 
     sunrise, harbour, night = CLIPS
-    seconds = {name: float(media["duration_s"]) for name, media in library.items()}
+    seconds = {name: float(media["duration_s"]) for name, media in paula.videos.items()}
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     problems = watch_for_problems(page)
     try:
-        sign_in(page, local_mode, paula, "#/playlists")
+        sign_in(page, local_mode, paula.user, "#/playlists")
         expect(page.locator("#playlists-empty")).to_be_visible()
 
         # A name is asked for, in plain words next to the field.
@@ -131,7 +105,7 @@ def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved
         picker = page.locator("#library-picker li")
         expect(picker).to_have_count(3)
         for name in CLIPS:
-            row = page.locator(f"#library-picker li[data-media-id='{library[name]['media_id']}']")
+            row = page.locator(f"#library-picker li[data-media-id='{paula.videos[name]['media_id']}']")
             expect(row.locator(".pl-name")).to_have_text(name)
             expect(row.locator(".pl-duration")).to_have_text(_hms(seconds[name]))
             expect(row.locator("img.pl-thumb")).to_have_js_property("complete", True)
@@ -189,8 +163,8 @@ def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved
         _saved(page)
         expect(page.locator("#playlist-duration")).to_have_text(total)
 
-        wanted = [library[name]["media_id"] for name in (harbour, night, sunrise)]
-        stored = paula_api.ok("GET", f"/api/playlists/{playlist_id}")
+        wanted = [paula.videos[name]["media_id"] for name in (harbour, night, sunrise)]
+        stored = paula.api.ok("GET", f"/api/playlists/{playlist_id}")
         assert stored["media_ids"] == wanted, stored
         assert stored["shuffle"] is True, stored
         assert stored["duration_s"] == pytest.approx(sum(seconds.values()), abs=0.01), stored
@@ -205,8 +179,6 @@ def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved
         expect(page.locator("#playlist-duration")).to_have_text(total)
         for image in page.locator("#playlist-items img.pl-thumb, #library-picker img.pl-thumb").all():
             expect(image).to_have_js_property("complete", True)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "playlists.png"), full_page=True)
 
         # Renamed: the heading follows, the API has it.
         page.get_by_label("Playlist name").fill("   ")
@@ -216,7 +188,7 @@ def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved
         page.get_by_role("button", name="Rename").click()
         expect(page.get_by_role("heading", name="Night loop", level=1)).to_be_visible()
         _saved(page)
-        assert paula_api.ok("GET", f"/api/playlists/{playlist_id}")["name"] == "Night loop"
+        assert paula.api.ok("GET", f"/api/playlists/{playlist_id}")["name"] == "Night loop"
 
         # The list: count and length of a pass.
         page.get_by_role("link", name="All playlists").click()
@@ -235,8 +207,8 @@ def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved
         page.get_by_role("button", name="Yes, delete").click()
         expect(page.locator("#message")).to_have_text("Playlist “Night loop” is deleted.")
         expect(page.locator("#playlists-empty")).to_be_visible()
-        assert paula_api.ok("GET", "/api/playlists")["items"] == []
-        assert paula_api.get(f"/api/playlists/{playlist_id}").status_code == 404
+        assert paula.api.ok("GET", "/api/playlists")["items"] == []
+        assert paula.api.get(f"/api/playlists/{playlist_id}").status_code == 404
         assert problems == [], problems
     finally:
         context.close()
@@ -245,30 +217,28 @@ def test_a_playlist_is_made_filled_reordered_by_keyboard_and_drag_shuffled_saved
 def test_a_playlist_deleted_from_its_editor_goes_back_to_the_list(
     browser: Any,
     local_mode: LocalModeProcess,
-    paula: User,
-    paula_api: ApiClient,
-    library: dict[str, dict[str, Any]],
+    paula: Creator,
 ) -> None:
     from playwright.sync_api import expect
 
-    made = paula_api.ok(
+    made = paula.api.ok(
         "POST",
         "/api/playlists",
-        {"name": "Short one", "media_ids": [library["harbour.mp4"]["media_id"]]},
+        {"name": "Short one", "media_ids": [paula.videos["harbour.mp4"]["media_id"]]},
         201,
     )
     context = browser.new_context()
     page = context.new_page()
     problems = watch_for_problems(page)
     try:
-        sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
+        sign_in(page, local_mode, paula.user, f"#/playlists/{made['playlist_id']}")
         expect(page.get_by_role("heading", name="Short one", level=1)).to_be_visible()
         page.get_by_role("button", name="Delete playlist Short one").click()
         page.get_by_role("button", name="Yes, delete").click()
         expect(page.locator("#message")).to_have_text("Playlist “Short one” is deleted.")
         expect(page.get_by_role("heading", name="Playlists", level=1)).to_be_focused()
         assert page.evaluate("location.hash") == "#/playlists"
-        assert paula_api.get(f"/api/playlists/{made['playlist_id']}").status_code == 404
+        assert paula.api.get(f"/api/playlists/{made['playlist_id']}").status_code == 404
         assert problems == [], problems
     finally:
         context.close()
@@ -277,27 +247,24 @@ def test_a_playlist_deleted_from_its_editor_goes_back_to_the_list(
 def test_a_video_deleted_from_the_library_is_named_in_plain_words_and_removing_it_saves(
     browser: Any,
     local_mode: LocalModeProcess,
-    paula: User,
-    paula_api: ApiClient,
-    library: dict[str, dict[str, Any]],
+    paula: Creator,
     tmp_path: Path,
 ) -> None:
     from playwright.sync_api import expect
 
-    doomed = upload_media(paula_api, make_clip(tmp_path / "doomed.mp4", 2, tone_hz=660), local_mode.url)
-    assert doomed["status"] == "ready", doomed
-    harbour = library["harbour.mp4"]["media_id"]
-    made = paula_api.ok(
+    doomed = ready_video(paula.api, local_mode, tmp_path / "doomed.mp4", 2, 660)
+    harbour = paula.videos["harbour.mp4"]["media_id"]
+    made = paula.api.ok(
         "POST", "/api/playlists", {"name": "Fragile", "media_ids": [harbour, doomed["media_id"]]}, 201
     )
     context = browser.new_context()
     page = context.new_page()
     problems = watch_for_problems(page)
     try:
-        sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
+        sign_in(page, local_mode, paula.user, f"#/playlists/{made['playlist_id']}")
         expect(page.locator("#playlist-items li")).to_have_count(2)
         # Deleted from the library (another tab, another device) while the playlist is open.
-        paula_api.ok("DELETE", f"/api/media/{doomed['media_id']}", status=204)
+        paula.api.ok("DELETE", f"/api/media/{doomed['media_id']}", status=204)
         page.get_by_role("button", name="Move doomed.mp4 up").click()
         expect(page.locator("#playlist-save-error")).to_contain_text(
             "Your last change is not saved: a video in it was deleted from the library."
@@ -307,50 +274,44 @@ def test_a_video_deleted_from_the_library_is_named_in_plain_words_and_removing_i
         expect(page.locator("#playlist-duration-unknown")).to_contain_text("a video in it was deleted")
         deleted.get_by_role("button", name="Remove A deleted video from the playlist").click()
         _saved(page)
-        expect(page.locator("#playlist-duration")).to_have_text(_hms(library["harbour.mp4"]["duration_s"]))
-        assert paula_api.ok("GET", f"/api/playlists/{made['playlist_id']}")["media_ids"] == [harbour]
+        expect(page.locator("#playlist-duration")).to_have_text(
+            _hms(paula.videos["harbour.mp4"]["duration_s"])
+        )
+        assert paula.api.ok("GET", f"/api/playlists/{made['playlist_id']}")["media_ids"] == [harbour]
         # The refused save is the one 404 the browser reports.
         assert problems == [
             "console error: Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
         ], problems
     finally:
         context.close()
-        paula_api.ok("DELETE", f"/api/playlists/{made['playlist_id']}", status=204)
+        paula.api.ok("DELETE", f"/api/playlists/{made['playlist_id']}", status=204)
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
 def test_the_playlist_editor_with_items_has_no_serious_accessibility_violation_and_fits_a_phone(
     browser: Any,
     local_mode: LocalModeProcess,
-    paula: User,
-    paula_api: ApiClient,
-    library: dict[str, dict[str, Any]],
+    paula: Creator,
     viewport: str,
 ) -> None:
     from playwright.sync_api import expect
 
     require_axe()
-    ids = [media["media_id"] for media in library.values()]
-    made = paula_api.ok("POST", "/api/playlists", {"name": f"Axe {viewport}", "media_ids": ids}, 201)
+    ids = [media["media_id"] for media in paula.videos.values()]
+    made = paula.api.ok("POST", "/api/playlists", {"name": f"Axe {viewport}", "media_ids": ids}, 201)
     size = VIEWPORTS[viewport]
     context = browser.new_context(viewport=size, bypass_csp=True)
     page = context.new_page()
     try:
-        sign_in(page, local_mode, paula, f"#/playlists/{made['playlist_id']}")
+        sign_in(page, local_mode, paula.user, f"#/playlists/{made['playlist_id']}")
         expect(page.locator("#playlist-items li")).to_have_count(3)
         page.wait_for_load_state("networkidle")
         found = {"editor": serious_violations(page)}
-        width = page.evaluate("document.documentElement.scrollWidth")
-        assert width <= size["width"], f"the editor is {width} px wide"
+        fits(page)
         page.get_by_role("link", name="All playlists").click()
         expect(page.locator("#playlist-list li").first).to_be_visible()
         found["list"] = serious_violations(page)
         assert {screen: problems for screen, problems in found.items() if problems} == {}
-        if viewport == "phone":
-            page.goto(f"{local_mode.url}/#/playlists/{made['playlist_id']}")
-            expect(page.locator("#playlist-items li")).to_have_count(3)
-            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOTS / "playlists-phone.png"), full_page=True)
     finally:
         context.close()
-        paula_api.ok("DELETE", f"/api/playlists/{made['playlist_id']}", status=204)
+        paula.api.ok("DELETE", f"/api/playlists/{made['playlist_id']}", status=204)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.app_pages import sign_in, watch_for_problems
+from tests.e2e.app_pages import fits, new_context, sign_in, watch_for_problems
 from tests.e2e.conftest import (
     ApiClient,
     LocalModeProcess,
@@ -19,7 +19,6 @@ from tests.e2e.conftest import (
     sign_up_and_in,
 )
 
-PHONE = {"width": 360, "height": 740}
 SCREENS = [
     ("Library", "#/library", "Library"),
     ("Playlists", "#/playlists", "Playlists"),
@@ -178,20 +177,19 @@ def test_every_screen_fits_a_phone_without_a_sideways_scroll(
 ) -> None:
     from playwright.sync_api import expect
 
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = new_context(browser, "phone")
     page = context.new_page()
     problems = watch_for_problems(page)
     try:
         page.goto(local_mode.url + "/")
         expect(page.locator("#auth")).to_be_visible()
-        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        fits(page)
         sign_in(page, local_mode, dora)
         for _, route, heading in SCREENS:
             page.goto(f"{local_mode.url}/{route}")
             expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
             page.wait_for_load_state("networkidle")
-            width = page.evaluate("document.documentElement.scrollWidth")
-            assert width <= PHONE["width"], f"{route} is {width} px wide"
+            fits(page)
         assert problems == [], problems
     finally:
         context.close()

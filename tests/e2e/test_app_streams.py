@@ -3,8 +3,10 @@ stream needs first; a user with a ready video and an RTMP destination at the tes
 the page (errors said next to their fields first), starts it, sees it live with the bitrate and frame-rate
 sparklines gaining points reading by reading and the events timeline, stops it after a question and sees it
 ended (the page then stops asking the API); the sink's recording has video and audio. A stream scheduled ahead
-is shown in the browser's time zone (named), listed as scheduled, unscheduled and deleted. Both screens pass
-axe-core (no serious or critical violation) and are kept as screenshots under build/screenshots/."""
+is shown in the browser's time zone (named), listed as scheduled, unscheduled and deleted (kept as screenshots
+under build/screenshots/). Both screens pass axe-core (no serious or critical violation). A start the API
+refuses (the account's limit of streams at once, a YouTube channel already on air) is said next to Start and
+changes nothing else."""
 
 from __future__ import annotations
 
@@ -17,87 +19,59 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.app_pages import SCREENSHOTS, require_axe, serious_violations, sign_in, watch_for_problems
+from tests.e2e.app_pages import (
+    START_TO_LIVE_TIMEOUT_MS,
+    STOP_TO_ENDED_TIMEOUT_MS,
+    VIEWPORTS,
+    ZONE,
+    Creator,
+    api_stream,
+    fill_stream_form,
+    fits,
+    make_stream,
+    new_context,
+    ready_video,
+    require_axe,
+    rtmp_destination,
+    screenshot,
+    serious_violations,
+    sign_in,
+    sparklines_gain_points,
+    submit_stream_form,
+    wait_for_more_points,
+    watch_for_problems,
+)
 from tests.e2e.conftest import (
-    ApiClient,
     Emulator,
     LocalModeProcess,
     RtmpSink,
-    User,
     connect_channel,
-    make_clip,
-    new_stream_key,
     sign_up_and_in,
-    upload_media,
     wait_for_status,
 )
 from tests.e2e.recording import wait_until_written
 from tests.media_probe import probe
 
-ZONE = "America/New_York"  # not this machine's (UTC): the page must use the browser's
-START_TO_LIVE_TIMEOUT_MS = 60_000
-STOP_TO_ENDED_TIMEOUT_MS = 40_000
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 360, "height": 740}
-
-
-def _context(browser: Any) -> Any:
-    # axe is injected by the tests (the app's CSP allows its own scripts only).
-    return browser.new_context(viewport=DESKTOP, timezone_id=ZONE, locale="en-US", bypass_csp=True)
-
-
-def _fits(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"], f"the page is {width} px wide"
-
-
-def _points(page: Any, spark: str) -> int:
-    return int(page.locator(f"#{spark} svg").get_attribute("data-points") or 0)
-
-
-def _wait_for_more_points(page: Any, spark: str, than: int, timeout_ms: float = 30_000) -> int:
-    page.wait_for_function(
-        "([id, n]) => Number(document.querySelector(`#${id} svg`)?.dataset.points ?? 0) > n",
-        arg=[spark, than],
-        timeout=timeout_ms,
-    )
-    return _points(page, spark)
+VIDEO = "harbour-lights.mp4"
 
 
 @pytest.fixture(scope="module")
-def stella(local_mode: LocalModeProcess, runtime_config: dict[str, str]) -> User:
-    return sign_up_and_in(local_mode, runtime_config, f"stella-{secrets.token_hex(4)}@example.com")
+def stella(make_creator: Callable[..., Creator]) -> Creator:
+    """Stella, with a ready video."""
+    return make_creator("stella", {VIDEO: (8, 440)})
 
 
 @pytest.fixture(scope="module")
-def stella_api(stella: User, make_client: Callable[[User | None], ApiClient]) -> ApiClient:
-    return make_client(stella)
-
-
-@pytest.fixture(scope="module")
-def ready_video(
-    stella_api: ApiClient, local_mode: LocalModeProcess, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Any]:
-    """Stella's ready video, uploaded as the browser does it."""
-    path = make_clip(tmp_path_factory.mktemp("stream-clips") / "harbour-lights.mp4", 8, tone_hz=440)
-    media = upload_media(stella_api, path, local_mode.url)
-    assert media["status"] == "ready", media
-    return media
+def ready_video_id(stella: Creator) -> str:
+    return str(stella.videos[VIDEO]["media_id"])
 
 
 @pytest.fixture(scope="module")
 def sink_destination(
-    stella_api: ApiClient, rtmp_sink: RtmpSink, stream_keys: list[str]
+    stella: Creator, rtmp_sink: RtmpSink, stream_keys: list[str]
 ) -> tuple[dict[str, Any], str]:
     """Stella's RTMP destination at the test nginx-rtmp, and its stream key (the recording's name there)."""
-    key = new_stream_key(stream_keys)
-    destination = stella_api.ok(
-        "POST",
-        "/api/destinations",
-        {"type": "rtmp", "name": "Test sink", "url": rtmp_sink.url, "stream_key": key},
-        201,
-    )
-    return dict(destination), key
+    return rtmp_destination(stella.api, rtmp_sink.url, stream_keys)
 
 
 def test_a_new_user_is_told_what_a_stream_needs_first(
@@ -124,9 +98,8 @@ def test_a_new_user_is_told_what_a_stream_needs_first(
 def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
     browser: Any,
     local_mode: LocalModeProcess,
-    stella: User,
-    stella_api: ApiClient,
-    ready_video: dict[str, Any],
+    stella: Creator,
+    ready_video_id: str,
     sink_destination: tuple[dict[str, Any], str],
     rtmp_sink: RtmpSink,
 ) -> None:
@@ -134,11 +107,11 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
 
     destination, key = sink_destination
     title = "Harbour lights, all night"
-    context = _context(browser)
+    context = new_context(browser)
     page = context.new_page()
     problems = watch_for_problems(page)
     try:
-        sign_in(page, local_mode, stella, "#/streams")
+        sign_in(page, local_mode, stella.user, "#/streams")
         expect(page.locator("#streams-empty")).to_be_visible()
 
         # Nothing filled in: each problem is said next to its field, the focus on the first.
@@ -148,20 +121,19 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
         expect(page.locator("#stream-destinations-error")).to_have_text("Choose at least one destination.")
         expect(page.get_by_label("Title")).to_be_focused()
 
-        page.get_by_label("Title").fill(title)
         page.get_by_label("Description (optional)").fill("Made in the browser by an e2e test.")
-        page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
-        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
-        page.get_by_label("Loop until I stop it (24/7)").check()
+        fill_stream_form(
+            page,
+            title,
+            media_ids=[ready_video_id],
+            destination_ids=[destination["destination_id"]],
+            loop=True,
+        )
         expect(page.locator("#stream-youtube")).to_have_count(0)  # no YouTube destination chosen
-        page.get_by_role("button", name="Create stream").click()
-
-        expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
-        stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
-        assert stream_id.startswith("str_"), stream_id
+        stream_id = submit_stream_form(page, title, scheduled=False)
         expect(page.locator("#stream-status")).to_have_text("Draft")
-        made = stella_api.ok("GET", f"/api/streams/{stream_id}")
-        assert made["media_ids"] == [ready_video["media_id"]], made
+        made = stella.api.ok("GET", f"/api/streams/{stream_id}")
+        assert made["media_ids"] == [ready_video_id], made
         assert made["loop"] is True, made
         assert made["loops"] is None, made
         assert made["description"] == "Made in the browser by an e2e test.", made
@@ -176,13 +148,7 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
             page.locator(f"#stream-dests li[data-destination-id='{destination['destination_id']}']")
         ).to_have_attribute("data-status", "live", timeout=20_000)
 
-        # The sparklines gain a point with each reading (a heartbeat every 5 s) while the page is open.
-        first = _wait_for_more_points(page, "spark-bitrate", 0)
-        more = _wait_for_more_points(page, "spark-bitrate", first)
-        most = _wait_for_more_points(page, "spark-bitrate", more)
-        assert first < more < most, (first, more, most)
-        assert _wait_for_more_points(page, "spark-fps", 1) >= 2
-        expect(page.locator("#spark-bitrate-value")).to_have_text(re.compile(r"^\d+ kbps$"))
+        sparklines_gain_points(page)
         expect(page.locator("#spark-fps-value")).to_have_text(re.compile(r"^\d+(\.\d)? fps$"))
         expect(page.locator("#spark-bitrate polyline")).to_have_count(1)
 
@@ -193,8 +159,6 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
         assert types.index("live") < types.index("starting") < types.index("created"), types
         expect(page.locator("#stream-cost-usd")).to_have_text(re.compile(r"^\$\d+\.\d+$"))
 
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "stream-live.png"), full_page=True)
         assert serious_violations(page) == []
 
         # Stop asks first; Cancel keeps it on air.
@@ -206,7 +170,7 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
         page.get_by_role("button", name="Yes, stop").click()
         expect(page.locator("#stream-status")).to_have_text("Ended", timeout=STOP_TO_ENDED_TIMEOUT_MS)
         expect(page.locator("#stream-event-list li").first).to_have_attribute("data-type", "ended")
-        assert stella_api.ok("GET", f"/api/streams/{stream_id}")["status"] == "ended"
+        assert stella.api.ok("GET", f"/api/streams/{stream_id}")["status"] == "ended"
 
         # Over: the page asks no more.
         asked: list[str] = []
@@ -223,7 +187,6 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
         expect(row).to_have_attribute("data-status", "ended")
         expect(row.locator(".st-status")).to_have_text("Ended")
         expect(row.locator(".st-next")).to_have_text("Over: see what happened")
-        page.screenshot(path=str(SCREENSHOTS / "streams.png"), full_page=True)
         assert serious_violations(page) == []
         assert problems == [], problems
     finally:
@@ -238,9 +201,8 @@ def test_a_stream_is_made_in_the_page_started_watched_live_stopped_and_recorded(
 def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unscheduled_and_deleted(
     browser: Any,
     local_mode: LocalModeProcess,
-    stella: User,
-    stella_api: ApiClient,
-    ready_video: dict[str, Any],
+    stella: Creator,
+    ready_video_id: str,
     sink_destination: tuple[dict[str, Any], str],
 ) -> None:
     from playwright.sync_api import expect
@@ -251,29 +213,25 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
     # Ahead of the 90 s pre-warm (a start due sooner begins at once and waits on air for its time).
     at = (datetime.now(UTC) + timedelta(minutes=10)).replace(second=0, microsecond=0)
     local = at.astimezone(ZoneInfo(ZONE))
-    context = _context(browser)
+    context = new_context(browser)
     page = context.new_page()
     problems = watch_for_problems(page)
     try:
-        sign_in(page, local_mode, stella, "#/streams")
-        page.get_by_label("Title").fill(title)
-        page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
-        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
-        page.get_by_label("At a time I choose").check()
-        expect(page.get_by_label(f"Start at ({ZONE} time)")).to_be_visible()
+        sign_in(page, local_mode, stella.user, "#/streams")
         # A time already past is said next to the field.
-        page.get_by_label(f"Start at ({ZONE} time)").fill(
-            (local - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")
+        fill_stream_form(
+            page,
+            title,
+            media_ids=[ready_video_id],
+            destination_ids=[destination["destination_id"]],
+            at=at - timedelta(hours=1),
         )
         page.get_by_role("button", name="Schedule stream").click()
         expect(page.locator("#stream-when-error")).to_have_text("That time has passed: choose a time ahead.")
         page.get_by_label(f"Start at ({ZONE} time)").fill(local.strftime("%Y-%m-%dT%H:%M"))
-        page.get_by_role("button", name="Schedule stream").click()
-
-        expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
-        stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
+        stream_id = submit_stream_form(page, title, scheduled=True)
         expect(page.locator("#stream-status")).to_have_text("Scheduled")
-        stored = stella_api.ok("GET", f"/api/streams/{stream_id}")
+        stored = stella.api.ok("GET", f"/api/streams/{stream_id}")
         assert stored["status"] == "scheduled", stored
         assert datetime.fromisoformat(stored["scheduled_start"].replace("Z", "+00:00")) == at, stored
         shown = page.locator("#stream-schedule").inner_text().replace("\u202f", " ")
@@ -291,29 +249,28 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
         meta = row.locator(".st-meta").inner_text().replace("\u202f", " ")
         assert clock in meta, meta
         assert ZONE in meta, meta
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / "streams-scheduled.png"), full_page=True)
+        screenshot(page, "streams-scheduled", "desktop")
         assert serious_violations(page) == []
 
         # At phone width: nothing wider than the screen, still no serious violation.
-        page.set_viewport_size(PHONE)
-        _fits(page)
+        page.set_viewport_size(VIEWPORTS["phone"])
+        fits(page)
         assert serious_violations(page) == []
         row.get_by_role("link", name=title, exact=True).click()
         expect(page.locator("#stream-status")).to_have_text("Scheduled")
-        _fits(page)
+        fits(page)
         assert serious_violations(page) == []
-        page.screenshot(path=str(SCREENSHOTS / "stream-scheduled-phone.png"), full_page=True)
-        page.set_viewport_size(DESKTOP)
+        screenshot(page, "stream-scheduled", "phone")
+        page.set_viewport_size(VIEWPORTS["desktop"])
         page.get_by_role("button", name="Cancel the schedule").click()
         expect(page.locator("#stream-status")).to_have_text("Draft")
-        assert stella_api.ok("GET", f"/api/streams/{stream_id}")["status"] == "draft"
+        assert stella.api.ok("GET", f"/api/streams/{stream_id}")["status"] == "draft"
 
         page.get_by_role("button", name=f"Delete stream {title}").click()
         page.get_by_role("button", name="Yes, delete").click()
         expect(page.get_by_role("heading", name="Streams", level=1)).to_be_visible()
         expect(page.locator(f"#stream-list li[data-stream-id='{stream_id}']")).to_have_count(0)
-        assert stella_api.get(f"/api/streams/{stream_id}").status_code == 404
+        assert stella.api.get(f"/api/streams/{stream_id}").status_code == 404
         assert problems == [], problems
     finally:
         context.close()
@@ -322,26 +279,27 @@ def test_a_stream_scheduled_ahead_is_shown_in_the_browsers_time_zone_then_unsche
 def test_a_refusal_of_the_api_is_said_next_to_the_field_it_names(
     browser: Any,
     local_mode: LocalModeProcess,
-    stella: User,
-    stella_api: ApiClient,
-    ready_video: dict[str, Any],
+    stella: Creator,
+    ready_video_id: str,
     sink_destination: tuple[dict[str, Any], str],
     tmp_path: Any,
 ) -> None:
     from playwright.sync_api import expect
 
     destination, _ = sink_destination
-    doomed = upload_media(stella_api, make_clip(tmp_path / "doomed.mp4", 2, tone_hz=660), local_mode.url)
-    assert doomed["status"] == "ready", doomed
-    context = _context(browser)
+    doomed = ready_video(stella.api, local_mode, tmp_path / "doomed.mp4", 2, 660)
+    context = new_context(browser)
     page = context.new_page()
     try:
-        sign_in(page, local_mode, stella, "#/streams")
-        page.get_by_label("Title").fill("Gone before it starts")
-        page.locator(f"#stream-media input[value='{doomed['media_id']}']").check()
-        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
+        sign_in(page, local_mode, stella.user, "#/streams")
+        fill_stream_form(
+            page,
+            "Gone before it starts",
+            media_ids=[doomed["media_id"]],
+            destination_ids=[destination["destination_id"]],
+        )
         # Deleted elsewhere (another tab) while the form is open: the API refuses, naming the media.
-        stella_api.ok("DELETE", f"/api/media/{doomed['media_id']}", status=204)
+        stella.api.ok("DELETE", f"/api/media/{doomed['media_id']}", status=204)
         page.get_by_role("button", name="Create stream").click()
         expect(page.locator("#stream-what-error")).to_contain_text(f"{doomed['media_id']} not found")
         expect(page.locator("#new-stream-problem")).to_have_count(0)
@@ -353,23 +311,22 @@ def test_a_refusal_of_the_api_is_said_next_to_the_field_it_names(
 def test_a_youtube_destination_brings_its_broadcast_options_and_a_playlist_can_be_played(
     browser: Any,
     local_mode: LocalModeProcess,
-    stella: User,
-    stella_api: ApiClient,
-    ready_video: dict[str, Any],
+    stella: Creator,
+    ready_video_id: str,
     emulator: Emulator,
 ) -> None:
     from playwright.sync_api import expect
 
-    channel = connect_channel(stella_api, emulator)
-    playlist = stella_api.ok(
-        "POST", "/api/playlists", {"name": "Two passes", "media_ids": [ready_video["media_id"]] * 2}, 201
+    channel = connect_channel(stella.api, emulator)
+    playlist = stella.api.ok(
+        "POST", "/api/playlists", {"name": "Two passes", "media_ids": [ready_video_id] * 2}, 201
     )
     title = "On the channel"
-    context = _context(browser)
+    context = new_context(browser)
     page = context.new_page()
     problems = watch_for_problems(page)
     try:
-        sign_in(page, local_mode, stella, "#/streams")
+        sign_in(page, local_mode, stella.user, "#/streams")
         page.get_by_label("Title").fill(title)
         # A playlist with videos is offered first.
         expect(page.get_by_label("A playlist")).to_be_checked()
@@ -391,7 +348,7 @@ def test_a_youtube_destination_brings_its_broadcast_options_and_a_playlist_can_b
 
         expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
         stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
-        made = stella_api.ok("GET", f"/api/streams/{stream_id}")
+        made = stella.api.ok("GET", f"/api/streams/{stream_id}")
         assert made["playlist_id"] == playlist["playlist_id"], made
         assert made["media_ids"] == playlist["media_ids"], made
         assert made["loops"] == 3, made
@@ -406,15 +363,14 @@ def test_a_youtube_destination_brings_its_broadcast_options_and_a_playlist_can_b
         assert problems == [], problems
     finally:
         context.close()
-        stella_api.ok("DELETE", f"/api/playlists/{playlist['playlist_id']}", status=204)
+        stella.api.ok("DELETE", f"/api/playlists/{playlist['playlist_id']}", status=204)
 
 
 def test_a_start_scheduled_within_the_prewarm_waits_on_its_way_and_goes_live_at_its_time(
     browser: Any,
     local_mode: LocalModeProcess,
-    stella: User,
-    stella_api: ApiClient,
-    ready_video: dict[str, Any],
+    stella: Creator,
+    ready_video_id: str,
     sink_destination: tuple[dict[str, Any], str],
 ) -> None:
     """Within the 90 s pre-warm the API starts the task at once and it holds its first frame until the time:
@@ -426,21 +382,20 @@ def test_a_start_scheduled_within_the_prewarm_waits_on_its_way_and_goes_live_at_
     title = f"Top of the minute {secrets.token_hex(2)}"
     at = (datetime.now(UTC) + timedelta(seconds=80)).replace(second=0, microsecond=0)
     local = at.astimezone(ZoneInfo(ZONE))
-    context = _context(browser)
+    context = new_context(browser)
     page = context.new_page()
     problems = watch_for_problems(page)
     stream_id = ""
     try:
-        sign_in(page, local_mode, stella, "#/streams")
-        page.get_by_label("Title").fill(title)
-        page.locator(f"#stream-media input[value='{ready_video['media_id']}']").check()
-        page.locator(f"#stream-destinations input[value='{destination['destination_id']}']").check()
-        page.get_by_label("Loop until I stop it (24/7)").check()
-        page.get_by_label("At a time I choose").check()
-        page.get_by_label(f"Start at ({ZONE} time)").fill(local.strftime("%Y-%m-%dT%H:%M"))
-        page.get_by_role("button", name="Schedule stream").click()
-        expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
-        stream_id = page.evaluate("location.hash").removeprefix("#/streams/")
+        sign_in(page, local_mode, stella.user, "#/streams")
+        stream_id = make_stream(
+            page,
+            title,
+            media_ids=[ready_video_id],
+            destination_ids=[destination["destination_id"]],
+            loop=True,
+            at=at,
+        )
         assert datetime.now(UTC) < at, "the test was too slow to see the wait"
         expect(page.locator("#stream-status")).to_have_text("Starting")
         shown = page.locator("#stream-schedule").inner_text().replace("\u202f", " ")
@@ -450,10 +405,88 @@ def test_a_start_scheduled_within_the_prewarm_waits_on_its_way_and_goes_live_at_
         expect(page.locator("#stream-status")).to_have_text("Live", timeout=120_000)
         assert datetime.now(UTC) >= at - timedelta(seconds=3), "live before its time"
         expect(page.locator("#stream-schedule")).to_have_count(0)
-        _wait_for_more_points(page, "spark-bitrate", 0)
+        wait_for_more_points(page, "spark-bitrate", 0)
         assert problems == [], problems
     finally:
         context.close()
         if stream_id:
-            stella_api.ok("POST", f"/api/streams/{stream_id}/stop", status=202)
-            wait_for_status(stella_api, stream_id, {"ended"}, 40)
+            stella.api.ok("POST", f"/api/streams/{stream_id}/stop", status=202)
+            wait_for_status(stella.api, stream_id, {"ended"}, 40)
+
+
+def test_a_start_the_api_refuses_is_said_beside_start_and_nothing_else_changes(
+    browser: Any,
+    local_mode: LocalModeProcess,
+    make_creator: Callable[..., Creator],
+    rtmp_sink: RtmpSink,
+    stream_keys: list[str],
+    emulator: Emulator,
+) -> None:
+    """With as many streams on air as the account may run at once, one of them on a YouTube channel: a second
+    stream to that channel is refused (409: a channel takes one stream at a time), and any other (429: the
+    limit). Each refusal is said in the API's words next to Start; the stream stays a draft, the page is not
+    reloaded, nothing is started or written to its timeline."""
+    from playwright.sync_api import expect
+
+    rhea = make_creator("rhea", {"tide.mp4": (4, 440)})
+    video = rhea.videos["tide.mp4"]["media_id"]
+    channel = connect_channel(rhea.api, emulator)
+    sink, _ = rtmp_destination(rhea.api, rtmp_sink.url, stream_keys)
+    limit = int(rhea.api.ok("GET", "/api/me")["max_concurrent_streams"])
+    on_air = [api_stream(rhea.api, "Tide on the channel", [video], [channel["destination_id"]], start=True)]
+    on_air += [
+        api_stream(rhea.api, f"Tide at the sink {n}", [video], [sink["destination_id"]], start=True)
+        for n in range(1, limit)
+    ]
+    refused = {
+        "Tide, again on the channel": (
+            [channel["destination_id"]],
+            f"YouTube channel {channel['channel']['title']} is on air from your stream "
+            '"Tide on the channel"; a channel takes one stream from Playout at a time: stop that one first',
+        ),
+        "Tide, one too many": (
+            [sink["destination_id"]],
+            f"{limit} streams are already active, the most this account may run at once; "
+            "stop one before starting another",
+        ),
+    }
+    drafts = {title: api_stream(rhea.api, title, [video], where) for title, (where, _) in refused.items()}
+    context = new_context(browser)
+    page = context.new_page()
+    problems = watch_for_problems(page, console=False)  # the browser logs each refused request
+    try:
+        for stream in on_air:
+            wait_for_status(rhea.api, stream["stream_id"], {"live"}, START_TO_LIVE_TIMEOUT_MS / 1000)
+        sign_in(page, local_mode, rhea.user, "#/streams")
+        page.evaluate("window.notReloaded = true")
+        for title, (_, words) in refused.items():
+            stream_id = drafts[title]["stream_id"]
+            page.get_by_role("link", name=title, exact=True).click()
+            expect(page.get_by_role("heading", name=title, level=1)).to_be_focused()
+            expect(page.locator("#stream-status")).to_have_text("Draft")
+            expect(page.locator("#stream-event-list li")).to_have_count(1)
+
+            start = page.get_by_role("button", name="Start", exact=True)
+            start.click()
+            said = page.locator("#stream-action-error")
+            expect(said).to_have_text(words)
+            expect(said).to_have_attribute("role", "alert")
+            expect(start).to_have_attribute("aria-describedby", "stream-action-error")  # read with the button
+            expect(start).to_be_enabled()
+            expect(page.locator("#stream-status")).to_have_text("Draft")
+            expect(page.locator("#stream-event-list li")).to_have_count(1)
+            assert page.evaluate("window.notReloaded") is True
+            assert page.evaluate("location.hash") == f"#/streams/{stream_id}"
+            stored = rhea.api.ok("GET", f"/api/streams/{stream_id}")
+            assert (stored["status"], stored["started_at"]) == ("draft", None), stored
+            kinds = [e["type"] for e in rhea.api.ok("GET", f"/api/streams/{stream_id}/events")["items"]]
+            assert kinds == ["created"], kinds
+            page.get_by_role("link", name="All streams").click()
+        assert rhea.api.ok("GET", "/api/me")["active_streams"] == limit
+        assert problems == [], problems
+    finally:
+        context.close()
+        for stream in on_air:
+            rhea.api.ok("POST", f"/api/streams/{stream['stream_id']}/stop", status=202)
+        for stream in on_air:
+            wait_for_status(rhea.api, stream["stream_id"], {"ended"}, STOP_TO_ENDED_TIMEOUT_MS / 1000)
