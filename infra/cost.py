@@ -470,7 +470,14 @@ def render(template: dict[str, Any]) -> str:
     job = facts.media_job
     idle = idle_month_lines(facts)
     idle_total = sum(line.usd for line in idle)
+    headline = stream_hour_total(facts)
+    headline_egress = egress_gb_per_hour(STREAM_PROFILES[HEADLINE_PROFILE]) * _price("egress_gb")
+    weekly_hours = 2 * 52 / 12  # 2 hours a week, in hours a month
     parts = [
+        f"**In short**: idle, {_usd(idle_total)} a month; on air, {_usd(headline)} per hour for a "
+        f"{HEADLINE_PROFILE} stream to one destination, {_usd(headline_egress)} of it egress. "
+        f"24/7 for 30 days: {_usd(headline * 24 * 30)}; 2 hours a week: {_usd(headline * weekly_hours)} "
+        f"a month, plus the idle {_usd(idle_total)}.",
         f"Read from the template: the stream task is {stream.size.vcpu:g} vCPU and "
         f"{stream.size.memory_gb:g} GB on {stream.architecture}; its workflow runs it on "
         + ("Fargate Spot first, on demand when Spot has no capacity" if facts.stream_on_spot else "on demand")
