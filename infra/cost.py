@@ -173,13 +173,13 @@ class Deployed:
     web_acl_rules: int | None  # None: no web ACL
 
 
-def _flatten(value: Any) -> str:
-    """A Fn::Join'ed string with every intrinsic replaced by a placeholder."""
+def joined_text(value: Any) -> str:
+    """A Fn::Join'ed string with every intrinsic replaced by a placeholder, for reading definitions."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and "Fn::Join" in value:
         separator, parts = value["Fn::Join"]
-        return separator.join(_flatten(part) for part in parts)
+        return separator.join(joined_text(part) for part in parts)
     return "<token>"
 
 
@@ -203,7 +203,7 @@ def _task(template: dict[str, Any], container_name: str) -> Task:
 
 def _stream_workflow(template: dict[str, Any]) -> dict[str, Any]:
     for _, props in _resources(template, "AWS::StepFunctions::StateMachine"):
-        definition = json.loads(_flatten(props["DefinitionString"]))
+        definition = json.loads(joined_text(props["DefinitionString"]))
         for state in definition["States"].values():
             overrides = state.get("Arguments", {}).get("Overrides", {}).get("ContainerOverrides", [])
             if any(o.get("Name") == STREAM_CONTAINER for o in overrides):

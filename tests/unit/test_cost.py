@@ -120,7 +120,7 @@ def test_an_hour_of_1080p30_to_one_destination_is_mostly_egress() -> None:
 def test_without_spot_or_public_ip_in_the_workflow_their_rows_go() -> None:
     template = _template()
     workflow = template["Resources"]["Workflow"]["Properties"]
-    text = cost._flatten(workflow["DefinitionString"])
+    text = cost.joined_text(workflow["DefinitionString"])
     text = text.replace("FARGATE_SPOT", "FARGATE").replace('"ENABLED"', '"DISABLED"')
     workflow["DefinitionString"] = text
     facts = cost.deployed(template)
