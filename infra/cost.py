@@ -27,6 +27,8 @@ from typing import Any
 
 from playout.health import MIN_BEAT_INTERVAL_S, ON_DEMAND, SPOT
 from playout.usage import GB, PRICES, TaskSize
+from stream_task.conform import AUDIO_BITRATE
+from stream_task.media_facts import youtube_max_video_kbps
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 COST_DOC = REPO_ROOT / "docs" / "cost.md"
@@ -129,10 +131,13 @@ LIST_PRICES: dict[str, ListPrice] = {
 }
 
 # What the template cannot say, stated as assumptions (each one named in the document).
-AUDIO_KBPS = 128  # the house profile's AAC (stream_task.conform.AUDIO_BITRATE)
-# YouTube's recommended video bitrates (stream_task.media_facts.YOUTUBE_MAX_VIDEO_KBPS), the conform's
-# ceiling: a conformed file usually sends less.
-STREAM_PROFILES = {"720p30": 4000, "1080p30": 6000, "1080p60": 9000}
+AUDIO_KBPS = int(AUDIO_BITRATE.removesuffix("k"))  # the house profile's AAC
+# YouTube's recommended video bitrates, the conform's ceiling: a conformed file usually sends less.
+STREAM_PROFILES = {
+    "720p30": youtube_max_video_kbps(1280, 720, 30),
+    "1080p30": youtube_max_video_kbps(1920, 1080, 30),
+    "1080p60": youtube_max_video_kbps(1920, 1080, 60),
+}
 HEADLINE_PROFILE = "1080p30"
 # The stream task logs events, not beats (a start, `live`, a retry, a broadcast rotation): 200 JSON lines of
 # about 500 bytes an hour is a generous ceiling.
