@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra.cost import joined_text as _flatten
 from playout import resources
 from playout.workflow import MEDIA_JOB_RETRY_POLICY, RETRY_POLICY, Action, Step, next_step
 from tests.infra.conftest import REPO_ROOT, Synth
@@ -21,16 +22,6 @@ from tests.infra.workflow_sim import Workflow, evaluate
 pytestmark = pytest.mark.infra
 
 Resources = dict[str, list[dict[str, Any]]]
-
-
-def _flatten(value: Any) -> str:
-    """A Fn::Join'ed string with every intrinsic replaced by a placeholder, for reading definitions."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Fn::Join" in value:
-        separator, parts = value["Fn::Join"]
-        return separator.join(_flatten(part) for part in parts)
-    return "<token>"
 
 
 def _one(resources_by_type: Resources, type_name: str, logical_id_part: str = "") -> dict[str, Any]:
