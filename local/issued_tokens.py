@@ -50,7 +50,6 @@ class IssuedTokens:
         session_token = new_refresh_token if isinstance(new_refresh_token, str) else refresh_token
         now = self._clock()
         issued: dict[str, _Issued] = {}
-        user = ""
         for name in SIGNED_TOKENS:
             token = result.get(name)
             if not isinstance(token, str):
@@ -72,12 +71,6 @@ class IssuedTokens:
         with self._lock:
             issued = self._tokens.get(_digest(token))
         return issued is not None and issued.expires_at > self._clock()
-
-    def user_of(self, token: str) -> str | None:
-        """The user a token handed out here belongs to (None for any other token)."""
-        with self._lock:
-            issued = self._tokens.get(_digest(token))
-        return issued.user if issued is not None else None
 
     def end_session(self, refresh_token: str) -> None:
         """RevokeToken: the session of `refresh_token` ends; its tokens stop working, it refreshes no more."""

@@ -141,13 +141,6 @@ def test_a_refresh_answered_after_its_session_ended_is_not_kept(issued: IssuedTo
     assert not issued.holds(late["IdToken"])
 
 
-def test_the_user_of_a_token_handed_out(issued: IssuedTokens, clock: Clock) -> None:
-    signed_in = _sign_in("alice", clock.now)
-    issued.record(signed_in)
-    assert issued.user_of(signed_in["AccessToken"]) == "alice"
-    assert issued.user_of(_jwt("alice", "access", clock.now)) is None
-
-
 def test_expired_tokens_are_forgotten_as_new_ones_come(issued: IssuedTokens, clock: Clock) -> None:
     old = _sign_in("alice", clock.now)
     issued.record(old)
