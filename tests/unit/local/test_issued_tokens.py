@@ -45,6 +45,14 @@ def _refresh(sub: str, now: float) -> dict[str, Any]:
     return {"AccessToken": _jwt(sub, "access", now), "IdToken": _jwt(sub, "id", now), "ExpiresIn": 3600}
 
 
+def _signed_in(issued: IssuedTokens, clock: Clock, *users: str) -> list[dict[str, Any]]:
+    """One sign-in per user named, each recorded."""
+    results = [_sign_in(user, clock.now) for user in users]
+    for result in results:
+        issued.record(result)
+    return results
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
@@ -91,13 +99,7 @@ def test_refreshed_tokens_pass_and_join_the_session(issued: IssuedTokens, clock:
 
 
 def test_revoking_one_refresh_token_ends_that_session_alone(issued: IssuedTokens, clock: Clock) -> None:
-    laptop, phone, bob = (
-        _sign_in("alice", clock.now),
-        _sign_in("alice", clock.now),
-        _sign_in("bob", clock.now),
-    )
-    for result in (laptop, phone, bob):
-        issued.record(result)
+    laptop, phone, bob = _signed_in(issued, clock, "alice", "alice", "bob")
     issued.end_session(laptop["RefreshToken"])
     assert not issued.holds(laptop["IdToken"])
     assert issued.holds(phone["IdToken"])
@@ -108,13 +110,7 @@ def test_revoking_one_refresh_token_ends_that_session_alone(issued: IssuedTokens
 def test_signing_out_everywhere_ends_every_session_of_the_user_alone(
     issued: IssuedTokens, clock: Clock
 ) -> None:
-    laptop, phone, bob = (
-        _sign_in("alice", clock.now),
-        _sign_in("alice", clock.now),
-        _sign_in("bob", clock.now),
-    )
-    for result in (laptop, phone, bob):
-        issued.record(result)
+    laptop, phone, bob = _signed_in(issued, clock, "alice", "alice", "bob")
     refreshed = _refresh("alice", clock.now)
     issued.record(refreshed, refresh_token=phone["RefreshToken"])
 
