@@ -19,11 +19,10 @@ MISDIRECTED_CODE: Final = "misdirected_request"
 
 
 def loopback_hosts(port: int) -> frozenset[str]:
-    """The Host values of a server bound to 127.0.0.1:`port`, as browsers and HTTP clients send them."""
-    hosts = {f"{name}:{port}" for name in LOOPBACK_NAMES}
-    if port == 80:  # the default port goes without saying
-        hosts.update(LOOPBACK_NAMES)
-    return frozenset(hosts)
+    """The Host values of a server bound to 127.0.0.1:`port`: its names with the port, as browsers and HTTP
+    clients send them, and without (nginx-rtmp's notifications name the host alone). A page names the host of
+    its own URL, so a rebound page never sends a loopback name, with a port or without."""
+    return frozenset({*LOOPBACK_NAMES, *(f"{name}:{port}" for name in LOOPBACK_NAMES)})
 
 
 def error_body(code: str, message: str) -> bytes:
@@ -31,9 +30,9 @@ def error_body(code: str, message: str) -> bytes:
     return json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":")).encode()
 
 
-def misdirected_body(hosts: Iterable[str]) -> bytes:
-    """What a server answers with its 421, in plain words."""
-    served = " or ".join(sorted(hosts))
+def misdirected_body(port: int) -> bytes:
+    """What the server at 127.0.0.1:`port` answers with its 421, in plain words."""
+    served = " or ".join(f"{name}:{port}" for name in LOOPBACK_NAMES)
     return error_body(
         MISDIRECTED_CODE,
         f"This server answers only requests addressed to {served}; this one names another host.",
@@ -41,20 +40,32 @@ def misdirected_body(hosts: Iterable[str]) -> bytes:
 
 
 class ServedHostsOnly:
-    """A WSGI layer that answers 421 to a request naming a host other than `hosts`.
+    """A WSGI layer that answers 421 to a request naming a host other than the loopback's at `port`.
 
-    `hosts` may be set after the socket is bound (a port of 0 is known only then), before it serves. A request
-    without a Host header passes: browsers always send one, and only a browser is tricked into rebinding."""
+    `port` may be set after the socket is bound (a port of 0 is known only then), before it serves; until then
+    every request is refused. A request without a Host header passes: browsers always send one, and only a
+    browser is tricked into rebinding."""
 
-    def __init__(self, app: Any, hosts: Iterable[str] = ()) -> None:
+    def __init__(self, app: Any, port: int | None = None) -> None:
         self._app = app
-        self.hosts = frozenset(hosts)
+        self._hosts: frozenset[str] = frozenset()
+        self._port = 0
+        if port is not None:
+            self.port = port
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @port.setter
+    def port(self, port: int) -> None:
+        self._port, self._hosts = port, loopback_hosts(port)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST")
-        if host is None or host.lower() in self.hosts:
+        if host is None or host.lower() in self._hosts:
             return self._app(environ, start_response)
-        body = misdirected_body(self.hosts)
+        body = misdirected_body(self._port)
         start_response(
             MISDIRECTED_STATUS,
             [

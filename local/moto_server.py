@@ -17,8 +17,8 @@ test_local_s3_*.py:
 - RangedGetObject: a byte range of a stored object read from those bytes alone. moto read the whole object
   into memory to cut a range out of it, so each seek of a reader (ffprobe and ffmpeg on a presigned URL, a
   browser's <video>, boto3's ranged downloads) copied the whole upload: seconds per request for 2 GB.
-- ServedHostsOnly (local/hosts.py): 421 to a request naming another host than 127.0.0.1 or localhost with
-  the server's port. moto answered any Host, so a page rebound to 127.0.0.1 could read every bucket, table,
+- ServedHostsOnly (local/hosts.py): 421 to a request naming another host than 127.0.0.1 or localhost (with
+  the server's port). moto answered any Host, so a page rebound to 127.0.0.1 could read every bucket, table,
   key and user pool (moto takes any credentials).
 - PutBodyAsBytes: moto read the body of a request typed as a form (`application/x-www-form-urlencoded`,
   urllib's default for any body, or `multipart/form-data`) as form fields, even on a PUT of an object or a
@@ -48,7 +48,7 @@ from moto.s3.models import FakeBucket, FakeKey, s3_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import run_wsgi_app
 
-from local.hosts import ServedHostsOnly, loopback_hosts
+from local.hosts import ServedHostsOnly
 
 CHUNK_BYTES: Final = 1024 * 1024
 # A plain GetObject's query: a presigned URL's signature (v4 or v2), the version, boto3's operation marker.
@@ -101,7 +101,7 @@ def serve_moto(host: str, credentials: Mapping[str, str]) -> BaseWSGIServer:
     inner = MultipartUploads(QuietDeleteObjects(RangedGetObject(PutBodyAsBytes(moto))))
     app = ServedHostsOnly(BucketCors(PresignedRequests(inner, credentials)))
     server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler)
-    app.hosts = loopback_hosts(server.server_port)
+    app.port = server.server_port
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     return server
 

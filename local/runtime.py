@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import resources as local_resources
-from local.hosts import ServedHostsOnly, loopback_hosts
+from local.hosts import ServedHostsOnly
 from local.launcher import LocalLauncher
 from local.logs import LogSink
 from local.moto_server import serve_moto
@@ -86,7 +86,7 @@ class LocalMode:
         served = ServedHostsOnly(app)  # no other Host: a page rebound to 127.0.0.1 reads nothing
         self._server = make_server(HOST, self.port, served, threaded=True)
         self.port = self._server.server_port
-        served.hosts = loopback_hosts(self.port)
+        served.port = self.port
         self.url = f"http://{HOST}:{self.port}"
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._server_thread.start()  # answers 503 until the gateway is in place

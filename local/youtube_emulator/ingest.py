@@ -75,9 +75,8 @@ def nginx_config(
             }}"""
         for slot in range(archive_slots)
     )
-    # Only the loopback's names with this port: a page rebound to 127.0.0.1 drives no recorder (hosts.py).
-    hosts = loopback_hosts(control_port)
-    served_hosts = "^(" + "|".join(re.escape(host) for host in sorted(hosts)) + ")$"
+    # Only the loopback's names: a page rebound to 127.0.0.1 drives no recorder (local/hosts.py).
+    served_hosts = "^(" + "|".join(re.escape(host) for host in sorted(loopback_hosts(control_port))) + ")$"
     return f"""load_module {RTMP_MODULE};
 daemon off;
 master_process off;
@@ -90,7 +89,7 @@ http {{
         listen {HOST}:{control_port};
         default_type application/json;
         if ($http_host !~* "{served_hosts}") {{
-            return 421 '{misdirected_body(hosts).decode()}';
+            return 421 '{misdirected_body(control_port).decode()}';
         }}
         location /control {{ rtmp_control all; }}
     }}

@@ -16,7 +16,7 @@ from typing import Any, Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from local.hosts import ServedHostsOnly, loopback_hosts
+from local.hosts import ServedHostsOnly
 from local.youtube_emulator.app import EmulatorApp
 from local.youtube_emulator.certificate import certificate_for_loopback
 from local.youtube_emulator.data_api import IngestAddresses, YouTubeDataApi
@@ -148,10 +148,7 @@ def running_youtube_emulator(
         ssl_context=certificate.server_context(),
     )
     servers: list[BaseWSGIServer] = [plain, secure]
-    served.hosts, served_securely.hosts = (
-        loopback_hosts(plain.server_port),
-        loopback_hosts(secure.server_port),
-    )
+    served.port, served_securely.port = plain.server_port, secure.server_port
     base, plain_base = f"https://{HOST}:{secure.server_port}", f"http://{HOST}:{plain.server_port}"
     ingest = RtmpIngest(root / "rtmp", f"{plain_base}/emulator/rtmp", archive_slots=ARCHIVE_SLOTS, log=log)
     rtmps = TlsTerminator(certificate.server_context(), ingest.rtmp_port)
