@@ -4,7 +4,7 @@ Every server binds 127.0.0.1, yet a web page can still reach it by DNS rebinding
 controls first resolves to the attacker's server, then to 127.0.0.1, and the page's requests to that name
 reach this machine as requests of the page's own origin, free to read the answers. Such a request names the
 attacker's host in its Host header, so a server that answers only the names it is served at (127.0.0.1 and
-localhost, with its port) refuses it: 421 Misdirected Request, before anything else runs.
+localhost, with its own port or none) refuses it: 421 Misdirected Request, before anything else runs.
 """
 
 from __future__ import annotations
