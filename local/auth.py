@@ -2,7 +2,8 @@
 
 API Gateway checks: a `Bearer` token, an RS256 signature by a key of the issuer's JWKS, `iss`, `aud` (or
 `client_id` for access tokens) among the configured audiences, `exp` in the future, `nbf`/`iat` not in the
-future. Anything else is the same bare 401 `{"message":"Unauthorized"}`.
+future. Then what API Gateway cannot know: the token was handed out by local mode's own sign-in, in a session
+still open (local/issued_tokens.py), since anyone can sign a token with moto's shipped key.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import requests
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from local.issued_tokens import IssuedTokens
 
 CLOCK_SKEW_S = 5
 
@@ -31,11 +34,19 @@ class Authorization:
 
 
 class JwtAuthorizer:
-    def __init__(self, jwks_url: str, issuer: str, audiences: list[str]) -> None:
+    def __init__(
+        self,
+        jwks_url: str,
+        issuer: str,
+        audiences: list[str],
+        issued: IssuedTokens,
+        keys: KeySet | None = None,
+    ) -> None:
         self._jwks_url = jwks_url
         self._issuer = issuer
         self._audiences = set(audiences)
-        self._keys: KeySet | None = None
+        self._issued = issued
+        self._keys = keys  # read from `jwks_url` at the first request when not given
 
     def _key_set(self) -> KeySet:
         if self._keys is None:
@@ -56,6 +67,8 @@ class JwtAuthorizer:
             raise Unauthorized(f"invalid token: {type(error).__name__}") from None
         claims: dict[str, Any] = dict(decoded.claims)
         self._check_claims(claims)
+        if not self._issued.holds(token.strip()):
+            raise Unauthorized("not handed out by local mode's sign-in, or its session ended")
         scope = claims.get("scope")
         return Authorization(
             claims={name: _claim_string(value) for name, value in claims.items()},

@@ -2,7 +2,8 @@
 
 - `/api/*`       -> a payload-2.0 HTTP API event for the same `api.handler.lambda_handler`, after the same
                     JWT check as the HTTP API's Cognito authorizer (public routes excepted);
-- `/cognito/`    -> the Cognito Identity Provider JSON API of the moto pool (sign-ups confirmed at once);
+- `/cognito/`    -> the Cognito Identity Provider JSON API of the moto pool (sign-ups confirmed at once); the
+                    tokens it hands out are the only ones `/api/*` accepts (local/issued_tokens.py);
 - `/config.json` -> the SPA's runtime configuration;
 - anything else  -> web/dist, with CloudFront's cache headers and SPA routing.
 """
@@ -26,6 +27,8 @@ from werkzeug.utils import send_from_directory
 from werkzeug.wrappers import Request, Response
 
 from local.auth import JwtAuthorizer, Unauthorized
+from local.hosts import error_body
+from local.issued_tokens import IssuedTokens, unverified_claims
 from local.logs import LogSink
 from local.resources import LocalResources
 from playout.resources import IMMUTABLE_CACHE_CONTROL, PUBLIC_ROUTES, spa_content_security_policy
@@ -65,9 +68,10 @@ COGNITO_PUBLIC_ACTIONS: Final = frozenset(
     }
 )
 COGNITO_TARGET_PREFIX: Final = "AWSCognitoIdentityProviderService."
-# Public actions moto does not implement, answered as Cognito would answer them on success. RevokeToken is
-# what amazon-cognito-identity-js calls on sign-out; local tokens simply run out (one hour).
-COGNITO_EMULATED_ACTIONS: Final[dict[str, dict[str, Any]]] = {"RevokeToken": {}}
+REFRESH_FLOWS: Final = frozenset({"REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"})
+# The actions that end sessions, with the body field naming whose.
+SIGN_OUT_ACTIONS: Final = {"GlobalSignOut": "AccessToken", "DeleteUser": "AccessToken"}
+UNAUTHORIZED_MESSAGE: Final = "Sign in first: this request carries no token of a current session."
 
 
 @dataclass
@@ -110,8 +114,9 @@ class Gateway:
         self._origin = origin
         self._cognito = cognito  # boto3 cognito-idp client (admin calls)
         self._log = log
+        self._issued = IssuedTokens()
         self._authorizer = JwtAuthorizer(
-            resources.jwks_url, resources.issuer, [resources.user_pool_client_id]
+            resources.jwks_url, resources.issuer, [resources.user_pool_client_id], self._issued
         )
         # One Lambda execution environment serves one request at a time; Powertools' resolver keeps the
         # current event on a module-level object, so concurrent calls must not interleave.
@@ -166,7 +171,12 @@ class Gateway:
                 authorization = self._authorizer.authorize(request.headers.get("Authorization"))
             except Unauthorized as error:
                 self._log.event("unauthorized", path=request.path, reason=str(error))
-                return _json(401, {"message": "Unauthorized"}, extra={"www-authenticate": "Bearer"})
+                return Response(
+                    error_body("unauthorized", UNAUTHORIZED_MESSAGE),
+                    status=401,
+                    content_type="application/json",
+                    headers={"www-authenticate": "Bearer"},
+                )
             authorizer = {"jwt": {"claims": authorization.claims, "scopes": authorization.scopes}}
         event = http_api_event(
             request, route_key=f"GET {request.path}" if public else PROXY_ROUTE_KEY, authorizer=authorizer
@@ -196,8 +206,15 @@ class Gateway:
                 content_type="application/x-amz-json-1.1",
             )
         body = request.get_data(cache=False)
-        if action in COGNITO_EMULATED_ACTIONS:
-            return _json(200, COGNITO_EMULATED_ACTIONS[action], content_type="application/x-amz-json-1.1")
+        fields = _json_object(body)
+        refresh_token = self._refresh_token(action, fields)
+        if refresh_token is not None and self._issued.session_ended(refresh_token):
+            return _cognito_error("NotAuthorizedException", "Refresh Token has been revoked")
+        if action == "RevokeToken":
+            # moto does not implement it; amazon-cognito-identity-js calls it on sign-out.
+            if isinstance(fields.get("Token"), str):
+                self._issued.end_session(fields["Token"])
+            return _json(200, {}, content_type="application/x-amz-json-1.1")
         upstream = self._http.post(
             self._resources.endpoint_url + "/",
             data=body,
@@ -210,12 +227,43 @@ class Gateway:
         content = upstream.content
         if action == "SignUp" and upstream.status_code == 200:
             content = self._confirm_sign_up(body, content)
+        if upstream.status_code == 200:
+            self._follow_sessions(action, fields, _json_object(content), refresh_token)
         response = Response(content, status=upstream.status_code)
         response.headers["Content-Type"] = upstream.headers.get("Content-Type", "application/x-amz-json-1.1")
         if "x-amzn-requestid" in upstream.headers:
             response.headers["x-amzn-RequestId"] = upstream.headers["x-amzn-requestid"]
         response.headers["Cache-Control"] = "no-store"
         return response
+
+    @staticmethod
+    def _refresh_token(action: str, fields: dict[str, Any]) -> str | None:
+        """The refresh token an InitiateAuth refreshes with (None for any other call)."""
+        if action != "InitiateAuth" or fields.get("AuthFlow") not in REFRESH_FLOWS:
+            return None
+        parameters = fields.get("AuthParameters")
+        token = parameters.get("REFRESH_TOKEN") if isinstance(parameters, dict) else None
+        return token if isinstance(token, str) else None
+
+    def _follow_sessions(
+        self, action: str, fields: dict[str, Any], answer: dict[str, Any], refresh_token: str | None
+    ) -> None:
+        """Keeps what the user pool handed out (a sign-in, a challenge answered, a refresh) and ends the
+        sessions a sign-out ended, once the user pool has done so."""
+        result = answer.get("AuthenticationResult")
+        if isinstance(result, dict):
+            self._issued.record(result, refresh_token)
+            self._log.event(
+                "tokens issued",
+                action=action,
+                user_sub=unverified_claims(str(result.get("IdToken") or "")).get("sub"),
+            )
+        if action in SIGN_OUT_ACTIONS:
+            token = fields.get(SIGN_OUT_ACTIONS[action])
+            user = unverified_claims(token).get("sub") if isinstance(token, str) else None
+            if user:
+                self._issued.end_sessions_of(str(user))
+                self._log.event("sessions ended", action=action, user_sub=user)
 
     def _confirm_sign_up(self, request_body: bytes, response_body: bytes) -> bytes:
         """No mail on one machine: confirm at once, as a pre-sign-up trigger with autoConfirmUser would."""
@@ -329,6 +377,19 @@ def _response_from_lambda(result: Any) -> Response:
     for cookie in result.get("cookies") or []:
         response.headers.add("Set-Cookie", cookie)
     return response
+
+
+def _json_object(data: bytes) -> dict[str, Any]:
+    """A JSON object's fields, or none for a body that is not one (the user pool answers it as it should)."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _cognito_error(error_type: str, message: str) -> Response:
+    return _json(400, {"__type": error_type, "message": message}, content_type="application/x-amz-json-1.1")
 
 
 def _json(

@@ -17,6 +17,9 @@ test_local_s3_*.py:
 - RangedGetObject: a byte range of a stored object read from those bytes alone. moto read the whole object
   into memory to cut a range out of it, so each seek of a reader (ffprobe and ffmpeg on a presigned URL, a
   browser's <video>, boto3's ranged downloads) copied the whole upload: seconds per request for 2 GB.
+- ServedHostsOnly (local/hosts.py): 421 to a request naming another host than 127.0.0.1 or localhost (with
+  the server's port). moto answered any Host, so a page rebound to 127.0.0.1 could read every bucket, table,
+  key and user pool (moto takes any credentials).
 - PutBodyAsBytes: moto read the body of a request typed as a form (`application/x-www-form-urlencoded`,
   urllib's default for any body, or `multipart/form-data`) as form fields, even on a PUT of an object or a
   part: it hung until the client gave up (a binary body) or answered 500. S3 stores such a body as it came.
@@ -44,6 +47,8 @@ from moto.s3.exceptions import S3ClientError
 from moto.s3.models import FakeBucket, FakeKey, s3_backends
 from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.test import run_wsgi_app
+
+from local.hosts import ServedHostsOnly
 
 CHUNK_BYTES: Final = 1024 * 1024
 # A plain GetObject's query: a presigned URL's signature (v4 or v2), the version, boto3's operation marker.
@@ -94,8 +99,9 @@ def serve_moto(host: str, credentials: Mapping[str, str]) -> BaseWSGIServer:
     its account's keys: a URL signed with another key is refused (InvalidAccessKeyId)."""
     moto = DomainDispatcherApplication(create_backend_app)
     inner = MultipartUploads(QuietDeleteObjects(RangedGetObject(PutBodyAsBytes(moto))))
-    app = BucketCors(PresignedRequests(inner, credentials))
+    app = ServedHostsOnly(BucketCors(PresignedRequests(inner, credentials)))
     server = make_server(host, 0, app, threaded=True, request_handler=MotoRequestHandler)
+    app.port = server.server_port
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
     return server
 

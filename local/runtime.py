@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from local import resources as local_resources
+from local.hosts import ServedHostsOnly
 from local.launcher import LocalLauncher
 from local.logs import LogSink
 from local.moto_server import serve_moto
@@ -82,8 +83,10 @@ class LocalMode:
 
         # The gateway's socket first: the bucket's CORS rule needs the app's origin (PORT=0: a free port).
         app = _LateApp()
-        self._server = make_server(HOST, self.port, app, threaded=True)
+        served = ServedHostsOnly(app)  # no other Host: a page rebound to 127.0.0.1 reads nothing
+        self._server = make_server(HOST, self.port, served, threaded=True)
         self.port = self._server.server_port
+        served.port = self.port
         self.url = f"http://{HOST}:{self.port}"
         self._server_thread = threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True)
         self._server_thread.start()  # answers 503 until the gateway is in place

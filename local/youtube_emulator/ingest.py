@@ -18,6 +18,7 @@ import ctypes
 import math
 import os
 import queue
+import re
 import signal
 import socket
 import ssl
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Protocol
 from urllib.parse import urlencode
+
+from local.hosts import loopback_hosts, misdirected_body
 
 APPLICATION: Final = "live2"  # YouTube's ingest application: rtmp://a.rtmp.youtube.com/live2
 RTMP_MODULE: Final = Path("/usr/lib/nginx/modules/ngx_rtmp_module.so")
@@ -72,6 +75,8 @@ def nginx_config(
             }}"""
         for slot in range(archive_slots)
     )
+    # Only the loopback's names: a page rebound to 127.0.0.1 drives no recorder (local/hosts.py).
+    served_hosts = "^(" + "|".join(re.escape(host) for host in sorted(loopback_hosts(control_port))) + ")$"
     return f"""load_module {RTMP_MODULE};
 daemon off;
 master_process off;
@@ -82,6 +87,10 @@ http {{
     access_log off;
     server {{
         listen {HOST}:{control_port};
+        default_type application/json;
+        if ($http_host !~* "{served_hosts}") {{
+            return 421 '{misdirected_body(control_port).decode()}';
+        }}
         location /control {{ rtmp_control all; }}
     }}
 }}
@@ -124,6 +133,11 @@ class RtmpIngest:
     @property
     def rtmp_url(self) -> str:
         return f"rtmp://{HOST}:{self.rtmp_port}/{APPLICATION}"
+
+    @property
+    def control_url(self) -> str:
+        """nginx-rtmp's control (`/control/record/start?...`): the archive recorders are driven there."""
+        return f"http://{HOST}:{self._control_port}/control"
 
     def start(self, timeout_s: float = 15.0) -> None:
         if not RTMP_MODULE.is_file():

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from local.hosts import ServedHostsOnly
 from local.youtube_emulator.app import EmulatorApp
 from local.youtube_emulator.certificate import certificate_for_loopback
 from local.youtube_emulator.data_api import IngestAddresses, YouTubeDataApi
@@ -135,16 +136,19 @@ def running_youtube_emulator(
     root.mkdir(parents=True, exist_ok=True)
     certificate = certificate_for_loopback(root / "tls")
     late = _LateApp()
-    plain = make_server(HOST, 0, late, threaded=True, request_handler=_QuietRequestHandler)
+    # The consent page and the test controls answer no page rebound to 127.0.0.1 (local/hosts.py).
+    served, served_securely = ServedHostsOnly(late), ServedHostsOnly(late)
+    plain = make_server(HOST, 0, served, threaded=True, request_handler=_QuietRequestHandler)
     secure = make_server(
         HOST,
         0,
-        late,
+        served_securely,
         threaded=True,
         request_handler=_QuietRequestHandler,
         ssl_context=certificate.server_context(),
     )
     servers: list[BaseWSGIServer] = [plain, secure]
+    served.port, served_securely.port = plain.server_port, secure.server_port
     base, plain_base = f"https://{HOST}:{secure.server_port}", f"http://{HOST}:{plain.server_port}"
     ingest = RtmpIngest(root / "rtmp", f"{plain_base}/emulator/rtmp", archive_slots=ARCHIVE_SLOTS, log=log)
     rtmps = TlsTerminator(certificate.server_context(), ingest.rtmp_port)

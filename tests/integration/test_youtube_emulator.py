@@ -38,6 +38,7 @@ from googleapiclient.http import MediaInMemoryUpload
 
 from local.youtube_emulator import RunningEmulator, running_youtube_emulator
 from local.youtube_emulator.app import solid_png
+from local.youtube_emulator.ingest import RtmpIngest
 from local.youtube_emulator.quota import QuotaLedger, next_reset
 from tests.integration.youtube_world import publishing
 from tests.media_probe import probe
@@ -816,3 +817,31 @@ def test_local_mode_runs_the_emulator_for_its_own_callback_unless_told_otherwise
     finally:
         mode.stop()
     assert mode.youtube is None
+
+
+def test_a_page_rebound_to_the_emulator_reads_nothing(emulator: RunningEmulator) -> None:
+    """DNS rebinding: a request naming another host than the emulator's (its https, its plain http and
+    nginx-rtmp's control alike) is refused with 421; the consent page and the controls answer as before."""
+    ingest = emulator.app.ingest
+    assert isinstance(ingest, RtmpIngest)
+    consent_page = (
+        f"{emulator.urls.authorization_endpoint}?client_id={emulator.client.client_id}&response_type=code"
+        f"&redirect_uri={REDIRECT_URI}&scope={YOUTUBE_SCOPE}"
+    )
+    for url in (consent_page, f"{emulator.urls.plain_base}/emulator", f"{ingest.control_url}/drop/publisher"):
+        port = url.split("://", 1)[1].split("/", 1)[0].rpartition(":")[2]
+        served = requests.get(url, timeout=10)
+        assert served.status_code != 421, url
+        refused = requests.get(url, headers={"Host": "attacker.example"}, timeout=10)
+        assert refused.status_code == 421, url
+        assert refused.json() == {
+            "error": {
+                "code": "misdirected_request",
+                "message": f"This server answers only requests addressed to 127.0.0.1:{port} or "
+                f"localhost:{port}; this one names another host.",
+            }
+        }
+        on_another_port = requests.get(url, headers={"Host": f"localhost:{int(port) + 1}"}, timeout=10)
+        assert on_another_port.status_code == 421, url
+    assert requests.get(consent_page, timeout=10).status_code == 200
+    assert requests.get(f"{emulator.urls.plain_base}/emulator", timeout=10).json()["urls"]
