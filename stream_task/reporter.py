@@ -245,13 +245,13 @@ class Reporter:
             )
             self._publish_metrics(Metric.HEARTBEAT_FAILURES)
             return False
-        self._publish_metrics(Metric.HEARTBEATS)
         if self.failures:
             self._log.info("heartbeat written again", extra={"after_failures": self.failures})
         self.failures = 0
         self.wanted = wanted
         if wanted != health.WANT_PLAY:
             self._on_wanted(wanted)
+        self._publish_metrics(Metric.HEARTBEATS)
         return True
 
     def _publish_metrics(self, beat: Metric) -> None:

@@ -193,3 +193,13 @@ def test_a_batch_takes_only_playouts_metric_names_numbers_and_a_stage_name() -> 
     batch.flush()
     _, values = _published(lines[0])
     assert values == {"ActiveStreams": 0}  # a zero is published: it tells a sweep ran
+
+
+def test_the_reporters_own_beats_publish_too(reporter: Reporter, lines: list[str]) -> None:
+    reporter.event("restarted", "resuming at pass 1, item 2, at 12.0 s")
+    reporter.start(["dst_1"])  # its first beat is at once
+    wait_until(lambda: bool(lines))
+    reporter.close()
+
+    _, values = _published(lines[0])
+    assert values == {"Restarts": 1, "Heartbeats": 1, "StreamSeconds": 0.0}
