@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from constructs import Construct
 from infra.constructs.api import Api, ApiSettings
 from infra.constructs.data import AccessLogBucket, DataStore, media_bucket_name
 from infra.constructs.media_jobs import MediaJobs, MediaJobSettings
-from infra.constructs.monitoring import Monitoring, RequireLogRetention
+from infra.constructs.monitoring import Monitoring, MonitoringSettings, RequireLogRetention
 from infra.constructs.schedules import StreamSchedules
 from infra.constructs.streaming import Streaming, StreamingSettings
 from infra.constructs.watchdog import StreamWatchdog
@@ -21,6 +22,8 @@ from infra.constructs.web import Web
 from infra.constructs.youtube import YouTubeClient, default_secret_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# One address (what an SNS email subscription takes), not a list: local@domain.tld.
+EMAIL_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;.]+")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class StageSettings:
     api_throttle_burst_limit: int = 100
     extra_cors_origins: tuple[str, ...] = ()
     youtube_client_secret_name: str = ""  # Secrets Manager; default playout/<stage>/youtube-oauth-client
+    alarm_email: str | None = None  # every alarm's notifications; none: the alarm topic has no subscriber
 
     @classmethod
     def from_context(cls, scope: Construct) -> StageSettings:
@@ -47,6 +51,11 @@ class StageSettings:
         stage = str(get("stage", defaults.stage))
         if not stage.isalnum() or not stage.islower() or len(stage) > 12:
             raise ValueError(f"stage must be 1-12 lowercase letters/digits, got {stage!r}")
+        alarm_email = str(get("alarm_email", "")).strip() or None
+        if alarm_email is not None and (len(alarm_email) > 254 or not EMAIL_ADDRESS.fullmatch(alarm_email)):
+            raise ValueError(
+                f"alarm_email must be one email address such as ops@example.com, got {alarm_email!r}"
+            )
         extra = get("extra_cors_origins", ())
         if isinstance(extra, str):
             extra = [origin for origin in extra.split(",") if origin]
@@ -62,6 +71,7 @@ class StageSettings:
             youtube_client_secret_name=str(
                 get("youtube_client_secret_name", "") or default_secret_name(stage)
             ),
+            alarm_email=alarm_email,
         )
 
     @property
@@ -153,13 +163,22 @@ class PlayoutStack(Stack):
         data.allow_browser_uploads_from([web.origin, *settings.extra_cors_origins])
         # Nor here: Google sends the browser back to <AppUrl>/api/youtube/callback, which sends it to the app.
         api.function.add_environment("APP_ORIGIN", web.origin)
-        Monitoring(
+        monitoring = Monitoring(
             self,
             "Monitoring",
+            settings=MonitoringSettings(stage=settings.stage, alarm_email=settings.alarm_email),
             http_api=api.http_api,
-            function=api.function,
-            state_machine=streaming.state_machine,
+            functions={
+                "Api": api.function,
+                "Watchdog": watchdog.function,
+                "ScheduledStart": schedules.function,
+            },
+            stream_workflow=streaming.state_machine,
+            media_job_workflow=media_jobs.state_machine,
         )
+        stream_container = streaming.task_definition.default_container
+        assert stream_container is not None
+        monitoring.publish_metrics_from(functions=[watchdog.function], containers=[stream_container])
         Aspects.of(self).add(RequireLogRetention())
 
         CfnOutput(self, "AppUrl", value=web.origin, description="The app (SPA + /api) behind CloudFront")

@@ -1,6 +1,8 @@
 """The run's writes to DynamoDB while it plays, from a thread of their own: heartbeats to the health item, the
 `live` status and the events. The engine never waits on the database; a throttle, a 5xx or a network blip
 is retried with backoff while ffmpeg keeps playing. Only a failed condition means the run was superseded.
+With each heartbeat it publishes the run's metrics (playout.metrics): the beat, the seconds and bytes since
+the last one, and the restarts and destination failures among the events since then.
 
 Also `retry_write`, for the writes that end a run: retried with backoff until a deadline, then raised so
 that the task exits non-zero and the workflow writes the end instead."""
@@ -19,6 +21,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from playout import health
 from playout.health import Beat, DestinationReport
+from playout.metrics import Metric, MetricsBatch
 from playout.models import Stream
 from playout.streams import mark_live, record_event
 from stream_task.engine import Engine
@@ -29,6 +32,12 @@ from stream_task.process import Log
 DATABASE_ERRORS: tuple[type[Exception], ...] = (PynamoDBException, ClientError, BotoCoreError, OSError)
 BACKOFF_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 MAX_QUEUED_EVENTS = 200
+# The events that are also counted as metrics (a kind is `destination_<state>` for a destination's change).
+EVENT_METRICS: dict[str, Metric] = {
+    "restarted": Metric.RESTARTS,
+    "destination_retrying": Metric.DESTINATION_FAILURES,
+    "destination_failed": Metric.DESTINATION_FAILURES,
+}
 
 T = TypeVar("T")
 
@@ -85,6 +94,7 @@ class Reporter:
         capacity: str,
         base: UsageBase,
         on_wanted: Callable[[str | None], None],
+        metrics: MetricsBatch | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.ids = ids
@@ -96,6 +106,10 @@ class Reporter:
         self._on_wanted = on_wanted
         self._clock = clock
         self._started = clock()
+        self._metrics = metrics
+        self._metered_at = self._started  # the run's seconds and bytes up to here are published
+        self._metered_bytes = 0
+        self._metering = threading.Lock()  # the reporter's thread, then the run's own for the last beat
         self._cond = threading.Condition()
         self._events: deque[tuple[str, str]] = deque(maxlen=MAX_QUEUED_EVENTS)
         self._live_pending = False
@@ -114,7 +128,7 @@ class Reporter:
         self._destination_ids = list(destination_ids)
         self._thread.start()
 
-    def playing(self, engine: Engine, outputs: list[Output]) -> None:
+    def playing(self, engine: Engine | None, outputs: list[Output]) -> None:
         with self._cond:
             self._engine, self._outputs = engine, list(outputs)
 
@@ -124,6 +138,8 @@ class Reporter:
             self._cond.notify()
 
     def event(self, kind: str, message: str) -> None:
+        if self._metrics is not None and kind in EVENT_METRICS:
+            self._metrics.add(EVENT_METRICS[kind])
         with self._cond:
             self._events.append((kind, message[:900]))
             self._cond.notify()
@@ -139,12 +155,17 @@ class Reporter:
     def final_beat(self, deadline_s: float) -> str | None:
         """One last beat (the position a resumed task starts from, the usage totals); what is wanted now."""
         self.flush_events()
-        wanted = retry_write(
-            lambda: health.beat(*self._ids_tuple(), self.beat_now()),
-            what="write the last heartbeat",
-            deadline_s=deadline_s,
-            log=self._log,
-        )
+        try:
+            wanted = retry_write(
+                lambda: health.beat(*self._ids_tuple(), self.beat_now()),
+                what="write the last heartbeat",
+                deadline_s=deadline_s,
+                log=self._log,
+            )
+        except DATABASE_ERRORS:
+            self._publish_metrics(Metric.HEARTBEAT_FAILURES)
+            raise
+        self._publish_metrics(Metric.HEARTBEATS)
         self.wanted = wanted
         return wanted
 
@@ -222,6 +243,7 @@ class Reporter:
                 "heartbeat not written; playing on and retrying",
                 extra={"failures": self.failures, "error": str(error)},
             )
+            self._publish_metrics(Metric.HEARTBEAT_FAILURES)
             return False
         if self.failures:
             self._log.info("heartbeat written again", extra={"after_failures": self.failures})
@@ -229,7 +251,26 @@ class Reporter:
         self.wanted = wanted
         if wanted != health.WANT_PLAY:
             self._on_wanted(wanted)
+        self._publish_metrics(Metric.HEARTBEATS)
         return True
+
+    def _publish_metrics(self, beat: Metric) -> None:
+        """One EMF line: the beat (written or not), the task's seconds and the bytes sent since the last one,
+        and the counted events since then. Numbers only: nothing of a destination (its URL, a reason)."""
+        if self._metrics is None:
+            return
+        with self._cond:
+            outputs = list(self._outputs)
+        with self._metering:
+            now = self._clock()
+            sent = sum(output.stats().bytes_sent for output in outputs)
+            self._metrics.add(beat)
+            self._metrics.add(Metric.STREAM_SECONDS, max(0.0, now - self._metered_at))
+            if sent > self._metered_bytes:
+                self._metrics.add(Metric.BYTES_SENT, sent - self._metered_bytes)
+            # Fewer bytes than last time: new outputs (counting from 0) replaced the old ones.
+            self._metered_at, self._metered_bytes = now, sent
+            self._metrics.flush()
 
     def _ids_tuple(self) -> tuple[str, str, str]:
         return self.ids.user_id, self.ids.stream_id, self.ids.run_id

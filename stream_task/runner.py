@@ -27,6 +27,7 @@ from playout import aws, health
 from playout.destinations import Ingest, IngestAddress, resolve_ingest
 from playout.errors import PlayoutError
 from playout.media import find_media
+from playout.metrics import MetricsBatch
 from playout.models import Stream, StreamHealthItem, bind_table, utcnow
 from playout.netguard import resolve_public
 from playout.playlists import describe_ids, missing_ids
@@ -129,6 +130,7 @@ class StreamRun(EngineEvents):
             capacity=s.capacity,
             base=_usage_base(item),
             on_wanted=self._on_wanted,
+            metrics=MetricsBatch(s.stage),
         )
         self._reporter = reporter
         reporter.start([str(d) for d in stream.destination_ids])

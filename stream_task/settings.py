@@ -13,6 +13,7 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from playout.health import MIN_BEAT_INTERVAL_S, ON_DEMAND, SPOT
+from playout.metrics import LOCAL_STAGE, STAGE_ENV, STAGE_PATTERN
 from playout.youtube.rotation import (
     BROADCAST_MAX_S,
     LIVE_POLL_S,
@@ -36,6 +37,8 @@ class TaskSettings(BaseSettings):
     run_id: str = Field(min_length=1)
     table_name: str = Field(min_length=3)
     media_bucket: str = Field(min_length=3)
+    # The stage the task's metrics are published for (their one dimension); the stack sets it.
+    stage: str = _knob(STAGE_ENV, default=LOCAL_STAGE, pattern=STAGE_PATTERN)
     scratch_dir: Path = _knob("SCRATCH_DIR", default_factory=lambda: Path(tempfile.gettempdir()))
     # At most one health write per 5 s: the cost of health per stream-hour (playout.health).
     heartbeat_interval_s: float = _knob(

@@ -45,18 +45,38 @@ class Finding:
     detail: str
 
 
+@dataclass(frozen=True)
+class Sweep:
+    active_streams: int  # the streams it checked (starting, live, stopping)
+    findings: list[Finding]
+
+    @property
+    def silent_streams(self) -> int:
+        """Active streams whose task stopped beating (the sweep stopped it for a new task to resume)."""
+        return sum(1 for finding in self.findings if finding.action == STOPPED_TASK)
+
+
 def sweep(
     inspector: RunInspector, now: datetime | None = None, end_broadcasts: EndBroadcasts | None = None
 ) -> list[Finding]:
     """Checks every active stream once, then the runs that ended since the last sweep."""
+    return sweep_all(inspector, now, end_broadcasts).findings
+
+
+def sweep_all(
+    inspector: RunInspector, now: datetime | None = None, end_broadcasts: EndBroadcasts | None = None
+) -> Sweep:
+    """`sweep`, with how many streams were active (the watchdog Lambda's metrics)."""
     now = now or utcnow()
     findings = []
+    active = 0
     for stream in Stream.active_index.query(ACTIVE_STREAMS_INDEX_VALUE):
+        active += 1
         finding = check(stream, inspector, now, end_broadcasts)
         if finding is not None:
             findings.append(finding)
     close_ended_runs(end_broadcasts)
-    return findings
+    return Sweep(active, findings)
 
 
 def close_ended_runs(end_broadcasts: EndBroadcasts | None) -> None:

@@ -59,8 +59,10 @@ def _write_tiny_spa(dist: Path) -> None:
     (dist / "assets" / "app.1a2b3c.js").write_text("console.log('playout');\n")
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+ALARM_EMAIL = "ops@example.com"  # the session's synth names one: its subscription is synthesized and checked
+
+
+def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Synth:
     _ensure_layer_built()
     work = tmp_path_factory.mktemp("cdk")
     dist = work / "dist"
@@ -69,7 +71,7 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     env = {
         **os.environ,
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({"web_dist": str(dist)}),
+        "CDK_CONTEXT_JSON": json.dumps({"web_dist": str(dist), **context}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     started = time.monotonic()
@@ -82,6 +84,17 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         output=result.stdout + result.stderr,
         seconds=time.monotonic() - started,
     )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return _synth(tmp_path_factory, {"alarm_email": ALARM_EMAIL})
+
+
+@pytest.fixture(scope="session")
+def synth_without_alarm_email(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A second synth, for the one test about what the stack is without the context value."""
+    return _synth(tmp_path_factory, {})
 
 
 @pytest.fixture(scope="session")

@@ -16,8 +16,12 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from playout import streams, watchdog
 from playout.errors import TooManyRequests
 from playout.launcher import RunState, StepFunctionsLauncher
+from playout.metrics import MetricsBatch
 from playout.models import HEALTH_PREFIX, PROFILE_SK, Stream, StreamHealthItem, UserProfile, user_pk, utcnow
 from playout.resources import ACTIVE_STREAMS_INDEX_VALUE
+from playout.settings import YouTubeSettings
+from playout.youtube.google import GoogleProject
+from playout.youtube.quota import YouTubeCall
 from tests.integration.conftest import RecordingLauncher
 from tests.integration.dynamo_faults import atomic_requests, throttled
 from tests.integration.library import Library
@@ -345,3 +349,37 @@ def test_me_reads_the_counter_from_the_profile(library: Library) -> None:
     profile = UserProfile.get(user_pk(str(library.client.user_id)), PROFILE_SK)
     assert profile.active_streams == 1
     assert library.client.get("/api/me").json()["active_streams"] == 1
+
+
+def test_each_sweep_publishes_the_active_and_the_silent_streams_and_the_quota_left(library: Library) -> None:
+    """What the heartbeat alarm watches: one silent stream among several counts as one, until it beats."""
+    from stream_watchdog.handler import publish_sweep
+
+    task = "arn:aws:ecs:us-east-1:123456789012:task/playout-test/"
+    silent = _started(library, status="live", task_arn=task + "silent")
+    beating = _started(library, status="live", task_arn=task + "beating")
+    _beat(silent, age_s=45)
+    _beat(beating, age_s=3)
+    runs = FakeRuns({str(silent.run_id): RunState.RUNNING, str(beating.run_id): RunState.RUNNING})
+    project = GoogleProject(YouTubeSettings(client_id="metrics-test.apps.googleusercontent.com"))
+    project.ledger().spend(YouTubeCall.BROADCASTS_INSERT)
+    lines: list[str] = []
+
+    publish_sweep(watchdog.sweep_all(runs), project, MetricsBatch("prod", write=lines.append))
+    _beat(silent, age_s=1)  # the resumed task beats
+    publish_sweep(
+        watchdog.sweep_all(runs), GoogleProject(YouTubeSettings()), MetricsBatch("prod", write=lines.append)
+    )
+
+    first, after = (json.loads(line) for line in lines)
+    assert first["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["stage"]]
+    assert first["stage"] == "prod"
+    assert first["ActiveStreams"] == [2.0]
+    assert first["SilentStreams"] == [1.0]
+    assert first["YouTubeQuotaUsed"] == [50.0]
+    assert first["YouTubeQuotaLeft"] == [9950.0]
+    # Every stream beats again: 0 is published (a sweep ran); YouTube not set up: no quota figures.
+    assert {name: value for name, value in after.items() if name not in ("_aws", "stage")} == {
+        "ActiveStreams": [2.0],
+        "SilentStreams": [0.0],
+    }
