@@ -50,7 +50,8 @@ export function StreamScreen({ api, streamId }: { api: Api; streamId: string }) 
       if (!alive.current) return null;
       setView({ state: "ready", stream, events });
       const health = stream.health;
-      if (health?.updated_at && ACTIVE.has(stream.status)) {
+      // Only readings taken on air: a task warming up before its time reports nothing sent yet.
+      if (health?.updated_at && stream.status === "live") {
         setReadings((kept) =>
           kept.length && kept[kept.length - 1]!.at === health.updated_at
             ? kept
