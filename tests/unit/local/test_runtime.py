@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,6 +19,22 @@ RESOURCES = LocalResources(
     user_pool_id="pool",
     user_pool_client_id="client",
 )
+
+
+@pytest.fixture(autouse=True)
+def api_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The API's settings, as local mode sets them before it builds the task's environment."""
+    from playout.settings import get_settings
+
+    for name, value in {
+        "TABLE_NAME": RESOURCES.table_name,
+        "MEDIA_BUCKET": RESOURCES.media_bucket,
+        "KEY_ID": "key",
+    }.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _task_env() -> dict[str, str]:
