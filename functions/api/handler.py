@@ -110,6 +110,10 @@ def _domain_error(error: PlayoutError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
+    # `GET /api/media/imports` routes as a media id that fails its pattern; the path is imports', POST only.
+    wrong_method = _wrong_method()
+    if wrong_method is not None:
+        return wrong_method
     problems = dict.fromkeys(plain_words(e, PATTERN_MEANINGS) for e in error.errors())
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "; ".join(problems) or "invalid request")
 
@@ -143,8 +147,13 @@ def _unsupported_body(_error_: RequestUnsupportedContentType | None) -> Response
 
 @app.not_found
 def _no_route(_error_: Exception) -> Response[Any]:
-    allowed = _methods_of(app.current_event.path)
     # A method the path takes means the path itself did not route (a parameter no route can match): 404.
+    return _wrong_method() or _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+
+def _wrong_method() -> Response[Any] | None:
+    """405 when the request's path is a documented one that does not take its method."""
+    allowed = _methods_of(app.current_event.path)
     if allowed and app.current_event.request_context.http.method not in allowed:
         return Response(
             HTTPStatus.METHOD_NOT_ALLOWED,
@@ -154,7 +163,7 @@ def _no_route(_error_: Exception) -> Response[Any]:
             ),
             headers={"Allow": ", ".join(allowed)},
         )
-    return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+    return None
 
 
 @cache
