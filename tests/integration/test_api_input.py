@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 
 from tests.integration.conftest import ApiClient
 
@@ -139,6 +140,7 @@ def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]
 
 def test_the_document_lists_every_error_with_the_error_shape(alice: ApiClient) -> None:
     document = alice.get("/api/openapi.json").json()
+    validate(document)  # raises on anything that is not OpenAPI 3.1
     error_ref = {"$ref": "#/components/schemas/ErrorOut"}
     assert set(document["components"]["schemas"]["ErrorDetail"]["required"]) == {"code", "message"}
     for method, path, operation in _operations(document):
