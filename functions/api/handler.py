@@ -110,7 +110,7 @@ def _domain_error(error: PlayoutError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
-    # `GET /api/media/imports` routes as a media id that fails its pattern; the path is imports', POST only.
+    # `GET /api/media/imports` routes as a media id that fails its pattern, yet that path takes POST only.
     wrong_method = _wrong_method()
     if wrong_method is not None:
         return wrong_method
@@ -123,8 +123,12 @@ def _unreadable_body(error: ValueError) -> Response[Any]:
     """Powertools reads the body before validating it, as its Content-Type says: bytes that are not UTF-8, or
     a multipart body without a boundary, fail there. Any other ValueError is a bug of ours: a 500."""
     content_type = app.current_event.headers.get("content-type", "").strip().lower()
-    if content_type and not content_type.startswith(content_types.APPLICATION_JSON):
-        return _unsupported_body(None)
+    if (
+        app.current_event.body
+        and content_type
+        and not content_type.startswith(content_types.APPLICATION_JSON)
+    ):
+        return _unsupported_media_type()
     try:
         _ = app.current_event.decoded_body
     except UnicodeDecodeError:
@@ -139,7 +143,11 @@ def _unexpected(error: Exception) -> Response[Any]:
 
 
 @app.exception_handler(RequestUnsupportedContentType)
-def _unsupported_body(_error_: RequestUnsupportedContentType | None) -> Response[Any]:
+def _unsupported_body(_error_: RequestUnsupportedContentType) -> Response[Any]:
+    return _unsupported_media_type()
+
+
+def _unsupported_media_type() -> Response[Any]:
     return _error(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"
     )
