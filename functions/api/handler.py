@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from datetime import datetime
+from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from api.errors import answers, plain_words, strict_json
 from api.schemas import (
+    DESTINATION_ID,
+    MEDIA_ID,
+    PATTERN_MEANINGS,
+    PLAYLIST_ID,
+    STREAM_ID,
     CompleteMediaRequest,
     CreateDestinationRequest,
     CreatedMediaOut,
@@ -26,9 +37,12 @@ from api.schemas import (
     CreatePlaylistRequest,
     CreateStreamRequest,
     DestinationOut,
+    DestinationPageOut,
     EventOut,
+    EventPageOut,
     ImportMediaRequest,
     MediaOut,
+    MediaPageOut,
     MeOut,
     PlaylistOut,
     PlaylistPageOut,
@@ -37,11 +51,11 @@ from api.schemas import (
     ResumedUploadOut,
     ScheduleRequest,
     StreamOut,
+    StreamPageOut,
     UploadedPartOut,
     UploadOut,
     YouTubeConnectOut,
     YouTubeQuotaOut,
-    page_out,
 )
 from playout import destinations, importer, media, playlists, streams, thumbnails, users
 from playout import health as stream_health
@@ -60,9 +74,12 @@ tracer = Tracer()
 metrics = Metrics(namespace="Playout")
 # Most requests record no business metric; Powertools would warn about each of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
-app = APIGatewayHttpResolver(enable_validation=True)
+app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
 
-Id = Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[a-z]{3}_[0-9a-f]{28}$")]
+MediaId = Annotated[str, Path(pattern=MEDIA_ID)]
+DestinationId = Annotated[str, Path(pattern=DESTINATION_ID)]
+PlaylistId = Annotated[str, Path(pattern=PLAYLIST_ID)]
+StreamId = Annotated[str, Path(pattern=STREAM_ID)]
 LimitQuery = Annotated[int, Query(ge=1, le=100)]
 CursorQuery = Annotated[str | None, Query(max_length=1024)]
 OAuthQuery = Annotated[str | None, Query(max_length=2048)]
@@ -93,10 +110,30 @@ def _domain_error(error: PlayoutError) -> Response[Any]:
 
 @app.exception_handler(RequestValidationError)
 def _invalid_request(error: RequestValidationError) -> Response[Any]:
-    problems = [
-        f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in error.errors()
-    ]
+    # `GET /api/media/imports` routes as a media id that fails its pattern, yet that path takes POST only.
+    wrong_method = _wrong_method()
+    if wrong_method is not None:
+        return wrong_method
+    problems = dict.fromkeys(plain_words(e, PATTERN_MEANINGS) for e in error.errors())
     return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "; ".join(problems) or "invalid request")
+
+
+@app.exception_handler(ValueError)
+def _unreadable_body(error: ValueError) -> Response[Any]:
+    """Powertools reads the body before validating it, as its Content-Type says: bytes that are not UTF-8, or
+    a multipart body without a boundary, fail there. Any other ValueError is a bug of ours: a 500."""
+    content_type = app.current_event.headers.get("content-type", "").strip().lower()
+    if (
+        app.current_event.body
+        and content_type
+        and not content_type.startswith(content_types.APPLICATION_JSON)
+    ):
+        return _unsupported_media_type()
+    try:
+        _ = app.current_event.decoded_body
+    except UnicodeDecodeError:
+        return _error(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_input", "the request body is not UTF-8 text")
+    return _unexpected(error)
 
 
 @app.exception_handler(Exception)
@@ -105,9 +142,55 @@ def _unexpected(error: Exception) -> Response[Any]:
     return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "something went wrong; try again")
 
 
+@app.exception_handler(RequestUnsupportedContentType)
+def _unsupported_body(_error_: RequestUnsupportedContentType) -> Response[Any]:
+    return _unsupported_media_type()
+
+
+def _unsupported_media_type() -> Response[Any]:
+    return _error(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"
+    )
+
+
 @app.not_found
 def _no_route(_error_: Exception) -> Response[Any]:
-    return _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+    # A method the path takes means the path itself did not route (a parameter no route can match): 404.
+    return _wrong_method() or _error(HTTPStatus.NOT_FOUND, "not_found", "no such route")
+
+
+def _wrong_method() -> Response[Any] | None:
+    """405 when the request's path is a documented one that does not take its method."""
+    allowed = _methods_of(app.current_event.path)
+    if allowed and app.current_event.request_context.http.method not in allowed:
+        return Response(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            content_types.APPLICATION_JSON,
+            json.dumps(
+                {"error": {"code": "method_not_allowed", "message": f"use {', '.join(allowed)} on this path"}}
+            ),
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return None
+
+
+@cache
+def _route_methods() -> list[tuple[re.Pattern[str], list[str]]]:
+    """Each documented path as a pattern, with its methods: what a 405 names in its Allow header."""
+    paths = app.get_openapi_schema().paths or {}
+    return [
+        (
+            re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)) + "$"),
+            [m.upper() for m in ("get", "put", "post", "delete", "patch") if getattr(item, m, None)],
+        )
+        for path, item in sorted(paths.items(), key=lambda path_item: "{" in path_item[0])
+    ]
+
+
+def _methods_of(path: str) -> list[str]:
+    """The methods of the documented path that `path` is; a path without parameters comes first, as in
+    routing (`/api/media/imports` is not `/api/media/{media_id}`)."""
+    return next((methods for pattern, methods in _route_methods() if pattern.match(path)), [])
 
 
 def _caller() -> users.Caller:
@@ -134,7 +217,7 @@ def _broadcasts() -> Broadcasts:
     return broadcasts_for(get_youtube_settings(), get_settings())
 
 
-@app.get("/api/health", tags=["meta"])
+@app.get("/api/health", tags=["meta"], responses=answers(HTTPStatus.OK, "the API is up", public=True))
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
@@ -146,7 +229,7 @@ def openapi() -> Response[str]:
     )
 
 
-@app.get("/api/me", tags=["account"])
+@app.get("/api/me", tags=["account"], responses=answers(HTTPStatus.OK, "the signed-in user"))
 def me() -> MeOut:
     caller = _caller()
     media.release_abandoned_uploads(caller.user_id)
@@ -176,7 +259,18 @@ def _youtube_quota() -> YouTubeQuotaOut | None:
 # --- media ---
 
 
-@app.post("/api/media", tags=["media"], status_code=HTTPStatus.CREATED)
+@app.post(
+    "/api/media",
+    tags=["media"],
+    status_code=HTTPStatus.CREATED,
+    responses=answers(
+        HTTPStatus.CREATED,
+        "the media and where to upload its parts",
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.TOO_MANY_REQUESTS,
+        body=True,
+    ),
+)
 def create_media(body: CreateMediaRequest) -> CreatedMediaOut:
     plan = media.create_upload(_user_id(), body.filename, body.size_bytes, body.content_type)
     return CreatedMediaOut(media_id=plan.media.media_id, upload=_upload_out(plan))
@@ -193,8 +287,12 @@ def _upload_out(plan: media.UploadPlan) -> UploadOut:
     )
 
 
-@app.get("/api/media/<media_id>/upload", tags=["media"])
-def resume_media_upload(media_id: Id) -> ResumedUploadOut:
+@app.get(
+    "/api/media/<media_id>/upload",
+    tags=["media"],
+    responses=answers(HTTPStatus.OK, "the upload, resumable", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
+def resume_media_upload(media_id: MediaId) -> ResumedUploadOut:
     """An upload under way, afresh: new part URLs and the parts already stored (to resume it)."""
     plan, uploaded = media.resume_upload(_user_id(), media_id)
     return ResumedUploadOut(
@@ -206,8 +304,19 @@ def resume_media_upload(media_id: Id) -> ResumedUploadOut:
     )
 
 
-@app.post("/api/media/<media_id>/complete", tags=["media"])
-def complete_media(media_id: Id, body: CompleteMediaRequest) -> MediaOut:
+@app.post(
+    "/api/media/<media_id>/complete",
+    tags=["media"],
+    responses=answers(
+        HTTPStatus.OK,
+        "the media, probing",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        body=True,
+    ),
+)
+def complete_media(media_id: MediaId, body: CompleteMediaRequest) -> MediaOut:
     parts = [(p.part_number, p.etag) for p in body.parts]
     completed = media.complete_upload(_user_id(), media_id, parts)
     if completed.status == media.PROBING:
@@ -215,19 +324,34 @@ def complete_media(media_id: Id, body: CompleteMediaRequest) -> MediaOut:
     return _media_out(completed)
 
 
-@app.post("/api/media/imports", tags=["media"], status_code=HTTPStatus.ACCEPTED)
+@app.post(
+    "/api/media/imports",
+    tags=["media"],
+    status_code=HTTPStatus.ACCEPTED,
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "the media, importing",
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.TOO_MANY_REQUESTS,
+        body=True,
+    ),
+)
 def import_media(body: ImportMediaRequest) -> MediaOut:
     importer.check_import_url(body.url, allow_loopback=get_settings().allow_loopback_imports)
     return _media_out(media.create_import(_user_id(), body.url.strip(), importer.filename_of(body.url)))
 
 
-@app.get("/api/media", tags=["media"])
-def list_media(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
-    return page_out(media.list_media(_user_id(), limit, cursor), _media_out)
+@app.get("/api/media", tags=["media"], responses=answers(HTTPStatus.OK, "a page of media"))
+def list_media(limit: LimitQuery = 25, cursor: CursorQuery = None) -> MediaPageOut:
+    return MediaPageOut.of(media.list_media(_user_id(), limit, cursor), _media_out)
 
 
-@app.get("/api/media/<media_id>", tags=["media"])
-def get_media(media_id: Id) -> MediaOut:
+@app.get(
+    "/api/media/<media_id>",
+    tags=["media"],
+    responses=answers(HTTPStatus.OK, "the media", HTTPStatus.NOT_FOUND),
+)
+def get_media(media_id: MediaId) -> MediaOut:
     return _media_out(media.get_media(_user_id(), media_id))
 
 
@@ -240,8 +364,15 @@ def _media_out(item: Media) -> MediaOut:
     return MediaOut.of(item, thumbnail_url)
 
 
-@app.delete("/api/media/<media_id>", tags=["media"], status_code=HTTPStatus.NO_CONTENT)
-def delete_media(media_id: Id) -> Response[None]:
+@app.delete(
+    "/api/media/<media_id>",
+    tags=["media"],
+    status_code=HTTPStatus.NO_CONTENT,
+    responses=answers(
+        HTTPStatus.NO_CONTENT, "deleted", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, content=False
+    ),
+)
+def delete_media(media_id: MediaId) -> Response[None]:
     user_id = _user_id()
     media.delete_media(
         user_id, media_id, in_use=streams.uses(streams.active_streams(user_id), media_id=media_id)
@@ -253,7 +384,12 @@ def delete_media(media_id: Id) -> Response[None]:
 # --- destinations ---
 
 
-@app.post("/api/destinations", tags=["destinations"], status_code=HTTPStatus.CREATED)
+@app.post(
+    "/api/destinations",
+    tags=["destinations"],
+    status_code=HTTPStatus.CREATED,
+    responses=answers(HTTPStatus.CREATED, "the destination", HTTPStatus.CONFLICT, body=True),
+)
 def create_destination(body: CreateDestinationRequest) -> DestinationOut:
     return DestinationOut.of(
         destinations.create_destination(
@@ -266,18 +402,36 @@ def create_destination(body: CreateDestinationRequest) -> DestinationOut:
     )
 
 
-@app.get("/api/destinations", tags=["destinations"])
-def list_destinations(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
-    return page_out(destinations.list_destinations(_user_id(), limit, cursor), DestinationOut.of)
+@app.get(
+    "/api/destinations", tags=["destinations"], responses=answers(HTTPStatus.OK, "a page of destinations")
+)
+def list_destinations(limit: LimitQuery = 25, cursor: CursorQuery = None) -> DestinationPageOut:
+    return DestinationPageOut.of(destinations.list_destinations(_user_id(), limit, cursor), DestinationOut.of)
 
 
-@app.get("/api/destinations/<destination_id>", tags=["destinations"])
-def get_destination(destination_id: Id) -> DestinationOut:
+@app.get(
+    "/api/destinations/<destination_id>",
+    tags=["destinations"],
+    responses=answers(HTTPStatus.OK, "the destination", HTTPStatus.NOT_FOUND),
+)
+def get_destination(destination_id: DestinationId) -> DestinationOut:
     return DestinationOut.of(destinations.get_destination(_user_id(), destination_id))
 
 
-@app.delete("/api/destinations/<destination_id>", tags=["destinations"], status_code=HTTPStatus.NO_CONTENT)
-def delete_destination(destination_id: Id) -> Response[None]:
+@app.delete(
+    "/api/destinations/<destination_id>",
+    tags=["destinations"],
+    status_code=HTTPStatus.NO_CONTENT,
+    responses=answers(
+        HTTPStatus.NO_CONTENT,
+        "deleted",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        content=False,
+    ),
+)
+def delete_destination(destination_id: DestinationId) -> Response[None]:
     """Deletes a destination; a YouTube channel's access is revoked at Google first (503 if Google cannot be
     reached: nothing is deleted then)."""
     user_id = _user_id()
@@ -302,7 +456,11 @@ def _cookie(name: str) -> str | None:
     return None
 
 
-@app.post("/api/youtube/connect", tags=["youtube"])
+@app.post(
+    "/api/youtube/connect",
+    tags=["youtube"],
+    responses=answers(HTTPStatus.OK, "Google's consent page", HTTPStatus.SERVICE_UNAVAILABLE),
+)
 def connect_youtube() -> Response[YouTubeConnectOut]:
     """Google's consent page for connecting a YouTube channel (offline access, PKCE, a state bound to the
     signed-in user and to this browser by a cookie, valid once for 10 minutes). Google then sends the
@@ -327,7 +485,13 @@ def connect_youtube() -> Response[YouTubeConnectOut]:
     )
 
 
-@app.get(CALLBACK_PATH, tags=["youtube"])
+@app.get(
+    CALLBACK_PATH,
+    tags=["youtube"],
+    responses=answers(
+        HTTPStatus.FOUND, "back to the app, the outcome in the URL's fragment", public=True, content=False
+    ),
+)
 def youtube_callback(
     state: OAuthQuery = None, code: OAuthQuery = None, error: OAuthQuery = None
 ) -> Response[None]:
@@ -376,30 +540,48 @@ def youtube_callback(
 # --- playlists ---
 
 
-@app.post("/api/playlists", tags=["playlists"], status_code=HTTPStatus.CREATED)
+@app.post(
+    "/api/playlists",
+    tags=["playlists"],
+    status_code=HTTPStatus.CREATED,
+    responses=answers(HTTPStatus.CREATED, "the playlist", body=True),
+)
 def create_playlist(body: CreatePlaylistRequest) -> PlaylistOut:
     return PlaylistOut.of(playlists.create_playlist(_user_id(), body.name, body.media_ids, body.shuffle))
 
 
-@app.get("/api/playlists", tags=["playlists"])
+@app.get("/api/playlists", tags=["playlists"], responses=answers(HTTPStatus.OK, "a page of playlists"))
 def list_playlists(limit: LimitQuery = 25, cursor: CursorQuery = None) -> PlaylistPageOut:
-    return PlaylistPageOut.of(playlists.list_playlists(_user_id(), limit, cursor))
+    return PlaylistPageOut.of(playlists.list_playlists(_user_id(), limit, cursor), PlaylistOut.of)
 
 
-@app.get("/api/playlists/<playlist_id>", tags=["playlists"])
-def get_playlist(playlist_id: Id) -> PlaylistOut:
+@app.get(
+    "/api/playlists/<playlist_id>",
+    tags=["playlists"],
+    responses=answers(HTTPStatus.OK, "the playlist", HTTPStatus.NOT_FOUND),
+)
+def get_playlist(playlist_id: PlaylistId) -> PlaylistOut:
     return PlaylistOut.of(playlists.get_playlist(_user_id(), playlist_id))
 
 
-@app.put("/api/playlists/<playlist_id>", tags=["playlists"])
-def replace_playlist(playlist_id: Id, body: ReplacePlaylistRequest) -> PlaylistOut:
+@app.put(
+    "/api/playlists/<playlist_id>",
+    tags=["playlists"],
+    responses=answers(HTTPStatus.OK, "the playlist as stated", HTTPStatus.NOT_FOUND, body=True),
+)
+def replace_playlist(playlist_id: PlaylistId, body: ReplacePlaylistRequest) -> PlaylistOut:
     return PlaylistOut.of(
         playlists.update_playlist(_user_id(), playlist_id, body.name, body.media_ids, body.shuffle)
     )
 
 
-@app.delete("/api/playlists/<playlist_id>", tags=["playlists"], status_code=HTTPStatus.NO_CONTENT)
-def delete_playlist(playlist_id: Id) -> Response[None]:
+@app.delete(
+    "/api/playlists/<playlist_id>",
+    tags=["playlists"],
+    status_code=HTTPStatus.NO_CONTENT,
+    responses=answers(HTTPStatus.NO_CONTENT, "deleted", HTTPStatus.NOT_FOUND, content=False),
+)
+def delete_playlist(playlist_id: PlaylistId) -> Response[None]:
     playlists.delete_playlist(_user_id(), playlist_id)
     return Response(HTTPStatus.NO_CONTENT)
 
@@ -407,7 +589,19 @@ def delete_playlist(playlist_id: Id) -> Response[None]:
 # --- streams ---
 
 
-@app.post("/api/streams", tags=["streams"], status_code=HTTPStatus.CREATED)
+@app.post(
+    "/api/streams",
+    tags=["streams"],
+    status_code=HTTPStatus.CREATED,
+    responses=answers(
+        HTTPStatus.CREATED,
+        "the stream, draft or scheduled",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        body=True,
+    ),
+)
 def create_stream(body: CreateStreamRequest) -> StreamOut:
     spec = streams.StreamSpec(
         title=body.title,
@@ -433,49 +627,97 @@ def _stream_out(stream: Stream) -> StreamOut:
     return StreamOut.of(stream, stream_health.read(_user_id(), stream.stream_id))
 
 
-@app.get("/api/streams", tags=["streams"])
-def list_streams(limit: LimitQuery = 25, cursor: CursorQuery = None) -> dict[str, Any]:
+@app.get("/api/streams", tags=["streams"], responses=answers(HTTPStatus.OK, "a page of streams"))
+def list_streams(limit: LimitQuery = 25, cursor: CursorQuery = None) -> StreamPageOut:
     page = streams.list_streams(_user_id(), limit, cursor)
     items = stream_health.read_many(_user_id(), [s.stream_id for s in page.items])
-    return page_out(page, lambda stream: StreamOut.of(stream, items.get(stream.stream_id)))
+    return StreamPageOut.of(page, lambda stream: StreamOut.of(stream, items.get(stream.stream_id)))
 
 
-@app.get("/api/streams/<stream_id>", tags=["streams"])
-def get_stream(stream_id: Id) -> StreamOut:
+@app.get(
+    "/api/streams/<stream_id>",
+    tags=["streams"],
+    responses=answers(HTTPStatus.OK, "the stream", HTTPStatus.NOT_FOUND),
+)
+def get_stream(stream_id: StreamId) -> StreamOut:
     return _stream_out(streams.get_stream(_user_id(), stream_id))
 
 
-@app.delete("/api/streams/<stream_id>", tags=["streams"], status_code=HTTPStatus.NO_CONTENT)
-def delete_stream(stream_id: Id) -> Response[None]:
+@app.delete(
+    "/api/streams/<stream_id>",
+    tags=["streams"],
+    status_code=HTTPStatus.NO_CONTENT,
+    responses=answers(
+        HTTPStatus.NO_CONTENT, "deleted", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT, content=False
+    ),
+)
+def delete_stream(stream_id: StreamId) -> Response[None]:
     streams.delete_stream(_user_id(), stream_id)
     return Response(HTTPStatus.NO_CONTENT)
 
 
-@app.post("/api/streams/<stream_id>/start", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
-def start_stream(stream_id: Id) -> StreamOut:
+@app.post(
+    "/api/streams/<stream_id>/start",
+    tags=["streams"],
+    status_code=HTTPStatus.ACCEPTED,
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "the stream, starting",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.TOO_MANY_REQUESTS,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
+)
+def start_stream(stream_id: StreamId) -> StreamOut:
     stream = streams.start_stream(_user_id(), stream_id, _broadcasts())
     metrics.add_metric(name="StreamStartRequests", unit=MetricUnit.Count, value=1)
     return _stream_out(stream)
 
 
-@app.post("/api/streams/<stream_id>/stop", tags=["streams"], status_code=HTTPStatus.ACCEPTED)
-def stop_stream(stream_id: Id) -> StreamOut:
+@app.post(
+    "/api/streams/<stream_id>/stop",
+    tags=["streams"],
+    status_code=HTTPStatus.ACCEPTED,
+    responses=answers(HTTPStatus.ACCEPTED, "the stream, stopping", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
+def stop_stream(stream_id: StreamId) -> StreamOut:
     return _stream_out(streams.stop_stream(_user_id(), stream_id))
 
 
-@app.put("/api/streams/<stream_id>/schedule", tags=["streams"])
-def reschedule_stream(stream_id: Id, body: ScheduleRequest) -> StreamOut:
+@app.put(
+    "/api/streams/<stream_id>/schedule",
+    tags=["streams"],
+    responses=answers(
+        HTTPStatus.OK,
+        "the stream, scheduled",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.TOO_MANY_REQUESTS,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        body=True,
+    ),
+)
+def reschedule_stream(stream_id: StreamId, body: ScheduleRequest) -> StreamOut:
     return _stream_out(streams.reschedule_stream(_user_id(), stream_id, body.scheduled_start, _broadcasts()))
 
 
-@app.delete("/api/streams/<stream_id>/schedule", tags=["streams"])
-def cancel_schedule(stream_id: Id) -> StreamOut:
+@app.delete(
+    "/api/streams/<stream_id>/schedule",
+    tags=["streams"],
+    responses=answers(HTTPStatus.OK, "the stream, a draft again", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
+def cancel_schedule(stream_id: StreamId) -> StreamOut:
     return _stream_out(streams.cancel_schedule(_user_id(), stream_id))
 
 
-@app.get("/api/streams/<stream_id>/events", tags=["streams"])
-def list_events(stream_id: Id, limit: LimitQuery = 50, cursor: CursorQuery = None) -> dict[str, Any]:
-    return page_out(streams.list_events(_user_id(), stream_id, limit, cursor), EventOut.of)
+@app.get(
+    "/api/streams/<stream_id>/events",
+    tags=["streams"],
+    responses=answers(HTTPStatus.OK, "a page of the stream's events", HTTPStatus.NOT_FOUND),
+)
+def list_events(stream_id: StreamId, limit: LimitQuery = 50, cursor: CursorQuery = None) -> EventPageOut:
+    return EventPageOut.of(streams.list_events(_user_id(), stream_id, limit, cursor), EventOut.of)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, log_event=False)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar, cast
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
 )
+from pynamodb.models import Model
 
 from playout import media as media_rules
 from playout import playlists, streams
 from playout.destinations import MAX_INGEST_URL_LENGTH, MAX_STREAM_KEY_LENGTH, public_url
 from playout.health import CAPACITIES, MIN_BEAT_INTERVAL_S
+from playout.ids import id_pattern
 from playout.media import MediaStatus
 from playout.models import Destination, Media, Playlist, Stream, StreamEvent, StreamHealthItem
 from playout.pagination import Page
@@ -28,11 +33,34 @@ from playout.youtube import channels as youtube_channels
 from playout.youtube.broadcasts import watch_url
 from playout.youtube.quota import QuotaDay
 
-Limit = Field(default=25, ge=1, le=100)
+# Each kind of id is its prefix and 28 hex digits (playout.ids), which is all a request may carry.
+MEDIA_ID = id_pattern("med")
+DESTINATION_ID = id_pattern("dst")
+PLAYLIST_ID = id_pattern("pls")
+STREAM_ID = id_pattern("str")
+# One line of text: no control characters (a name ends up in headers, file names and YouTube's titles).
+ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+# Text that may run over several lines: tabs and line breaks, no other control characters.
+LINES = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+ETAG = r"^[\x21-\x7e]+$"
+CONTENT_TYPE = r"^([\w.+-]+/[\w.+-]+)?$"
+PATTERN_MEANINGS = {
+    MEDIA_ID: "must be a media id: med_ and 28 hex digits",
+    DESTINATION_ID: "must be a destination id: dst_ and 28 hex digits",
+    PLAYLIST_ID: "must be a playlist id: pls_ and 28 hex digits",
+    STREAM_ID: "must be a stream id: str_ and 28 hex digits",
+    ONE_LINE: "must be one line of text, without control characters",
+    LINES: "must be text without control characters (tabs and line breaks are fine)",
+    ETAG: "must be the ETag that storage answered for the part",
+    CONTENT_TYPE: "must be a media type such as video/mp4, or empty",
+}
 
-MediaId = Annotated[str, StringConstraints(pattern=r"^med_[0-9a-f]{28}$")]
-PlaylistId = Annotated[str, StringConstraints(pattern=r"^pls_[0-9a-f]{28}$")]
-PlaylistName = Annotated[str, StringConstraints(min_length=1, max_length=playlists.MAX_NAME_CHARS)]
+MediaId = Annotated[str, StringConstraints(pattern=MEDIA_ID)]
+DestinationId = Annotated[str, StringConstraints(pattern=DESTINATION_ID)]
+PlaylistId = Annotated[str, StringConstraints(pattern=PLAYLIST_ID)]
+PlaylistName = Annotated[
+    str, StringConstraints(min_length=1, max_length=playlists.MAX_NAME_CHARS, pattern=ONE_LINE)
+]
 MediaIdList = Annotated[
     list[MediaId],
     Field(max_length=playlists.MAX_ITEMS, description="in play order; an id may repeat"),
@@ -44,13 +72,11 @@ class _Input(BaseModel):
 
 
 class CreateMediaRequest(_Input):
-    filename: str = Field(min_length=1, max_length=255)
-    size_bytes: int = Field(gt=0, le=media_rules.MAX_UPLOAD_BYTES)
+    filename: str = Field(min_length=1, max_length=255, pattern=ONE_LINE)
+    size_bytes: StrictInt = Field(gt=0, le=media_rules.MAX_UPLOAD_BYTES)
     # What the browser says (File.type): often empty or application/octet-stream for .mkv, .ts or .mts, and
     # a name's guess at best. The media job reads what the file really is, so any well-formed type is taken.
-    content_type: str = Field(
-        default="application/octet-stream", pattern=r"^([\w.+-]+/[\w.+-]+)?$", max_length=100
-    )
+    content_type: str = Field(default="application/octet-stream", pattern=CONTENT_TYPE, max_length=100)
 
     @field_validator("size_bytes", mode="before")
     @classmethod
@@ -66,8 +92,8 @@ class CreateMediaRequest(_Input):
 
 
 class UploadedPart(_Input):
-    part_number: int = Field(ge=1, le=10_000)
-    etag: str = Field(min_length=1, max_length=200)
+    part_number: StrictInt = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200, pattern=ETAG)
 
 
 class CompleteMediaRequest(_Input):
@@ -81,7 +107,7 @@ class ImportMediaRequest(_Input):
 
 class CreateDestinationRequest(_Input):
     type: Literal["rtmp"] = "rtmp"
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, pattern=ONE_LINE)
     # Checked by playout.destinations (validate_ingest_url, validate_stream_key), the one place for the rules.
     url: str = Field(min_length=1, max_length=MAX_INGEST_URL_LENGTH)
     stream_key: str = Field(min_length=1, max_length=MAX_STREAM_KEY_LENGTH, repr=False)
@@ -90,7 +116,7 @@ class CreateDestinationRequest(_Input):
 class CreatePlaylistRequest(_Input):
     name: PlaylistName
     media_ids: MediaIdList = []
-    shuffle: bool = False
+    shuffle: StrictBool = False
 
 
 class ReplacePlaylistRequest(_Input):
@@ -98,7 +124,7 @@ class ReplacePlaylistRequest(_Input):
 
     name: PlaylistName
     media_ids: MediaIdList
-    shuffle: bool
+    shuffle: StrictBool
 
 
 LatencyPreference = Literal["normal", "low", "ultraLow"]
@@ -107,14 +133,14 @@ LatencyPreference = Literal["normal", "low", "ultraLow"]
 class YouTubeBroadcastOptions(_Input):
     """How the broadcast on each YouTube destination is made (ignored by RTMP destinations)."""
 
-    made_for_kids: bool = Field(default=False, description="YouTube's selfDeclaredMadeForKids")
+    made_for_kids: StrictBool = Field(default=False, description="YouTube's selfDeclaredMadeForKids")
     latency_preference: LatencyPreference = "normal"
-    enable_dvr: bool = Field(default=True, description="viewers may rewind while it is live")
+    enable_dvr: StrictBool = Field(default=True, description="viewers may rewind while it is live")
 
 
 class CreateStreamRequest(_Input):
-    title: str = Field(min_length=1, max_length=100)
-    description: str = Field(default="", max_length=5000)
+    title: str = Field(min_length=1, max_length=100, pattern=ONE_LINE)
+    description: str = Field(default="", max_length=5000, pattern=LINES)
     privacy: Literal["public", "unlisted", "private"] = "unlisted"
     media_ids: list[MediaId] | None = Field(
         default=None,
@@ -125,14 +151,16 @@ class CreateStreamRequest(_Input):
     playlist_id: PlaylistId | None = Field(
         default=None, description="plays a copy of the playlist's items, taken when the stream is created"
     )
-    shuffle: bool = Field(
+    shuffle: StrictBool = Field(
         default=False, description="with media_ids: a new order each pass; a playlist brings its own"
     )
-    destination_ids: list[str] = Field(min_length=1, max_length=10)
-    loop: bool = Field(default=False, description="play until stopped")
-    loops: int | None = Field(default=None, ge=1, le=streams.MAX_LOOPS, description="play the list N times")
-    duration_s: int | None = Field(default=None, gt=0, le=7 * 24 * 3600)
-    handover_after_h: float = Field(
+    destination_ids: list[DestinationId] = Field(min_length=1, max_length=10)
+    loop: StrictBool = Field(default=False, description="play until stopped")
+    loops: StrictInt | None = Field(
+        default=None, ge=1, le=streams.MAX_LOOPS, description="play the list N times"
+    )
+    duration_s: StrictInt | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    handover_after_h: StrictFloat = Field(
         default=streams.HANDOVER_AFTER_H,
         ge=streams.MIN_HANDOVER_AFTER_H,
         le=streams.MAX_HANDOVER_AFTER_H,
@@ -324,15 +352,6 @@ class PlaylistOut(BaseModel):
         )
 
 
-class PlaylistPageOut(BaseModel):
-    items: list[PlaylistOut]
-    next_cursor: str | None
-
-    @classmethod
-    def of(cls, page: Page[Playlist]) -> PlaylistPageOut:
-        return cls(items=[PlaylistOut.of(p) for p in page.items], next_cursor=page.next_cursor)
-
-
 DestinationStatus = Literal["idle", "connecting", "live", "retrying", "failed", "stopped"]
 
 
@@ -520,13 +539,34 @@ class YouTubeConnectOut(BaseModel):
     authorization_url: str = Field(description="Google's consent page: send the browser there")
 
 
-class ListOut(BaseModel):
-    items: list[Any]
-    next_cursor: str | None
+Item = TypeVar("Item", bound=BaseModel)
+Stored = TypeVar("Stored", bound=Model)
 
 
-def page_out(page: Page[Any], convert: Any) -> dict[str, Any]:
-    return {
-        "items": [convert(item).model_dump(mode="json") for item in page.items],
-        "next_cursor": page.next_cursor,
-    }
+class PageOut(BaseModel, Generic[Item]):
+    items: list[Item] = Field(description="newest first")
+    next_cursor: str | None = Field(description="`?cursor=` for the next page; null on the last page")
+
+    @classmethod
+    def of(cls, page: Page[Stored], convert: Callable[[Stored], Item]) -> Self:
+        return cls(items=[convert(item) for item in page.items], next_cursor=page.next_cursor)
+
+
+class MediaPageOut(PageOut[MediaOut]):
+    pass
+
+
+class DestinationPageOut(PageOut[DestinationOut]):
+    pass
+
+
+class PlaylistPageOut(PageOut[PlaylistOut]):
+    pass
+
+
+class StreamPageOut(PageOut[StreamOut]):
+    pass
+
+
+class EventPageOut(PageOut[EventOut]):
+    pass

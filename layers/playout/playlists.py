@@ -57,8 +57,8 @@ def _valid(name: str, media_ids: Sequence[str]) -> str:
 def _owned_media(user_id: str, media_ids: Sequence[str]) -> dict[str, Media]:
     found = media.find_media(user_id, media_ids)
     missing = missing_ids(media_ids, found)
-    if missing:
-        raise NotFound(f"media {describe_ids(missing)} not found")
+    if missing:  # named in the body, not the path: a 404 would read as "no such playlist"
+        raise InvalidInput(f"media {describe_ids(missing)} not found")
     return found
 
 

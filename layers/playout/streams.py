@@ -114,7 +114,7 @@ def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool]:
             f"{playlists.describe_ids(missing)}; remove them from the playlist"
         )
     if missing:
-        raise NotFound(f"media {playlists.describe_ids(missing)} not found")
+        raise InvalidInput(f"media {playlists.describe_ids(missing)} not found")
     for media_id in dict.fromkeys(media_ids):
         if found[media_id].status != READY:
             raise InvalidInput(f"media {media_id} is {found[media_id].status}, not ready")

@@ -88,7 +88,10 @@ class ApiClient:
         body: Any = None,
         query: dict[str, str] | None = None,
         cookies: dict[str, str] | None = None,
+        raw_body: bytes | None = None,
+        content_type: str = "application/json",
     ) -> ApiResponse:
+        """`raw_body`: these bytes as the body, instead of `body` as JSON."""
         from api.handler import lambda_handler
 
         claims = (
@@ -101,8 +104,8 @@ class ApiClient:
             base_url="https://api.test",
             path=path,
             query_string=query,
-            data=json.dumps(body) if body is not None else None,
-            content_type="application/json",
+            data=raw_body if raw_body is not None else json.dumps(body) if body is not None else None,
+            content_type=content_type,
             headers={"Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())} if cookies else None,
         ).get_request()
         authorizer = {"jwt": {"claims": claims, "scopes": None}} if claims else None

@@ -147,12 +147,12 @@ def test_a_playlist_may_list_media_still_processing(alice: ApiClient) -> None:
     assert playlist(alice, [media_id])["media_ids"] == [media_id]
 
 
-def test_unknown_media_is_named_in_a_404(alice: ApiClient) -> None:
+def test_unknown_media_is_named_as_bad_input(alice: ApiClient) -> None:
     (known,) = probed_media(alice, 1)
     unknown = "med_" + "0" * 28
     response = alice.post("/api/playlists", {"name": "Mix", "media_ids": [known, unknown, unknown]})
-    assert response.status == 404
-    assert response.json()["error"] == {"code": "not_found", "message": f"media {unknown} not found"}
+    assert response.status == 422
+    assert response.json()["error"] == {"code": "invalid_input", "message": f"media {unknown} not found"}
     assert alice.get("/api/playlists").json()["items"] == []
 
 
@@ -178,8 +178,8 @@ def test_another_users_playlist_answers_404_on_every_verb(alice: ApiClient, bob:
     assert alice.get(path).json() == made
     # nor can bob put alice's media into a playlist of his own
     stolen = bob.post("/api/playlists", {"name": "Theirs", "media_ids": alices_media})
-    assert stolen.status == 404
-    assert alices_media[0] in stolen.json()["error"]["message"]
+    assert stolen.status == 422  # as for media that never existed: nothing tells bob that alice's does
+    assert stolen.json()["error"]["message"] == f"media {alices_media[0]} not found"
 
 
 def test_a_deleted_playlist_is_gone(alice: ApiClient) -> None:

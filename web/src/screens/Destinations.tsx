@@ -127,7 +127,7 @@ function channelTitle(channel: Destination): string {
 
 type RtmpField = "name" | "url" | "stream_key";
 
-/** The API names the field its message is about first (`url must ...`, `body.stream_key: ...`). */
+/** The API names the field its message is about first (`url must ...`, `stream_key: ...`). */
 function fieldOf(message: string): RtmpField | null {
   const match = /^(?:body\.)?(name|url|stream_key)\b/.exec(message);
   return match ? (match[1] as RtmpField) : null;

@@ -1,4 +1,4 @@
-// The API's words about a refused stream, put next to the field they are about (422s name it: `body.title: ...`,
+// The API's words about a refused stream, put next to the field they are about (422s name it: `title: ...`,
 // `scheduled_start is in the past`, `media med_... is probing, not ready`, `destination dst_... not found`).
 
 export type StreamField = "title" | "description" | "privacy" | "what" | "destinations" | "length" | "schedule" | "youtube";
@@ -20,11 +20,12 @@ export function fieldOf(message: string): StreamField | null {
   return null;
 }
 
-/** The message without the validator's location (`body.title: `) and its "Value error, " prefix. */
+/** The message without the field it leads with (`title: `, `media_ids[0]: `, `request body: `): the form shows
+ * it next to that field. */
 export function plainWords(message: string): string {
   const text = message
     .split("; ")
-    .map((part) => part.replace(/^body(\.[\w.]+)?: /, "").replace(/^Value error, /, ""))
+    .map((part) => part.replace(/^(request body|[\w.[\]]+): /, ""))
     .join("; ");
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
