@@ -127,7 +127,6 @@ class PlayoutStack(Stack):
             log_retention=settings.log_retention,
         )
         youtube.allow_function(watchdog.function)  # a run whose task died: its broadcasts are ended there
-        data.secrets_key.grant_decrypt(watchdog.function)  # the channel's refresh token
         schedules = StreamSchedules(
             self,
             "Schedules",

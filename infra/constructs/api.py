@@ -20,6 +20,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.data import DataStore
+from infra.constructs.least_privilege import (
+    API_TABLE_ACTIONS,
+    allow_decrypting_refresh_tokens,
+    allow_encrypting_secrets,
+    grant_table_access,
+)
 from infra.layer_build import LAMBDA_PYTHON_VERSION, WHEEL_PLATFORM
 from infra.nag import acknowledge, logical_id
 from playout import resources
@@ -207,7 +213,7 @@ class Api(Construct):
     def _grant_function_access(self, data: DataStore, stream_workflow: sfn.IStateMachine) -> None:
         role = self.function.role
         assert role is not None
-        data.table.grant_read_write_data(role)
+        grant_table_access(role, data.table, API_TABLE_ACTIONS)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="MediaObjects",
@@ -221,8 +227,10 @@ class Api(Construct):
                 resources=[data.media_bucket.arn_for_objects("*")],
             )
         )
-        # Encrypt/Decrypt only (no GenerateDataKey*/ReEncrypt*): secrets are small and encrypted directly.
-        data.secrets_key.grant(role, "kms:Encrypt", "kms:Decrypt")
+        # Encrypt/Decrypt only (no GenerateDataKey*/ReEncrypt*): secrets are small and encrypted directly. The
+        # API writes stream keys but never reads one back: it decrypts YouTube refresh tokens only.
+        allow_encrypting_secrets(role, data.secrets_key)
+        allow_decrypting_refresh_tokens(role, data.secrets_key)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadUsers",
@@ -257,12 +265,6 @@ class Api(Construct):
             "Only the X-Ray statement (xray:PutTraceSegments/PutTelemetryRecords) uses '*': X-Ray has no "
             "resource-level permissions. Every other statement names its table, bucket, key, pool or "
             "workflow.",
-        )
-        acknowledge(
-            policy,
-            f"IAM5[Resource::<{logical_id(data.table)}.Arn>/index/*]",
-            "The table's own indexes (the sparse active-streams index), granted with the table by "
-            "grant_read_write_data; every item is still keyed by its owner.",
         )
         acknowledge(
             policy,

@@ -36,6 +36,7 @@ from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from infra.constructs.data import DataStore
+from infra.constructs.least_privilege import STREAM_TASK_TABLE_ACTIONS, grant_table_access
 from infra.constructs.task_workflow import (
     ECS_API_ERROR,
     TASK_DESCRIPTION,
@@ -217,25 +218,24 @@ class Streaming(Construct):
 
     def _grant_task_access(self, data: DataStore) -> None:
         task_role = self.task_definition.task_role
-        data.table.grant_read_write_data(task_role)
+        grant_table_access(task_role, data.table, STREAM_TASK_TABLE_ACTIONS)
         # Objects only (no List*/GetBucket*): the task reads the media its stream spec names.
         task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadMedia", actions=["s3:GetObject"], resources=[data.media_bucket.arn_for_objects("*")]
             )
         )
-        data.secrets_key.grant_decrypt(task_role)
+        # The only reader of stream keys (and of refresh tokens, for the broadcasts it ends and rotates).
+        task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptSecrets", actions=["kms:Decrypt"], resources=[data.secrets_key.key_arn]
+            )
+        )
         self._acknowledge_task_findings(data)
 
     def _acknowledge_task_findings(self, data: DataStore) -> None:
         task_policy = self.task_definition.task_role.node.try_find_child("DefaultPolicy")
         assert task_policy is not None
-        acknowledge(
-            task_policy,
-            f"IAM5[Resource::<{logical_id(data.table)}.Arn>/index/*]",
-            "The table's own indexes (the sparse active-streams index), granted with the table by "
-            "grant_read_write_data; every item is still keyed by its owner.",
-        )
         acknowledge(
             task_policy,
             f"IAM5[Resource::<{logical_id(data.media_bucket)}.Arn>/*]",
