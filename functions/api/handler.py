@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from api.origin import require_origin_header
 from api.schemas import (
     CompleteMediaRequest,
     CreateDestinationRequest,
@@ -61,6 +62,8 @@ metrics = Metrics(namespace="Playout")
 # Most requests record no business metric; Powertools would warn about each of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 app = APIGatewayHttpResolver(enable_validation=True)
+if SETTINGS.origin_secret_arn:  # in AWS: only what came through CloudFront (local mode has none)
+    app.use(middlewares=[require_origin_header(SETTINGS.origin_secret_arn)])
 
 Id = Annotated[str, Path(min_length=4, max_length=64, pattern=r"^[a-z]{3}_[0-9a-f]{28}$")]
 LimitQuery = Annotated[int, Query(ge=1, le=100)]
