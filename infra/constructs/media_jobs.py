@@ -120,6 +120,7 @@ class MediaJobs(Construct):
             stop_timeout=Duration.seconds(120),
             linux_parameters=ecs.LinuxParameters(self, "MediaJobLinuxParameters", init_process_enabled=True),
         )
+        self._streaming.stream_image.used_by(task_definition)
         return task_definition
 
     def _grant_task_access(self, data: DataStore) -> None:
