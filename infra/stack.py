@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aspects, CfnOutput, Stack, Tags, Token
+from aws_cdk import Aspects, Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Tags, Token
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -120,20 +120,27 @@ class StageSettings:
                 f"{MIN_WAF_RATE_LIMIT}-{MAX_WAF_RATE_LIMIT}, got {self.waf_rate_limit}"
             )
 
-    def check_region(self, region: str | None) -> None:
-        """What the stack's region (None: not known at synth) allows: a CloudFront web ACL exists only in
-        us-east-1, and the API's custom domain needs a certificate from its own region."""
-        if self.waf_enabled and region != CLOUDFRONT_REGION:
-            raise ValueError(
-                "waf_enabled needs the stack in us-east-1, where CloudFront's web ACLs live: deploy it there "
-                "(CDK_DEFAULT_REGION=us-east-1 or --region us-east-1); this stack's region is "
-                f"{region or 'unknown'}"
+    def us_east_1_requirements(self) -> list[str]:
+        """Why this stage must be deployed in us-east-1, if it must: a CloudFront web ACL exists only there,
+        and the API's custom domain takes `certificate_arn` (a us-east-1 certificate) only there."""
+        reasons = []
+        if self.waf_enabled:
+            reasons.append(
+                "waf_enabled needs the stack in us-east-1, where CloudFront's web ACLs live: deploy it "
+                "there, or turn WAF off"
             )
-        if self.domain_name and not self.api_certificate_arn and region != CLOUDFRONT_REGION:
-            raise ValueError(
+        if self.domain_name and not self.api_certificate_arn:
+            reasons.append(
                 "outside us-east-1 the API's custom domain needs a certificate for "
                 f"{self.domain_name} from the stack's region: give api_certificate_arn"
             )
+        return reasons
+
+    def check_region(self, region: str | None) -> None:
+        """Refuse a known region that the stage cannot be deployed in (an unknown one is checked at deploy:
+        see PlayoutStack)."""
+        if region is not None and region != CLOUDFRONT_REGION and self.us_east_1_requirements():
+            raise ValueError(f"{self.us_east_1_requirements()[0]} (this stack's region is {region})")
 
     @property
     def api_certificate(self) -> str:
@@ -149,7 +156,21 @@ class PlayoutStack(Stack):
         self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        settings.check_region(None if Token.is_unresolved(self.region) else self.region)
+        region = None if Token.is_unresolved(self.region) else self.region
+        settings.check_region(region)
+        if region is None and settings.us_east_1_requirements():
+            # An environment-agnostic synth (`make synth`) learns its region at deploy: CloudFormation
+            # refuses the change set there, with the reason, before anything is created.
+            CfnRule(
+                self,
+                "DeployedInUsEast1",
+                assertions=[
+                    CfnRuleAssertion(
+                        assert_=Fn.condition_equals(Aws.REGION, CLOUDFRONT_REGION),
+                        assert_description=" ".join(settings.us_east_1_requirements()),
+                    )
+                ],
+            )
         Tags.of(self).add("app", "playout")
         Tags.of(self).add("stage", settings.stage)
 

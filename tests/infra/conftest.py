@@ -59,17 +59,14 @@ def _write_tiny_spa(dist: Path) -> None:
     (dist / "assets" / "app.1a2b3c.js").write_text("console.log('playout');\n")
 
 
-@pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    _ensure_layer_built()
-    work = tmp_path_factory.mktemp("cdk")
+def _synthesize(work: Path, context: dict[str, object] | None = None) -> Synth:
     dist = work / "dist"
     _write_tiny_spa(dist)
     outdir = work / "cdk.out"
     env = {
         **os.environ,
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({"web_dist": str(dist)}),
+        "CDK_CONTEXT_JSON": json.dumps({"web_dist": str(dist), **(context or {})}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     started = time.monotonic()
@@ -82,6 +79,29 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         output=result.stdout + result.stderr,
         seconds=time.monotonic() - started,
     )
+
+
+@pytest.fixture(scope="session")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    _ensure_layer_built()
+    return _synthesize(tmp_path_factory.mktemp("cdk"))
+
+
+# The edge with everything on: a domain with its certificate, and WAF (which needs the stack in us-east-1:
+# environment-agnostic, as `make synth` makes it, the template checks that at deploy).
+EDGE_CONTEXT: dict[str, object] = {
+    "domain_name": "app.example.com",
+    "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+    "waf_enabled": "true",
+    "waf_rate_limit": 500,
+}
+
+
+@pytest.fixture(scope="session")
+def edge_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A second synth, of the stack with a domain and WAF (only the edge tests use it)."""
+    _ensure_layer_built()
+    return _synthesize(tmp_path_factory.mktemp("cdk-edge"), EDGE_CONTEXT)
 
 
 @pytest.fixture(scope="session")
