@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aspects, Aws, CfnOutput, CfnRule, CfnRuleAssertion, Fn, Stack, Tags, Token
+from aws_cdk import Aspects, CfnOutput, Stack, Tags, Token
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
@@ -20,6 +20,7 @@ from infra.constructs.edge import (
     MIN_WAF_RATE_LIMIT,
     OriginSecret,
     RateLimitWebAcl,
+    require_us_east_1_at_deploy,
 )
 from infra.constructs.media_jobs import MediaJobs, MediaJobSettings
 from infra.constructs.monitoring import Monitoring, RequireLogRetention
@@ -158,19 +159,8 @@ class PlayoutStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         region = None if Token.is_unresolved(self.region) else self.region
         settings.check_region(region)
-        if region is None and settings.us_east_1_requirements():
-            # An environment-agnostic synth (`make synth`) learns its region at deploy: CloudFormation
-            # refuses the change set there, with the reason, before anything is created.
-            CfnRule(
-                self,
-                "DeployedInUsEast1",
-                assertions=[
-                    CfnRuleAssertion(
-                        assert_=Fn.condition_equals(Aws.REGION, CLOUDFRONT_REGION),
-                        assert_description=" ".join(settings.us_east_1_requirements()),
-                    )
-                ],
-            )
+        if region is None:
+            require_us_east_1_at_deploy(self, settings.us_east_1_requirements())
         Tags.of(self).add("app", "playout")
         Tags.of(self).add("stage", settings.stage)
 

@@ -21,6 +21,7 @@ authenticated routes' budget (see infra/constructs/api.py).
 
 from __future__ import annotations
 
+from aws_cdk import Aws, CfnRule, CfnRuleAssertion, Fn, Stack
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
@@ -51,6 +52,23 @@ def waf_monthly_usd(requests_per_month: float) -> float:
     """The web ACL's monthly cost at `requests_per_month` requests through CloudFront."""
     fixed = WAF_WEB_ACL_USD_PER_MONTH + WAF_RULES * WAF_RULE_USD_PER_MONTH
     return fixed + requests_per_month / 1_000_000 * WAF_USD_PER_MILLION_REQUESTS
+
+
+def require_us_east_1_at_deploy(stack: Stack, reasons: list[str]) -> CfnRule | None:
+    """An environment-agnostic synth (`make synth`) learns its region at deploy: a template rule makes
+    CloudFormation refuse the change set there, with the reasons, before anything is created."""
+    if not reasons:
+        return None
+    return CfnRule(
+        stack,
+        "DeployedInUsEast1",
+        assertions=[
+            CfnRuleAssertion(
+                assert_=Fn.condition_equals(Aws.REGION, CLOUDFRONT_REGION),
+                assert_description=" ".join(reasons),
+            )
+        ],
+    )
 
 
 class OriginSecret(Construct):

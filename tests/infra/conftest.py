@@ -59,12 +59,15 @@ def _write_tiny_spa(dist: Path) -> None:
     (dist / "assets" / "app.1a2b3c.js").write_text("console.log('playout');\n")
 
 
-def _synthesize(work: Path, context: dict[str, object] | None = None) -> Synth:
+def _synthesize(
+    work: Path, context: dict[str, object] | None = None, environment: dict[str, str] | None = None
+) -> Synth:
     dist = work / "dist"
     _write_tiny_spa(dist)
     outdir = work / "cdk.out"
     env = {
         **os.environ,
+        **(environment or {}),
         "CDK_OUTDIR": str(outdir),
         "CDK_CONTEXT_JSON": json.dumps({"web_dist": str(dist), **(context or {})}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
@@ -87,8 +90,8 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     return _synthesize(tmp_path_factory.mktemp("cdk"))
 
 
-# The edge with everything on: a domain with its certificate, and WAF (which needs the stack in us-east-1:
-# environment-agnostic, as `make synth` makes it, the template checks that at deploy).
+# The edge with everything on: a domain with its certificate, and WAF (which needs the stack in us-east-1),
+# synthesized for an account and region as `cdk deploy` does (its nag findings then name them by value).
 EDGE_CONTEXT: dict[str, object] = {
     "domain_name": "app.example.com",
     "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
@@ -101,7 +104,11 @@ EDGE_CONTEXT: dict[str, object] = {
 def edge_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """A second synth, of the stack with a domain and WAF (only the edge tests use it)."""
     _ensure_layer_built()
-    return _synthesize(tmp_path_factory.mktemp("cdk-edge"), EDGE_CONTEXT)
+    return _synthesize(
+        tmp_path_factory.mktemp("cdk-edge"),
+        EDGE_CONTEXT,
+        {"CDK_DEFAULT_REGION": "us-east-1", "CDK_DEFAULT_ACCOUNT": "123456789012"},
+    )
 
 
 @pytest.fixture(scope="session")

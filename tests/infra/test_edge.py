@@ -8,9 +8,10 @@ import json
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
 
-from infra.constructs.edge import WAF_USD_PER_MILLION_REQUESTS, waf_monthly_usd
+from infra.constructs.edge import WAF_USD_PER_MILLION_REQUESTS, require_us_east_1_at_deploy, waf_monthly_usd
 from infra.openapi_document import openapi_document
 from infra.stack import StageSettings
 from playout import resources
@@ -269,9 +270,16 @@ def test_waf_and_a_domain_outside_us_east_1_are_refused_in_plain_words() -> None
     ).check_region("eu-west-1")
 
 
-def test_a_region_unknown_at_synth_is_checked_at_deploy(edge_synth: Synth, synth: Synth) -> None:
-    (rule,) = [r for name, r in edge_synth.template["Rules"].items() if name.startswith("DeployedInUsEast1")]
+def test_a_region_unknown_at_synth_is_checked_at_deploy() -> None:
+    stack = Stack(App(), "Bare")  # environment-agnostic, as `make synth` makes it
+    reasons = _settings(waf_enabled=True).us_east_1_requirements()
+    require_us_east_1_at_deploy(stack, reasons)
+    (rule,) = [r for name, r in Template.from_stack(stack).to_json()["Rules"].items() if "UsEast1" in name]
     (assertion,) = rule["Assertions"]
     assert assertion["Assert"] == {"Fn::Equals": [{"Ref": "AWS::Region"}, "us-east-1"]}
-    assert "waf_enabled needs the stack in us-east-1" in assertion["AssertDescription"]
-    assert not [name for name in synth.template.get("Rules", {}) if name.startswith("DeployedInUsEast1")]
+    assert assertion["AssertDescription"].startswith("waf_enabled needs the stack in us-east-1")
+    assert require_us_east_1_at_deploy(Stack(App(), "Plain"), _settings().us_east_1_requirements()) is None
+
+
+def test_the_default_synth_requires_no_region(synth: Synth) -> None:
+    assert not [name for name in synth.template.get("Rules", {}) if "UsEast1" in name]
