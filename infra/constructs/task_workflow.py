@@ -111,7 +111,8 @@ def acknowledge_execution_role(task_definition: ecs.TaskDefinition) -> None:
         policy,
         "IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires '*'); image pulls and "
-        "log writes in the same policy are scoped to the asset repository and the container's log group.",
+        "log writes in the same policy are scoped to the stack's image repository and the container's log "
+        "group.",
     )
 
 

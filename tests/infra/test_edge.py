@@ -11,6 +11,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
+from infra.constructs.api import API_PUBLIC_ROUTES
 from infra.constructs.edge import WAF_USD_PER_MILLION_REQUESTS, require_us_east_1_at_deploy, waf_monthly_usd
 from infra.openapi_document import openapi_document
 from infra.stack import StageSettings
@@ -92,6 +93,8 @@ def test_the_deployed_openapi_document_is_what_the_apis_route_answers(synth: Syn
     assert document == json.loads(openapi_document())
     assert document["openapi"].startswith("3.")
     assert {"/api/streams", "/api/media", "/api/me"} <= set(document["paths"])
+    # Every public route the API Gateway keeps (and cdk-nag's APIG4 waiver names) has its handler.
+    assert set(API_PUBLIC_ROUTES) <= set(document["paths"])
 
 
 # -- every request passes CloudFront -------------------------------------------------------------------------
