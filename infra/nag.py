@@ -21,6 +21,21 @@ def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     Validations.of(scope).acknowledge(Acknowledgment(id=f"{NAG_PACK}::{NAG_PACK}-{rule}", reason=reason))
 
 
+BASIC_EXECUTION_ROLE = (
+    "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
+)
+
+
+def acknowledge_basic_execution_role(role: IConstruct) -> None:
+    """A Lambda's role with AWS's basic execution policy, the function logging to a log group of its own."""
+    acknowledge(
+        role,
+        BASIC_EXECUTION_ROLE,
+        "The AWS managed basic execution policy only allows creating log streams and putting log events; "
+        "the function logs to its own log group (with retention) declared beside it.",
+    )
+
+
 def logical_id(construct: IConstruct) -> str:
     """The CloudFormation logical id of an L2's default child, as cdk-nag spells it in finding ids."""
     child = construct.node.default_child

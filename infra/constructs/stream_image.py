@@ -30,7 +30,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from infra.nag import acknowledge, logical_id
+from infra.nag import acknowledge, acknowledge_basic_execution_role, logical_id
 
 IMAGE_TAG = "current"
 DOCKERFILE = "stream_task/Dockerfile"
@@ -194,12 +194,7 @@ class StreamTaskImage(Construct):
         )
         role = handler.role
         assert role is not None
-        acknowledge(
-            role,
-            "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "The AWS managed basic execution policy only allows creating log streams and putting log events; "
-            "the function logs to its own log group (with retention) declared beside it.",
-        )
+        acknowledge_basic_execution_role(role)
         return CustomResource(
             self,
             "DeployBuild",
