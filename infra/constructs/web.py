@@ -20,7 +20,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from infra.constructs.api import STATIC_PUBLIC_ROUTES, Api
-from infra.constructs.edge import ORIGIN_VERIFY_HEADER
+from infra.constructs.edge import ORIGIN_VERIFY_HEADER, waf_monthly_usd
 from infra.nag import acknowledge, logical_id
 from playout import resources
 
@@ -212,10 +212,11 @@ class Web(Construct):
             acknowledge(
                 distribution,
                 "CFR2",
-                "WAF is off by context (waf_enabled, default off: $6 a month fixed against an app that "
-                "should cost nothing idle). Without it the API still requires Cognito JWTs on all but two "
-                "read-only routes, each public route has its own low throttle, the OpenAPI document is a "
-                "static file, and the API refuses requests that did not pass CloudFront.",
+                f"WAF is off by context (waf_enabled, default off: ${waf_monthly_usd(0):.0f} a month fixed "
+                "against an app that should cost nothing idle). Without it the API still requires Cognito "
+                "JWTs on all but two read-only routes, each public route has its own low throttle, the "
+                "OpenAPI document is a static file, and the API refuses requests that did not pass "
+                "CloudFront.",
             )
         if not edge.domain_name:
             acknowledge(
