@@ -7,23 +7,46 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Aspects, CfnOutput, Stack, Tags
+from aws_cdk import Aspects, CfnOutput, Stack, Tags, Token
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.api import Api, ApiSettings
 from infra.constructs.data import AccessLogBucket, DataStore, media_bucket_name
+from infra.constructs.edge import (
+    CLOUDFRONT_REGION,
+    DEFAULT_WAF_RATE_LIMIT,
+    MAX_WAF_RATE_LIMIT,
+    MIN_WAF_RATE_LIMIT,
+    OriginSecret,
+    RateLimitWebAcl,
+    require_us_east_1_at_deploy,
+)
 from infra.constructs.media_jobs import MediaJobs, MediaJobSettings
 from infra.constructs.monitoring import Monitoring, MonitoringSettings, RequireLogRetention
 from infra.constructs.schedules import StreamSchedules
 from infra.constructs.streaming import Streaming, StreamingSettings
 from infra.constructs.watchdog import StreamWatchdog
-from infra.constructs.web import Web
+from infra.constructs.web import Web, WebEdge
 from infra.constructs.youtube import YouTubeClient, default_secret_name
+from infra.openapi_document import openapi_document
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # One address (what an SNS email subscription takes), not a list: local@domain.tld.
 EMAIL_ADDRESS = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;.]+")
+
+
+_DOMAIN = re.compile(r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
+_CLOUDFRONT_CERTIFICATE_PREFIX = f"arn:aws:acm:{CLOUDFRONT_REGION}:"
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return text in ("true", "1", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -40,6 +63,14 @@ class StageSettings:
     extra_cors_origins: tuple[str, ...] = ()
     youtube_client_secret_name: str = ""  # Secrets Manager; default playout/<stage>/youtube-oauth-client
     alarm_email: str | None = None  # every alarm's notifications; none: the alarm topic has no subscriber
+    # The app's own domain (CloudFront alias) and its ACM certificate, which CloudFront wants in us-east-1;
+    # the API's regional custom domain (same name) uses `api_certificate_arn`, by default the same
+    # certificate (right when the stack is in us-east-1; elsewhere give one from the stack's region).
+    domain_name: str = ""
+    certificate_arn: str = ""
+    api_certificate_arn: str = ""
+    waf_enabled: bool = False
+    waf_rate_limit: int = DEFAULT_WAF_RATE_LIMIT  # requests per 5 minutes per client IP
 
     @classmethod
     def from_context(cls, scope: Construct) -> StageSettings:
@@ -72,7 +103,58 @@ class StageSettings:
                 get("youtube_client_secret_name", "") or default_secret_name(stage)
             ),
             alarm_email=alarm_email,
+            domain_name=str(get("domain_name", "")).strip().lower(),
+            certificate_arn=str(get("certificate_arn", "")).strip(),
+            api_certificate_arn=str(get("api_certificate_arn", "")).strip(),
+            waf_enabled=_flag(get("waf_enabled", defaults.waf_enabled)),
+            waf_rate_limit=int(get("waf_rate_limit", defaults.waf_rate_limit)),
         )
+
+    def __post_init__(self) -> None:
+        if bool(self.domain_name) != bool(self.certificate_arn):
+            raise ValueError("domain_name and certificate_arn go together: give both, or neither")
+        if self.domain_name and not _DOMAIN.fullmatch(self.domain_name):
+            raise ValueError(
+                f"domain_name must be a DNS name such as app.example.com, got {self.domain_name!r}"
+            )
+        if self.certificate_arn and not self.certificate_arn.startswith(_CLOUDFRONT_CERTIFICATE_PREFIX):
+            raise ValueError(
+                "certificate_arn must be an ACM certificate in us-east-1 (CloudFront reads its certificates "
+                f"there): arn:aws:acm:us-east-1:<account>:certificate/<id>, got {self.certificate_arn!r}"
+            )
+        if self.api_certificate_arn and not self.domain_name:
+            raise ValueError("api_certificate_arn needs domain_name and certificate_arn")
+        if not MIN_WAF_RATE_LIMIT <= self.waf_rate_limit <= MAX_WAF_RATE_LIMIT:
+            raise ValueError(
+                "waf_rate_limit is requests per 5 minutes per IP, "
+                f"{MIN_WAF_RATE_LIMIT}-{MAX_WAF_RATE_LIMIT}, got {self.waf_rate_limit}"
+            )
+
+    def us_east_1_requirements(self) -> list[str]:
+        """Why this stage must be deployed in us-east-1, if it must: a CloudFront web ACL exists only there,
+        and the API's custom domain takes `certificate_arn` (a us-east-1 certificate) only there."""
+        reasons = []
+        if self.waf_enabled:
+            reasons.append(
+                "waf_enabled needs the stack in us-east-1, where CloudFront's web ACLs live: deploy it "
+                "there, or turn WAF off"
+            )
+        if self.domain_name and not self.api_certificate_arn:
+            reasons.append(
+                "outside us-east-1 the API's custom domain needs a certificate for "
+                f"{self.domain_name} from the stack's region: give api_certificate_arn"
+            )
+        return reasons
+
+    def check_region(self, region: str | None) -> None:
+        """Refuse a known region that the stage cannot be deployed in (an unknown one is checked at deploy:
+        see PlayoutStack)."""
+        if region is not None and region != CLOUDFRONT_REGION and self.us_east_1_requirements():
+            raise ValueError(f"{self.us_east_1_requirements()[0]} (this stack's region is {region})")
+
+    @property
+    def api_certificate(self) -> str:
+        return self.api_certificate_arn or self.certificate_arn
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -84,6 +166,10 @@ class PlayoutStack(Stack):
         self, scope: Construct, construct_id: str, *, settings: StageSettings, **kwargs: Any
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        region = None if Token.is_unresolved(self.region) else self.region
+        settings.check_region(region)
+        if region is None:
+            require_us_east_1_at_deploy(self, settings.us_east_1_requirements())
         Tags.of(self).add("app", "playout")
         Tags.of(self).add("stage", settings.stage)
 
@@ -96,6 +182,7 @@ class PlayoutStack(Stack):
             data=data,
             settings=StreamingSettings(log_retention=settings.log_retention),
         )
+        origin_secret = OriginSecret(self, "OriginSecret")
         api = Api(
             self,
             "Api",
@@ -108,7 +195,10 @@ class PlayoutStack(Stack):
                 throttle_rate_limit=settings.api_throttle_rate_limit,
                 throttle_burst_limit=settings.api_throttle_burst_limit,
                 log_retention=settings.log_retention,
+                domain_name=settings.domain_name,
+                certificate_arn=settings.api_certificate,
             ),
+            origin_secret=origin_secret.secret,
         )
         streaming.allow_stopping_tasks(api.function)
         # Google's OAuth client: the API (connect, callback, the start's broadcasts), the scheduled start
@@ -137,7 +227,6 @@ class PlayoutStack(Stack):
             log_retention=settings.log_retention,
         )
         youtube.allow_function(watchdog.function)  # a run whose task died: its broadcasts are ended there
-        data.secrets_key.grant_decrypt(watchdog.function)  # the channel's refresh token
         schedules = StreamSchedules(
             self,
             "Schedules",
@@ -158,6 +247,17 @@ class PlayoutStack(Stack):
             web_dist=settings.web_dist,
             access_log_bucket=access_logs.bucket,
             log_retention=settings.log_retention,
+            edge=WebEdge(
+                origin_verify_value=origin_secret.header_value,
+                domain_name=settings.domain_name,
+                certificate_arn=settings.certificate_arn,
+                web_acl_arn=(
+                    RateLimitWebAcl(self, "Waf", rate_limit=settings.waf_rate_limit).arn
+                    if settings.waf_enabled
+                    else None
+                ),
+            ),
+            openapi_document=openapi_document(REPO_ROOT),
         )
         # No cycle: the distribution depends on the HTTP API resource, not on the Lambda that uses the bucket.
         data.allow_browser_uploads_from([web.origin, *settings.extra_cors_origins])

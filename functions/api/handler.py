@@ -24,6 +24,7 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from api.errors import answers, plain_words, strict_json
+from api.origin import require_origin_header
 from api.schemas import (
     DESTINATION_ID,
     MEDIA_ID,
@@ -75,6 +76,8 @@ metrics = Metrics(namespace="Playout")
 # Most requests record no business metric; Powertools would warn about each of them.
 warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
 app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=strict_json)
+if SETTINGS.origin_secret_arn:  # in AWS: only what came through CloudFront (local mode has none)
+    app.use(middlewares=[require_origin_header(SETTINGS.origin_secret_arn)])
 
 MediaId = Annotated[str, Path(pattern=MEDIA_ID)]
 DestinationId = Annotated[str, Path(pattern=DESTINATION_ID)]

@@ -12,14 +12,23 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.constructs.data import DataStore
+from infra.constructs.edge import ORIGIN_SECRET_VARIABLE
+from infra.constructs.least_privilege import (
+    API_TABLE_ACTIONS,
+    allow_decrypting_refresh_tokens,
+    allow_encrypting_secrets,
+    grant_table_access,
+)
 from infra.layer_build import LAMBDA_PYTHON_VERSION, WHEEL_PLATFORM
 from infra.nag import acknowledge, logical_id
 from playout import resources
@@ -32,6 +41,10 @@ if API_RUNTIME.name != f"python{LAMBDA_PYTHON_VERSION}" or not WHEEL_PLATFORM.en
 API_HANDLER = "api.handler.lambda_handler"
 
 PUBLIC_ROUTES = resources.PUBLIC_ROUTES  # local mode's gateway leaves the same routes public
+# Public routes CloudFront serves from the site bucket (a file made at synth, infra/openapi_document.py): they
+# never reach the API, so an anonymous flood of them invokes no Lambda.
+STATIC_PUBLIC_ROUTES = ("/api/openapi.json",)
+API_PUBLIC_ROUTES = tuple(path for path in PUBLIC_ROUTES if path not in STATIC_PUBLIC_ROUTES)
 
 # HTTP API ($context variables of API Gateway v2), one JSON object per request.
 HTTP_API_ACCESS_LOG_FIELDS = {
@@ -59,6 +72,14 @@ class ApiSettings:
     throttle_rate_limit: int
     throttle_burst_limit: int
     log_retention: logs.RetentionDays
+    # Each public route's own throttle (requests per second, burst), far below the stage's: a client hitting
+    # the health check or the OAuth callback cannot spend the authenticated routes' budget.
+    public_throttle_rate_limit: int = 5
+    public_throttle_burst_limit: int = 10
+    # With a domain the execute-api endpoint is disabled and the API answers at a regional custom domain of
+    # the same name (infra/constructs/edge.py).
+    domain_name: str = ""
+    certificate_arn: str = ""
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -90,6 +111,7 @@ class Api(Construct):
         data: DataStore,
         stream_workflow: sfn.IStateMachine,
         settings: ApiSettings,
+        origin_secret: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
         self._settings = settings
@@ -98,6 +120,8 @@ class Api(Construct):
         self.dependencies_layer = self._build_dependencies_layer(repo_root)
         self.function = self._build_function(repo_root, data, stream_workflow)
         self._grant_function_access(data, stream_workflow)
+        self._require_origin_header(origin_secret)
+        self.custom_domain = self._build_custom_domain()
         self.http_api = self._build_http_api()
         self.stage = self._build_default_stage()
 
@@ -107,8 +131,35 @@ class Api(Construct):
 
     @property
     def api_domain_name(self) -> str:
-        """`<id>.execute-api.<region>.amazonaws.com`, what CloudFront's HttpOrigin wants."""
+        """Where CloudFront sends `/api/*`: the custom domain's regional target (reached with the viewer's
+        Host), or `<id>.execute-api.<region>.amazonaws.com` without a domain."""
+        if self.custom_domain is not None:
+            return self.custom_domain.regional_domain_name
         return f"{self.http_api.api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}"
+
+    @property
+    def forwards_viewer_host(self) -> bool:
+        """The custom domain routes by the Host (and SNI) it is called with: the app's own name."""
+        return self.custom_domain is not None
+
+    def _require_origin_header(self, origin_secret: secretsmanager.ISecret) -> None:
+        """The API Lambda refuses a request without CloudFront's header (functions/api/origin.py)."""
+        self.function.add_environment(ORIGIN_SECRET_VARIABLE, origin_secret.secret_arn)
+        origin_secret.grant_read(self.function)
+
+    def _build_custom_domain(self) -> apigwv2.DomainName | None:
+        if not self._settings.domain_name:
+            return None
+        return apigwv2.DomainName(
+            self,
+            "CustomDomain",
+            domain_name=self._settings.domain_name,
+            certificate=acm.Certificate.from_certificate_arn(
+                self, "Certificate", self._settings.certificate_arn
+            ),
+            endpoint_type=apigwv2.EndpointType.REGIONAL,
+            security_policy=apigwv2.SecurityPolicy.TLS_1_2,
+        )
 
     def _build_user_pool(self) -> cognito.UserPool:
         password = resources.user_pool_password_policy()
@@ -207,7 +258,7 @@ class Api(Construct):
     def _grant_function_access(self, data: DataStore, stream_workflow: sfn.IStateMachine) -> None:
         role = self.function.role
         assert role is not None
-        data.table.grant_read_write_data(role)
+        grant_table_access(role, data.table, API_TABLE_ACTIONS)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="MediaObjects",
@@ -221,8 +272,10 @@ class Api(Construct):
                 resources=[data.media_bucket.arn_for_objects("*")],
             )
         )
-        # Encrypt/Decrypt only (no GenerateDataKey*/ReEncrypt*): secrets are small and encrypted directly.
-        data.secrets_key.grant(role, "kms:Encrypt", "kms:Decrypt")
+        # Encrypt/Decrypt only (no GenerateDataKey*/ReEncrypt*): secrets are small and encrypted directly. The
+        # API writes stream keys but never reads one back: it decrypts YouTube refresh tokens only.
+        allow_encrypting_secrets(role, data.secrets_key)
+        allow_decrypting_refresh_tokens(role, data.secrets_key)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadUsers",
@@ -260,12 +313,6 @@ class Api(Construct):
         )
         acknowledge(
             policy,
-            f"IAM5[Resource::<{logical_id(data.table)}.Arn>/index/*]",
-            "The table's own indexes (the sparse active-streams index), granted with the table by "
-            "grant_read_write_data; every item is still keyed by its owner.",
-        )
-        acknowledge(
-            policy,
             f"IAM5[Resource::<{logical_id(data.media_bucket)}.Arn>/*]",
             "Object-level actions (get/put/delete/abort multipart) on the media bucket's objects: "
             "object keys are created per upload, so they can only be named by a prefix; the bucket is "
@@ -273,7 +320,14 @@ class Api(Construct):
         )
 
     def _build_http_api(self) -> apigwv2.HttpApi:
-        api = apigwv2.HttpApi(self, "HttpApi", create_default_stage=False, description="Playout API (/api/*)")
+        api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            create_default_stage=False,
+            description="Playout API (/api/*)",
+            # Only through CloudFront: with a domain, the default endpoint is off (infra/constructs/edge.py).
+            disable_execute_api_endpoint=self.custom_domain is not None,
+        )
         integration = integrations.HttpLambdaIntegration("Function", self.function)
         authorizer = authorizers.HttpJwtAuthorizer(
             "CognitoJwt",
@@ -286,13 +340,15 @@ class Api(Construct):
             integration=integration,
             authorizer=authorizer,
         )
-        for path in PUBLIC_ROUTES:
+        for path in API_PUBLIC_ROUTES:
             for route in api.add_routes(path=path, methods=[apigwv2.HttpMethod.GET], integration=integration):
                 acknowledge(
                     route,
                     "APIG4",
-                    f"GET {path} is public by design (health check, the OpenAPI document, and Google's OAuth "
-                    "redirect, which carries no JWT and is verified by its signed, expiring `state`).",
+                    f"GET {path} is public by design (the health check, and Google's OAuth redirect, which "
+                    "carries no JWT and is verified by its signed, expiring `state`, handled by the API "
+                    "Lambda's callback route); each has its own low throttle, and the API refuses requests "
+                    "that did not come through CloudFront.",
                 )
         return api
 
@@ -300,7 +356,7 @@ class Api(Construct):
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=self._settings.log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        return self.http_api.add_stage(
+        stage = self.http_api.add_stage(
             "DefaultStage",
             stage_name="$default",
             auto_deploy=True,
@@ -311,8 +367,26 @@ class Api(Construct):
                 apigwv2.LogGroupLogDestination(access_logs),
                 apigw.AccessLogFormat.custom(json.dumps(HTTP_API_ACCESS_LOG_FIELDS)),
             ),
+            domain_mapping=(
+                apigwv2.DomainMappingOptions(domain_name=self.custom_domain)
+                if self.custom_domain is not None
+                else None
+            ),
         )
+        # Per-route throttles: the L2 stage sets only the stage-wide default.
+        cfn_stage = stage.node.default_child
+        assert isinstance(cfn_stage, apigwv2.CfnStage)
+        cfn_stage.route_settings = {
+            f"GET {path}": {
+                "ThrottlingRateLimit": self._settings.public_throttle_rate_limit,
+                "ThrottlingBurstLimit": self._settings.public_throttle_burst_limit,
+            }
+            for path in API_PUBLIC_ROUTES
+        }
+        return stage
 
     @property
     def url(self) -> str:
+        if self._settings.domain_name:
+            return f"https://{self._settings.domain_name}/api"
         return f"https://{self.api_domain_name}/api"

@@ -10,7 +10,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.constructs.api import API_ARCHITECTURE, API_RUNTIME
-from infra.nag import acknowledge
+from infra.nag import acknowledge, acknowledge_basic_execution_role
 
 
 def domain_function(
@@ -51,12 +51,7 @@ def domain_function(
     )
     role = function.role
     assert role is not None
-    acknowledge(
-        role,
-        "IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        "The AWS managed basic execution policy only allows creating log streams and putting log events; "
-        "the function logs to its own log group (with retention) declared beside it.",
-    )
+    acknowledge_basic_execution_role(role)
     return function
 
 

@@ -32,6 +32,7 @@ from constructs import Construct
 
 from infra.constructs import task_workflow
 from infra.constructs.data import DataStore
+from infra.constructs.least_privilege import MEDIA_JOB_TABLE_ACTIONS, grant_table_access
 from infra.constructs.streaming import Streaming
 from infra.nag import acknowledge, logical_id
 from playout import resources
@@ -119,18 +120,13 @@ class MediaJobs(Construct):
             stop_timeout=Duration.seconds(120),
             linux_parameters=ecs.LinuxParameters(self, "MediaJobLinuxParameters", init_process_enabled=True),
         )
+        self._streaming.stream_image.used_by(task_definition)
         return task_definition
 
     def _grant_task_access(self, data: DataStore) -> None:
         role = self.task_definition.task_role
         # The job's own items only by key; no Scan, no index.
-        role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="MediaItems",
-                actions=["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"],
-                resources=[data.table.table_arn],
-            )
-        )
+        grant_table_access(role, data.table, MEDIA_JOB_TABLE_ACTIONS)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="MediaObjects",

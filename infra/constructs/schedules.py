@@ -16,6 +16,12 @@ from constructs import Construct
 
 from infra.constructs.data import DataStore
 from infra.constructs.functions import acknowledge_function_policy, domain_function
+from infra.constructs.least_privilege import (
+    SCHEDULED_START_TABLE_ACTIONS,
+    allow_decrypting_refresh_tokens,
+    allow_encrypting_secrets,
+    grant_table_access,
+)
 from infra.nag import acknowledge, logical_id
 
 SCHEDULED_START_HANDLER = "scheduled_start.handler.lambda_handler"
@@ -55,24 +61,14 @@ class StreamSchedules(Construct):
             timeout=Duration.seconds(30),
             description="Playout: starts a scheduled stream at its pre-warm time",
         )
-        data.table.grant(
-            self.function,
-            "dynamodb:GetItem",
-            "dynamodb:BatchGetItem",  # the stream's destinations (which are YouTube channels)
-            "dynamodb:UpdateItem",
-            "dynamodb:PutItem",
-            "dynamodb:Query",
-        )
+        role = self.function.role
+        assert role is not None
+        grant_table_access(role, data.table, SCHEDULED_START_TABLE_ACTIONS)
         # A YouTube channel's refresh token (decrypt) and, at its first start, its liveStream's key (encrypt).
-        data.secrets_key.grant(self.function, "kms:Encrypt", "kms:Decrypt")
+        allow_encrypting_secrets(role, data.secrets_key)
+        allow_decrypting_refresh_tokens(role, data.secrets_key)
         state_machine.grant_start_execution(self.function)
-        acknowledge_function_policy(
-            self.function,
-            {
-                f"Resource::<{logical_id(data.table)}.Arn>/index/*": "The table's own indexes, granted "
-                "with the table; the start reads and writes only its stream's items and its owner's profile.",
-            },
-        )
+        acknowledge_function_policy(self.function, {})
         self.role = iam.Role(
             self,
             "SchedulerRole",

@@ -32,10 +32,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
-from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
 from infra.constructs.data import DataStore
+from infra.constructs.least_privilege import STREAM_TASK_TABLE_ACTIONS, grant_table_access
+from infra.constructs.stream_image import StreamTaskImage
 from infra.constructs.task_workflow import (
     ECS_API_ERROR,
     TASK_DESCRIPTION,
@@ -87,17 +88,6 @@ BACKOFF_SECONDS = backoff_seconds(RETRY_POLICY)
 # XPath picture for pynamodb's DATETIME_FORMAT '%Y-%m-%dT%H:%M:%S.%f+0000' (milliseconds, then 000).
 _PYNAMODB_UTC_PICTURE = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001]000+0000"
 
-# Everything but what the image needs (build context = repo root): stream_task/ and layers/.
-_IMAGE_CONTEXT_EXCLUDES = [
-    "*",
-    "!stream_task",
-    "!stream_task/**",
-    "!layers",
-    "!layers/**",
-    "**/__pycache__",
-    "**/*.pyc",
-]
-
 
 @dataclass(frozen=True)
 class StreamingSettings:
@@ -124,14 +114,13 @@ class Streaming(Construct):
         self.cluster = self._build_cluster()
         self.task_security_group = self._build_task_security_group()
         self.task_subnets = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC)
-        # One image for the stream task and the media job (another command): built and pushed once.
-        self.image = ecs.ContainerImage.from_asset(
-            str(repo_root),
-            file="stream_task/Dockerfile",
-            exclude=_IMAGE_CONTEXT_EXCLUDES,
-            platform=Platform.LINUX_ARM64,
+        # One image for the stream task and the media job (another command), rebuilt every week.
+        self.stream_image = StreamTaskImage(
+            self, "Image", repo_root=repo_root, log_retention=settings.log_retention
         )
+        self.image = self.stream_image.image
         self.task_definition = self._build_task_definition(repo_root, data)
+        self.stream_image.used_by(self.task_definition)
         self._grant_task_access(data)
         self.state_machine = self._build_state_machine(data)
 
@@ -217,25 +206,24 @@ class Streaming(Construct):
 
     def _grant_task_access(self, data: DataStore) -> None:
         task_role = self.task_definition.task_role
-        data.table.grant_read_write_data(task_role)
+        grant_table_access(task_role, data.table, STREAM_TASK_TABLE_ACTIONS)
         # Objects only (no List*/GetBucket*): the task reads the media its stream spec names.
         task_role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid="ReadMedia", actions=["s3:GetObject"], resources=[data.media_bucket.arn_for_objects("*")]
             )
         )
-        data.secrets_key.grant_decrypt(task_role)
+        # The only reader of stream keys (and of refresh tokens, for the broadcasts it ends and rotates).
+        task_role.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="DecryptSecrets", actions=["kms:Decrypt"], resources=[data.secrets_key.key_arn]
+            )
+        )
         self._acknowledge_task_findings(data)
 
     def _acknowledge_task_findings(self, data: DataStore) -> None:
         task_policy = self.task_definition.task_role.node.try_find_child("DefaultPolicy")
         assert task_policy is not None
-        acknowledge(
-            task_policy,
-            f"IAM5[Resource::<{logical_id(data.table)}.Arn>/index/*]",
-            "The table's own indexes (the sparse active-streams index), granted with the table by "
-            "grant_read_write_data; every item is still keyed by its owner.",
-        )
         acknowledge(
             task_policy,
             f"IAM5[Resource::<{logical_id(data.media_bucket)}.Arn>/*]",

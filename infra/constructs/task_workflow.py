@@ -57,7 +57,7 @@ def run_task_state(
     workflow variable's), then `environment` as it is."""
     container = task_definition.default_container
     assert container is not None
-    return state_class(
+    state = state_class(
         scope,
         state_id,
         query_language=sfn.QueryLanguage.JSONATA,
@@ -91,6 +91,17 @@ def run_task_state(
         propagated_tag_source=propagated_tag_source,
         outputs={},
     )
+    _scope_task_control_to_cluster(state, cluster)
+    return state
+
+
+def _scope_task_control_to_cluster(state: tasks.EcsRunTask, cluster: ecs.ICluster) -> None:
+    """runTask.sync's own statement (ecs:StopTask, ecs:DescribeTasks on '*': task ids exist only at run time)
+    gets the ecs:cluster condition, so the workflow can stop or read this cluster's tasks only."""
+    statements = [s for s in state._task_policies or [] if "ecs:StopTask" in s.to_statement_json()["Action"]]
+    assert statements, "EcsRunTask no longer grants ecs:StopTask: revisit this scoping"
+    for statement in statements:
+        statement.add_condition("ArnEquals", {"ecs:cluster": cluster.cluster_arn})
 
 
 def acknowledge_execution_role(task_definition: ecs.TaskDefinition) -> None:
@@ -100,7 +111,8 @@ def acknowledge_execution_role(task_definition: ecs.TaskDefinition) -> None:
         policy,
         "IAM5[Resource::*]",
         "ecr:GetAuthorizationToken has no resource-level permissions (AWS requires '*'); image pulls and "
-        "log writes in the same policy are scoped to the asset repository and the container's log group.",
+        "log writes in the same policy are scoped to the stack's image repository and the container's log "
+        "group.",
     )
 
 
@@ -111,6 +123,6 @@ def acknowledge_run_task_wildcards(state_machine: sfn.StateMachine) -> None:
         policy,
         "IAM5[Resource::*]",
         "'*' only where AWS offers no narrower resource: ecs:StopTask/DescribeTasks (task ARNs exist "
-        "only at run time), X-Ray tracing and CloudWatch Logs delivery for the state machine's "
-        "log group.",
+        "only at run time; limited to this cluster by the ecs:cluster condition), X-Ray tracing and "
+        "CloudWatch Logs delivery for the state machine's log group.",
     )

@@ -19,6 +19,12 @@ from constructs import Construct
 
 from infra.constructs.data import DataStore
 from infra.constructs.functions import acknowledge_function_policy, domain_function
+from infra.constructs.least_privilege import (
+    WATCHDOG_INDEX_ACTIONS,
+    WATCHDOG_TABLE_ACTIONS,
+    allow_decrypting_refresh_tokens,
+    grant_table_access,
+)
 from infra.nag import logical_id
 
 WATCHDOG_HANDLER = "stream_watchdog.handler.lambda_handler"
@@ -94,9 +100,12 @@ class StreamWatchdog(Construct):
 
     def _grant(self, data: DataStore, cluster: ecs.ICluster, state_machine: sfn.StateMachine) -> None:
         stack = Stack.of(self)
-        data.table.grant(
-            self.function, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"
-        )
+        role = self.function.role
+        assert role is not None
+        grant_table_access(role, data.table, WATCHDOG_TABLE_ACTIONS, index_actions=WATCHDOG_INDEX_ACTIONS)
+        allow_decrypting_refresh_tokens(
+            role, data.secrets_key
+        )  # a dead run's broadcasts: its channel's token
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 sid="ReadRunExecutions",
@@ -126,8 +135,6 @@ class StreamWatchdog(Construct):
         acknowledge_function_policy(
             self.function,
             {
-                f"Resource::<{logical_id(data.table)}.Arn>/index/*": "The table's own sparse active-streams "
-                "index, which the sweep Queries instead of scanning the table.",
                 "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
                 f"<{logical_id(state_machine)}.Name>:*": "DescribeExecution on this state machine's "
                 "executions only: each run's execution is named by its run id, known only at run time.",

@@ -7,9 +7,11 @@ always deployed because it carries the stack's own outputs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Annotations, Aws, Duration, RemovalPolicy
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_logs as logs
@@ -17,13 +19,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
-from infra.constructs.api import Api
+from infra.constructs.api import STATIC_PUBLIC_ROUTES, Api
+from infra.constructs.edge import ORIGIN_VERIFY_HEADER, waf_monthly_usd
 from infra.nag import acknowledge, logical_id
 from playout import resources
 
 NO_CACHE = "no-cache"
 SPA_ENTRY = "index.html"
 RUNTIME_CONFIG = "config.json"
+OPENAPI_DOCUMENT = "api/openapi.json"  # the site bucket's key for STATIC_PUBLIC_ROUTES' document
 HASHED_ASSETS_DIR = "assets"
 
 SPA_ROUTER_JS = f"""function handler(event) {{
@@ -35,6 +39,17 @@ SPA_ROUTER_JS = f"""function handler(event) {{
   return request;
 }}
 """
+
+
+@dataclass(frozen=True)
+class WebEdge:
+    """The distribution's name, certificate and web ACL (all optional), and the origin-verify header's value
+    (a dynamic reference to the secret, never the value)."""
+
+    origin_verify_value: str
+    domain_name: str = ""
+    certificate_arn: str = ""
+    web_acl_arn: str | None = None
 
 
 class Web(Construct):
@@ -50,19 +65,24 @@ class Web(Construct):
         web_dist: Path,
         access_log_bucket: s3.IBucket,
         log_retention: logs.RetentionDays,
+        edge: WebEdge,
+        openapi_document: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self._log_retention = log_retention
+        self._edge = edge
         self.site_bucket = self._build_site_bucket(access_log_bucket)
         self.security_headers = self._build_security_headers(media_bucket_name)
         self.distribution = self._build_distribution(api, access_log_bucket)
         self._deployment_logs = logs.LogGroup(
             self, "DeploymentLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
         )
-        self._deploy_site(api, web_dist)
+        self._deploy_site(api, web_dist, openapi_document)
 
     @property
     def origin(self) -> str:
+        if self._edge.domain_name:
+            return f"https://{self._edge.domain_name}"
         return f"https://{self.distribution.distribution_domain_name}"
 
     def _build_site_bucket(self, access_log_bucket: s3.IBucket) -> s3.Bucket:
@@ -110,13 +130,42 @@ class Web(Construct):
         )
 
     def _build_distribution(self, api: Api, access_log_bucket: s3.IBucket) -> cloudfront.Distribution:
+        edge = self._edge
         api_origin = origins.HttpOrigin(
-            api.api_domain_name, protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY
+            api.api_domain_name,
+            protocol_policy=cloudfront.OriginProtocolPolicy.HTTPS_ONLY,
+            origin_ssl_protocols=[cloudfront.OriginSslPolicy.TLS_V1_2],
+            custom_headers={ORIGIN_VERIFY_HEADER: edge.origin_verify_value},
         )
+        site_origin = origins.S3BucketOrigin.with_origin_access_control(self.site_bucket)
+        # The API's custom domain routes by the Host it is called with (the app's own name): forward it.
+        api_request_policy = (
+            cloudfront.OriginRequestPolicy.ALL_VIEWER
+            if api.forwards_viewer_host
+            else cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER
+        )
+        static_api_files = {
+            path: cloudfront.BehaviorOptions(
+                origin=site_origin,
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.security_headers,
+                compress=True,
+            )
+            for path in STATIC_PUBLIC_ROUTES
+        }
         distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment="Playout: SPA and /api",
+            domain_names=[edge.domain_name] if edge.domain_name else None,
+            certificate=(
+                acm.Certificate.from_certificate_arn(self, "Certificate", edge.certificate_arn)
+                if edge.certificate_arn
+                else None
+            ),
+            web_acl_id=edge.web_acl_arn,
             default_root_object=SPA_ENTRY,
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
@@ -125,7 +174,7 @@ class Web(Construct):
             log_bucket=access_log_bucket,
             log_file_prefix="cloudfront/",
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.S3BucketOrigin.with_origin_access_control(self.site_bucket),
+                origin=site_origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
                 cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
                 response_headers_policy=self.security_headers,
@@ -137,16 +186,18 @@ class Web(Construct):
                     )
                 ],
             ),
+            # Behaviors match in this order: the static API files before `/api/*`.
             additional_behaviors={
+                **static_api_files,
                 "/api/*": cloudfront.BehaviorOptions(
                     origin=api_origin,
                     viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                     allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                     cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
-                    origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
+                    origin_request_policy=api_request_policy,
                     response_headers_policy=self.security_headers,
                     compress=True,
-                )
+                ),
             },
             # No distribution-wide error responses (403/404 -> index.html): they would also rewrite the API's
             # JSON 404s under /api/*. The SPA fallback is the viewer-request function of the default behavior.
@@ -157,19 +208,24 @@ class Web(Construct):
             "Creators stream to YouTube from anywhere; there is no market or licensing reason to geo-block "
             "the control plane.",
         )
-        acknowledge(
-            distribution,
-            "CFR2",
-            "No WAF web ACL by default (a fixed monthly cost against an app that should cost nothing idle): "
-            "the API requires Cognito JWTs on all but three read-only routes and is throttled at the stage.",
-        )
-        acknowledge(
-            distribution,
-            "CFR4",
-            "Without a custom domain the distribution serves the default *.cloudfront.net certificate, whose "
-            "security policy CloudFront fixes; minimum_protocol_version (TLSv1.2_2021) takes effect as soon "
-            "as a custom domain and ACM certificate are added.",
-        )
+        if edge.web_acl_arn is None:
+            acknowledge(
+                distribution,
+                "CFR2",
+                f"WAF is off by context (waf_enabled, default off: ${waf_monthly_usd(0):.0f} a month fixed "
+                "against an app that should cost nothing idle). Without it the API still requires Cognito "
+                "JWTs on all but two read-only routes, each public route has its own low throttle, the "
+                "OpenAPI document is a static file, and the API refuses requests that did not pass "
+                "CloudFront.",
+            )
+        if not edge.domain_name:
+            acknowledge(
+                distribution,
+                "CFR4",
+                "Without a custom domain (context domain_name + certificate_arn) the distribution serves the "
+                "default *.cloudfront.net certificate, whose security policy CloudFront fixes; "
+                "minimum_protocol_version (TLSv1.2_2021) takes effect with a domain and its certificate.",
+            )
         return distribution
 
     def _build_spa_router(self) -> cloudfront.Function:
@@ -182,7 +238,7 @@ class Web(Construct):
             code=cloudfront.FunctionCode.from_inline(SPA_ROUTER_JS),
         )
 
-    def _deploy_site(self, api: Api, web_dist: Path) -> None:
+    def _deploy_site(self, api: Api, web_dist: Path, openapi_document: str) -> None:
         runtime_config = s3deploy.Source.json_data(
             RUNTIME_CONFIG,
             {
@@ -193,7 +249,7 @@ class Web(Construct):
                 "cognitoEndpoint": api.cognito_endpoint,
             },
         )
-        entry_sources = [runtime_config]
+        entry_sources = [runtime_config, s3deploy.Source.data(OPENAPI_DOCUMENT, openapi_document)]
         hashed_assets = web_dist / HASHED_ASSETS_DIR
         if (web_dist / SPA_ENTRY).is_file():
             entry_sources.append(

@@ -21,6 +21,11 @@ class NotFound(PlayoutError):
     code = "not_found"
 
 
+class Forbidden(PlayoutError):
+    status = 403
+    code = "forbidden"
+
+
 class InvalidState(PlayoutError):
     status = 409
     code = "invalid_state"

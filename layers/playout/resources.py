@@ -12,6 +12,9 @@ from playout.youtube.endpoints import CALLBACK_PATH
 # GET on these paths has no authorizer (the HTTP API in infra/constructs/api.py, local mode's gateway):
 # the health check, the OpenAPI document, and Google's OAuth redirect (no JWT with it; its state is checked).
 PUBLIC_ROUTES: Final = ("/api/health", "/api/openapi.json", CALLBACK_PATH)
+# The header CloudFront adds to every request it sends the API, its value a secret (infra/constructs/edge.py);
+# the API refuses a request without it (functions/api/origin.py). Local mode has no CloudFront, no such check.
+ORIGIN_VERIFY_HEADER: Final = "x-playout-origin-verify"
 
 TABLE_PARTITION_KEY: Final = "pk"
 TABLE_SORT_KEY: Final = "sk"

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # The SPA's origin (CloudFront's URL; local mode's): Google sends the user back to its
     # /api/youtube/callback, which then sends them on to the SPA.
     app_origin: str = Field(default="", pattern=r"^(https?://[^/?#]+)?$")
+    # Secrets Manager: the value CloudFront sends in playout.resources.ORIGIN_VERIFY_HEADER. Empty (local
+    # mode, which has no CloudFront): no request is checked for it.
+    origin_secret_arn: str = ""
 
 
 @lru_cache(maxsize=1)

@@ -62,16 +62,17 @@ def _write_tiny_spa(dist: Path) -> None:
 ALARM_EMAIL = "ops@example.com"  # the session's synth names one: its subscription is synthesized and checked
 
 
-def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) -> Synth:
-    _ensure_layer_built()
-    work = tmp_path_factory.mktemp("cdk")
+def _synthesize(
+    work: Path, context: dict[str, object] | None = None, environment: dict[str, str] | None = None
+) -> Synth:
     dist = work / "dist"
     _write_tiny_spa(dist)
     outdir = work / "cdk.out"
     env = {
         **os.environ,
+        **(environment or {}),
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({"web_dist": str(dist), **context}),
+        "CDK_CONTEXT_JSON": json.dumps({"web_dist": str(dist), **(context or {})}),
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
     started = time.monotonic()
@@ -88,13 +89,35 @@ def _synth(tmp_path_factory: pytest.TempPathFactory, context: dict[str, str]) ->
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return _synth(tmp_path_factory, {"alarm_email": ALARM_EMAIL})
+    _ensure_layer_built()
+    return _synthesize(tmp_path_factory.mktemp("cdk"), {"alarm_email": ALARM_EMAIL})
+
+
+# The edge with everything on: a domain with its certificate, and WAF (which needs the stack in us-east-1),
+# synthesized for an account and region as `cdk deploy` does (its nag findings then name them by value).
+EDGE_CONTEXT: dict[str, object] = {
+    "domain_name": "app.example.com",
+    "certificate_arn": "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555",
+    "waf_enabled": "true",
+    "waf_rate_limit": 500,
+}
 
 
 @pytest.fixture(scope="session")
-def synth_without_alarm_email(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    """A second synth, for the one test about what the stack is without the context value."""
-    return _synth(tmp_path_factory, {})
+def edge_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A second synth, of the stack with a domain and WAF and no alarm email."""
+    _ensure_layer_built()
+    return _synthesize(
+        tmp_path_factory.mktemp("cdk-edge"),
+        EDGE_CONTEXT,
+        {"CDK_DEFAULT_REGION": "us-east-1", "CDK_DEFAULT_ACCOUNT": "123456789012"},
+    )
+
+
+@pytest.fixture(scope="session")
+def synth_without_alarm_email(edge_synth: Synth) -> Synth:
+    """The stack without `alarm_email`: the edge synth names none (one synth fewer per session)."""
+    return edge_synth
 
 
 @pytest.fixture(scope="session")

@@ -176,6 +176,7 @@ def test_api_lambda_runtime_architecture_handler_and_environment(resources_by_ty
         "LOG_LEVEL",
         "APP_ORIGIN",
         "YOUTUBE_CLIENT_SECRET_NAME",
+        "ORIGIN_SECRET_ARN",
     }
     assert function["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == "playout"
     # Google sends the browser back to the app's own origin (CloudFront's), whose /api/ is this API.
@@ -201,6 +202,8 @@ def test_googles_oauth_client_is_read_from_secrets_manager_never_given_in_an_env
     readers = []
     for policy in resources_by_type["AWS::IAM::Policy"]:
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            if "OriginSecret" in json.dumps(statement["Resource"]):
+                continue  # CloudFront's origin header (tests/infra/test_edge.py)
             if any(a.startswith("secretsmanager:") for a in _actions(statement)):
                 assert set(_actions(statement)) == {
                     "secretsmanager:GetSecretValue",
@@ -226,7 +229,7 @@ def test_api_routes_are_jwt_protected_except_public_ones(resources_by_type: Reso
         r["Properties"]["RouteKey"]: r["Properties"] for r in resources_by_type["AWS::ApiGatewayV2::Route"]
     }
     assert routes["ANY /api/{proxy+}"]["AuthorizationType"] == "JWT"
-    for public in ("GET /api/health", "GET /api/openapi.json", "GET /api/youtube/callback"):
+    for public in ("GET /api/health", "GET /api/youtube/callback"):  # openapi.json: a file at the edge
         assert routes[public].get("AuthorizationType", "NONE") == "NONE"
     authorizer = _one(resources_by_type, "AWS::ApiGatewayV2::Authorizer")["Properties"]
     assert authorizer["AuthorizerType"] == "JWT"
@@ -654,7 +657,9 @@ def test_spa_deployments_cache_hashed_assets_forever_and_entry_points_never(
     assert assets["Prune"] is False
     entry = by_prefix[""]
     assert entry["SystemMetadata"]["cache-control"] == "no-cache"
-    assert len(entry["SourceObjectKeys"]) == 2  # config.json + the SPA build (without assets/)
+    assert (
+        len(entry["SourceObjectKeys"]) == 3
+    )  # config.json, api/openapi.json, the SPA build (without assets/)
 
 
 def test_runtime_config_json_has_what_the_spa_needs(synth: Synth) -> None:
