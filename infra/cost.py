@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.constructs.stream_image import KEEP_IMAGES
 from playout.health import MIN_BEAT_INTERVAL_S, ON_DEMAND, SPOT
+from playout.metrics import Metric
 from playout.usage import GB, PRICES, TaskSize
 from stream_task.conform import AUDIO_BITRATE
 from stream_task.media_facts import youtube_max_video_kbps
@@ -118,6 +120,12 @@ LIST_PRICES: dict[str, ListPrice] = {
     "alarm_month": ListPrice(
         0.10, "standard-resolution alarm metric-month", "https://aws.amazon.com/cloudwatch/pricing/"
     ),
+    "custom_metric_month": ListPrice(
+        0.30, "custom metric-month (first 10,000)", "https://aws.amazon.com/cloudwatch/pricing/"
+    ),
+    "codebuild_arm_large_minute": ListPrice(
+        0.015, "build minute, arm1.large", "https://aws.amazon.com/codebuild/pricing/"
+    ),
     "dashboard_month": ListPrice(
         3.00,
         "dashboard-month (the first 3 of an account are free)",
@@ -148,7 +156,17 @@ STREAM_TASK_LOG_BYTES_PER_HOUR = 100_000
 SWEEP_QUERIES = 2
 SWEEP_LAMBDA_SECONDS = 0.5
 SWEEP_LOG_BYTES = 400
-ECR_IMAGE_GB = 0.5  # the stream task's image (Debian + Python + ffmpeg), kept in the CDK bootstrap repository
+ECR_IMAGE_GB = 0.5  # one stream task image (Debian, Python, ffmpeg); the repository keeps KEEP_IMAGES
+IMAGE_BUILD_MINUTES = 15  # a weekly rebuild on CodeBuild, ffmpeg compiled from source (assumed, not measured)
+BUILDS_PER_MONTH = 52 / 12
+# Published by the watchdog's sweep every minute, idle or not (playout/watchdog.py); the stream task's own
+# metrics exist only in the hours a stream is on air.
+ALWAYS_PUBLISHED = (
+    Metric.ACTIVE_STREAMS,
+    Metric.SILENT_STREAMS,
+    Metric.YOUTUBE_QUOTA_USED,
+    Metric.YOUTUBE_QUOTA_LEFT,
+)
 WAF_RULES_WHEN_ON = 1  # the per-IP rate rule
 
 
@@ -401,7 +419,7 @@ def idle_month_lines(facts: Deployed) -> list[Line]:
         ),
         Line(
             "Secrets Manager",
-            f"{facts.secrets} secret(s) (the YouTube OAuth client)",
+            f"{facts.secrets} secret(s) (the YouTube OAuth client, and any the stack makes)",
             facts.secrets * _price("secret_month"),
         ),
         Line("CloudWatch alarms", f"{facts.alarms} alarm(s)", facts.alarms * _price("alarm_month")),
@@ -427,7 +445,19 @@ def idle_month_lines(facts: Deployed) -> list[Line]:
             sweeps * SWEEP_LOG_BYTES / GB * _price("logs_ingest_gb"),
         ),
         Line(
-            "Stream task image (ECR)", f"{ECR_IMAGE_GB:g} GB (assumed)", ECR_IMAGE_GB * _price("ecr_gb_month")
+            "CloudWatch metrics",
+            f"{len(ALWAYS_PUBLISHED)} published by the watchdog every minute",
+            len(ALWAYS_PUBLISHED) * _price("custom_metric_month"),
+        ),
+        Line(
+            "Stream task images (ECR)",
+            f"up to {KEEP_IMAGES} kept, {ECR_IMAGE_GB:g} GB each (assumed)",
+            KEEP_IMAGES * ECR_IMAGE_GB * _price("ecr_gb_month"),
+        ),
+        Line(
+            "Weekly image rebuild (CodeBuild)",
+            f"{BUILDS_PER_MONTH:.2f} builds of {IMAGE_BUILD_MINUTES} min (assumed)",
+            BUILDS_PER_MONTH * IMAGE_BUILD_MINUTES * _price("codebuild_arm_large_minute"),
         ),
     ]
     if facts.web_acl_rules is not None:
