@@ -136,5 +136,19 @@ def confined(
     if program is None:
         return unconfined("setpriv (util-linux) is not installed")
     sandbox = Sandbox(entry.pw_uid, entry.pw_gid, program)
+    # Once, before any ffmpeg: a launcher that cannot switch (its file capabilities lost, or dropped from the
+    # container's bounding set) would otherwise fail every ffmpeg the task starts.
+    tried = subprocess.run(
+        [*sandbox.prefix(), "true"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    )
+    if tried.returncode != 0:
+        said = (tried.stderr.strip().splitlines() or [f"exit code {tried.returncode}"])[-1]
+        return unconfined(f"{program} could not switch to {user!r} ({said})")
     log.info("ffmpeg and ffprobe run as their own user", extra={"uid": sandbox.uid, "gid": sandbox.gid})
     return Launch(env, sandbox)

@@ -161,3 +161,19 @@ def test_a_task_that_may_not_signal_the_sandbox_uid_signals_as_it(monkeypatch: p
     monkeypatch.setattr(process, "send_signal", refused)
     launch.signal(process, 9)
     assert process.wait(timeout=10) == -9
+
+
+def test_a_launcher_that_cannot_switch_is_found_out_before_any_ffmpeg_needs_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Its file capabilities lost in a copy, or the container's bounding set without SETUID: the task says
+    so and runs ffmpeg under its own uid, rather than failing every stream."""
+    monkeypatch.setattr(os, "geteuid", lambda: 10001)
+    launcher = tmp_path / "ffmpeg-sandbox"
+    refusal = "setpriv: setresuid failed: Operation not permitted"
+    launcher.write_text(f"#!/bin/sh\necho '{refusal}' >&2\nexit 127\n")
+    launcher.chmod(0o750)
+    notes = Notes()
+    launch = confined("nobody", str(launcher), notes, TASK_ENVIRONMENT)
+    assert launch.sandbox is None
+    assert f"could not switch to 'nobody' ({refusal})" in notes.warnings[0]
