@@ -24,9 +24,9 @@ REMOTE_PROTOCOLS = "http,https,tcp,tls"  # S3 through a presigned URL (http in l
 PIPE_PROTOCOLS = "pipe"
 INGEST_PROTOCOLS = "rtmp,rtmps,tcp,tls"
 # Uploaded media, as Debian's ffmpeg names the demuxers of the containers people upload.
-MEDIA_DEMUXERS = "mov,matroska,avi,flv,mpegts,mpeg,asf,mp3,aac,wav,flac,ogg,w64,aiff"
+MEDIA_DEMUXERS = "mov,matroska,avi,flv,mpegts,mpeg,asf,mxf,ivf,mp3,aac,wav,flac,ogg,w64,aiff"
 # The stream engine's own build holds only these (stream_task/ffmpeg/build.sh).
-ENGINE_DEMUXERS = "mov,matroska,flv,mpegts,avi"
+ENGINE_DEMUXERS = "mov,matroska,flv,live_flv,mpegts,avi"
 
 
 def source_whitelists(source: str, demuxers: str = MEDIA_DEMUXERS) -> list[str]:

@@ -298,6 +298,11 @@ class Output:
                 self._check_host(url)
             except Exception as refused:
                 return str(getattr(refused, "message", refused))
+        try:
+            target = ingest_target(url)
+            preset = target.preset()
+        except ValueError as refused:  # a key ffmpeg could not be given apart from its command line
+            return str(refused)
         with self._cond:
             # A reconnect starts again from the last keyframe the ingest got (the picture it lost, at once,
             # rather than a wait for the next keyframe); then from a keyframe in any case.
@@ -307,7 +312,7 @@ class Output:
             self._replay, self._tail = [], []
             while self._queue and not (self._queue[0].is_keyframe and not self._queue[0].is_sequence_header):
                 self._queue.popleft()
-        child = self._start_pusher(url)
+        child = self._start_pusher(target.address, preset)
         with self._cond:
             self._child = child
             self.connects += 1
@@ -335,30 +340,29 @@ class Output:
             return restart
         return error or child.reason(f"the ingest connection ended (ffmpeg exited with code {code})")
 
-    def _start_pusher(self, url: str) -> ChildProcess:
-        """The key travels on a pipe that ffmpeg reads once as its preset file: the command line, which
-        any process may read, holds the ingest's address only."""
-        target = ingest_target(url)
-        preset, writer = os.pipe()
+    def _start_pusher(self, address: str, preset: bytes) -> ChildProcess:
+        """The ingest's application and key travel on a pipe that ffmpeg reads once as its preset file: the
+        command line, which any process may read, holds the ingest's address only."""
+        reader, writer = os.pipe()
         try:
-            # Readable by ffmpeg's own uid, which opens it again through /dev/fd; no other process can reach
-            # an unnamed pipe.
-            os.fchmod(preset, 0o444)
-            os.write(writer, target.preset())
+            # ffmpeg, under its own uid, opens the pipe again through /dev/fd: the mode lets it. Only a
+            # process that may look into this one's or ffmpeg's /proc/<pid>/fd can reach an unnamed pipe.
+            os.fchmod(reader, 0o444)
+            os.write(writer, preset)  # a few hundred bytes: within the pipe's buffer, so this never blocks
             os.close(writer)
             writer = -1
             return ChildProcess(
-                pusher_argv(self._ffmpeg, target.address, f"/dev/fd/{preset}"),
+                pusher_argv(self._ffmpeg, address, f"/dev/fd/{reader}"),
                 name=f"output {self.destination_id}",
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 redact=self._redact,
                 logger=self._log,
                 launch=self._launch,
-                pass_fds=(preset,),
+                pass_fds=(reader,),
             )
         finally:
-            os.close(preset)
+            os.close(reader)
             if writer >= 0:
                 os.close(writer)
 

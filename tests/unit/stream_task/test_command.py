@@ -93,7 +93,7 @@ def test_a_reader_copies_the_picture_and_makes_the_sound_as_long_as_it() -> None
     assert "-reconnect" not in argv
     # A staged file: the file protocol only, read by one of the engine's demuxers (none reads a playlist).
     assert argv[argv.index("-protocol_whitelist") + 1] == "file"
-    assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,flv,mpegts,avi"
+    assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,flv,live_flv,mpegts,avi"
 
 
 def test_a_reader_of_s3_reconnects_and_one_without_sound_gets_silence() -> None:
