@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +68,6 @@ class Launch:
 
     env: dict[str, str] | None = None
     sandbox: Sandbox | None = None
-    notes: tuple[str, ...] = field(default=())
 
     def argv(self, argv: Sequence[str]) -> list[str]:
         return [*self.sandbox.prefix(), *argv] if self.sandbox is not None else list(argv)
@@ -117,7 +116,7 @@ def confined(
     def unconfined(why: str) -> Launch:
         note = f"ffmpeg and ffprobe run under the task's own uid ({os.geteuid()}): {why}"
         log.warning(note)
-        return Launch(env, None, (note,))
+        return Launch(env, None)
 
     if not user:
         return unconfined("no FFMPEG_USER is set")
