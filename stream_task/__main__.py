@@ -14,6 +14,7 @@ from playout.settings import YouTubeSettings
 from playout.workflow import EXIT_MISCONFIGURED
 from playout.youtube.broadcasts import Broadcasts
 from playout.youtube.google import GoogleProject
+from stream_task.launch import confined
 from stream_task.redact import RedactingFormatter, Redactor
 from stream_task.runner import StreamRun
 from stream_task.settings import TaskSettings
@@ -45,7 +46,8 @@ def main() -> int:
         if youtube_settings.configured
         else None
     )
-    task = StreamRun(settings, logger, redactor, youtube=youtube)
+    launch = confined(settings.ffmpeg_user, settings.ffmpeg_launcher, logger)
+    task = StreamRun(settings, logger, redactor, youtube=youtube, launch=launch)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         task.interrupt()

@@ -4,26 +4,30 @@ YouTube recommends, letterboxed."""
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any, Final
+
+from stream_task.launch import DIRECT, Launch
 
 WIDTH, HEIGHT = 1280, 720
 TIMEOUT_S: Final = 30
 
 
-def jpeg_from_webp(ffmpeg: str, webp: bytes, scratch: Path) -> bytes:
+def jpeg_from_webp(ffmpeg: str, webp: bytes, scratch: Path, launch: Launch = DIRECT) -> bytes:
     """The picture as a 1280x720 JPEG (Debian's ffmpeg: the engine's build has no WebP decoder)."""
     with tempfile.TemporaryDirectory(dir=scratch, prefix="thumbnail-") as workdir:
+        launch.share(Path(workdir))
         source, target = Path(workdir) / "thumbnail.webp", Path(workdir) / "thumbnail.jpg"
         source.write_bytes(webp)
         fit = (
             f"scale={WIDTH}:{HEIGHT}:force_original_aspect_ratio=decrease:flags=lanczos,"
             f"pad={WIDTH}:{HEIGHT}:(ow-iw)/2:(oh-ih)/2,format=yuvj420p"
         )
-        subprocess.run(
-            [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(source),
+        launch.run(
+            [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y",
+             "-protocol_whitelist", "file", "-format_whitelist", "webp_pipe", "-f", "webp_pipe",
+             "-i", str(source),
              "-frames:v", "1", "-vf", fit, "-q:v", "3", "-f", "mjpeg", str(target)],
             check=True,
             capture_output=True,

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import fmean
 
+from stream_task.command import source_whitelists
+from stream_task.launch import DIRECT, Launch
 from stream_task.media_facts import MediaFacts, read_media_facts, youtube_max_video_kbps
 from stream_task.picture import (
     PicturePlan,
@@ -144,8 +146,8 @@ class ConformResult:
     search_s: float  # of elapsed_s: a fixed cost per file, about 15 s of media encoded several times
 
 
-def _run(argv: list[str], timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
+def _run(argv: list[str], launch: Launch, timeout_s: float | None = None) -> subprocess.CompletedProcess[str]:
+    result = launch.run(argv, capture_output=True, text=True, timeout=timeout_s, stdin=subprocess.DEVNULL)
     if result.returncode != 0:
         tail = " | ".join(line for line in result.stderr.splitlines()[-3:] if line.strip())
         raise ConformFailed(f"ffmpeg failed: {tail[:400]}")
@@ -172,17 +174,19 @@ def make_reference(
     start_s: float,
     seconds: float,
     out: Path,
+    launch: Launch = DIRECT,
 ) -> Path:
     """The house picture of `seconds` from `start_s`, losslessly: what a sample encode is measured against."""
     _run(
         [
             *_ffmpeg(ffmpeg),
-            *picture_input(ffmpeg, source, plan, workdir, seek_s=on_frame_grid(plan, start_s)),
+            *picture_input(ffmpeg, source, plan, workdir, seek_s=on_frame_grid(plan, start_s), launch=launch),
             "-map", picture_map(plan),
             "-vf", picture_filters(facts, plan, workdir, constant_rate=True),
             "-t", f"{seconds:.3f}", "-an",
             "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0", str(out),
-        ]
+        ],
+        launch,
     )  # fmt: skip
     return out
 
@@ -195,7 +199,12 @@ def _movie(path: Path) -> str:
 
 
 def ssim_between(
-    ffprobe: str, encoded: Path, reference: Path, start_s: float = 0.0, fps: float = 30.0
+    ffprobe: str,
+    encoded: Path,
+    reference: Path,
+    start_s: float = 0.0,
+    fps: float = 30.0,
+    launch: Launch = DIRECT,
 ) -> float:
     """Mean SSIM of `encoded` from `start_s` against `reference` from its start, frame by frame, over the
     reference's length (ffmpeg's ssim filter; ffprobe lists each frame's score). Frames pair by their
@@ -208,8 +217,9 @@ def ssim_between(
         else f"movie={_movie(encoded)},setpts=N/TB[main];"
     )
     graph = f"{window}movie={_movie(reference)},setpts=N/TB[ref];[main][ref]ssim=shortest=1[out0]"
-    result = subprocess.run(
-        [ffprobe, "-v", "error", "-f", "lavfi", "-i", graph,
+    # Only the task's own work files, through the lavfi graph's movie sources.
+    result = launch.run(
+        [ffprobe, "-v", "error", "-protocol_whitelist", "file", "-f", "lavfi", "-i", graph,
          "-show_entries", "frame_tags=lavfi.ssim.All", "-of", "csv=p=0"],
         capture_output=True,
         text=True,
@@ -231,6 +241,7 @@ def sample_ssim(
     title: str = "",
     start_s: float | None = None,
     seconds: float = SAMPLE_S,
+    launch: Launch = DIRECT,
 ) -> float:
     """SSIM of a conformed file against its source over one sample (the middle by default), the source
     drawn through the same chain as the conform."""
@@ -241,16 +252,19 @@ def sample_ssim(
         seconds = min(seconds, plan.moving_s)
         starts = sample_starts(plan.moving_s, seconds, plan.keyint / float(plan.fps))
         start_s = starts[len(starts) // 2]
-    with _workdir() as workdir:
+    with _workdir(launch) as workdir:
         reference = workdir / "ref.mkv"
-        make_reference(ffmpeg, source, facts, plan, workdir, start_s, seconds, reference)
-        return ssim_between(ffprobe, Path(encoded), reference, on_frame_grid(plan, start_s), float(plan.fps))
+        make_reference(ffmpeg, source, facts, plan, workdir, start_s, seconds, reference, launch)
+        return ssim_between(
+            ffprobe, Path(encoded), reference, on_frame_grid(plan, start_s), float(plan.fps), launch
+        )
 
 
 @contextmanager
-def _workdir() -> Iterator[Path]:
+def _workdir(launch: Launch) -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="conform-"))
     try:
+        launch.share(path)
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
@@ -266,6 +280,7 @@ def choose_crf(
     *,
     preset: str = PRESET,
     on_step: Callable[[], None] | None = None,
+    launch: Launch = DIRECT,
 ) -> CrfChoice:
     cap = cap_kbps_for(plan)
     # Where the source's picture moves: a picture that stops before the talk is held, which costs no bits.
@@ -273,7 +288,9 @@ def choose_crf(
     gop_s = plan.keyint / float(plan.fps)
     starts = sample_starts(plan.moving_s, seconds, gop_s) if plan.source is PictureSource.VIDEO else [0.0]
     references = [
-        make_reference(ffmpeg, source, facts, plan, workdir, start, seconds, workdir / f"ref-{index}.mkv")
+        make_reference(
+            ffmpeg, source, facts, plan, workdir, start, seconds, workdir / f"ref-{index}.mkv", launch
+        )
         for index, start in enumerate(starts)
     ]
 
@@ -281,9 +298,10 @@ def choose_crf(
         scores = []
         for index, reference in enumerate(references):
             encoded = workdir / f"sample-{index}-crf{crf}.mp4"
-            encode = [*_ffmpeg(ffmpeg), "-i", str(reference), *video_args(plan, crf, cap, preset), "-an"]
-            _run([*encode, str(encoded)])
-            scores.append(ssim_between(ffprobe, encoded, reference))
+            encode = [*_ffmpeg(ffmpeg), "-protocol_whitelist", "file", "-format_whitelist", "matroska"]
+            encode += ["-i", str(reference), *video_args(plan, crf, cap, preset), "-an"]
+            _run([*encode, str(encoded)], launch)
+            scores.append(ssim_between(ffprobe, encoded, reference, launch=launch))
             encoded.unlink(missing_ok=True)
         if on_step:
             on_step()
@@ -302,12 +320,13 @@ def conform(
     title: str = "",
     on_progress: ProgressCallback | None = None,
     preset: str = PRESET,
+    launch: Launch = DIRECT,
 ) -> ConformResult:
     """Writes the house rendition of `source` to `out_path` (through a partial file: `out_path` exists only
     once complete). Raises MediaRejected for an unplayable source, ConformFailed when ffmpeg fails."""
     clock = time.monotonic()
     source, out_path = Path(source), Path(out_path)
-    facts = facts or read_media_facts(ffprobe, ffmpeg, source)
+    facts = facts or read_media_facts(ffprobe, ffmpeg, source, launch)
     plan = plan_picture(facts, title or source.stem)
     cap = cap_kbps_for(plan)
     report = on_progress or (lambda _pct: None)
@@ -318,22 +337,28 @@ def conform(
         steps += 1
         report(min(SEARCH_SHARE_PCT * steps / 6, SEARCH_SHARE_PCT))
 
-    with _workdir() as workdir:
+    with _workdir(launch) as workdir:
         report(0.0)
         search_started = time.monotonic()
-        choice = choose_crf(ffmpeg, ffprobe, source, facts, plan, workdir, preset=preset, on_step=searched)
+        choice = choose_crf(
+            ffmpeg, ffprobe, source, facts, plan, workdir, preset=preset, on_step=searched, launch=launch
+        )
         search_s = time.monotonic() - search_started
         report(SEARCH_SHARE_PCT)
         partial = out_path.with_name(f"{out_path.stem}.part{out_path.suffix}")
         if facts.audio is not None:
-            audio_input = [] if plan.source is PictureSource.VIDEO else ["-i", str(source)]
+            audio_input = (
+                []
+                if plan.source is PictureSource.VIDEO
+                else [*source_whitelists(str(source)), "-i", str(source)]
+            )
             audio_map = "0:a:0" if plan.source is PictureSource.VIDEO else "1:a:0"
         else:  # silence, so that every item carries the same two streams
-            audio_input = ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]
+            audio_input = ["-format_whitelist", "lavfi", "-f", "lavfi", "-i", "anullsrc=r=48000:cl=stereo"]
             audio_map = "1:a:0"
         argv = [
             *_ffmpeg(ffmpeg), "-nostats", "-progress", "pipe:1",
-            *picture_input(ffmpeg, source, plan, workdir), *audio_input,
+            *picture_input(ffmpeg, source, plan, workdir, launch=launch), *audio_input,
             "-map", picture_map(plan), "-map", audio_map,
             "-vf", picture_filters(facts, plan, workdir, constant_rate=True),
             "-af", AUDIO_FILTER,
@@ -345,7 +370,7 @@ def conform(
             "-video_track_timescale", "90000",
             "-max_muxing_queue_size", "4096", "-movflags", "+faststart", "-f", "mp4", str(partial),
         ]  # fmt: skip
-        process = ChildProcess(argv, name="conform", stdout=subprocess.PIPE, log_stderr=False)
+        process = ChildProcess(argv, name="conform", stdout=subprocess.PIPE, log_stderr=False, launch=launch)
         try:
             parser = ProgressParser()
             assert process.stdout is not None
@@ -363,7 +388,7 @@ def conform(
             partial.unlink(missing_ok=True)
             raise ConformFailed(process.reason("the conform's ffmpeg failed"))
         partial.replace(out_path)
-    output = read_media_facts(ffprobe, ffmpeg, out_path)
+    output = read_media_facts(ffprobe, ffmpeg, out_path, launch)
     report(100.0)
     return ConformResult(
         crf=choice.crf,

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from stream_task.flv import Tag
+from stream_task.launch import DIRECT, Launch
 from stream_task.outputs import Output, OutputState
 from stream_task.playlist import Cursor, Entry
 from stream_task.process import Log
@@ -143,6 +144,7 @@ class Engine:
         ffmpeg: str,
         redact: Callable[[str], str],
         logger: Log,
+        launch: Launch = DIRECT,
         events: EngineEvents | None = None,
         limits: EngineLimits = EngineLimits(),
         clock: Callable[[], float] = time.monotonic,
@@ -152,6 +154,7 @@ class Engine:
         self._source = source
         self.outputs = list(outputs)
         self._ffmpeg = ffmpeg
+        self._launch = launch
         self._redact = redact
         self._log = logger
         self._events = events or EngineEvents()
@@ -280,7 +283,7 @@ class Engine:
         remaining = entry.duration_s - (start_s - entry.start_s)
         item = entry.item
         part = Part(self._source(entry), start_s, max(remaining, 0.001), item.has_audio, item.copy_audio)
-        reader = ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log)
+        reader = ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log, launch=self._launch)
         self._reading = _Reading(entry, reader, start_s, last_tag_at=self._clock())
         self.splicer.begin_segment()
         self._events.on_entry(entry)

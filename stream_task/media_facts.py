@@ -19,6 +19,8 @@ from pathlib import Path
 from statistics import median
 from typing import Any
 
+from stream_task.command import source_whitelists
+from stream_task.launch import DIRECT, Launch
 from stream_task.probe import Probe, parse_probe, positive_seconds
 from stream_task.progress import ProgressParser
 
@@ -418,11 +420,13 @@ def _head(path: Path, size: int) -> bytes:
         return b""
 
 
-def ffprobe_document(ffprobe: str, path: Path, timeout_s: float = 300) -> dict[str, Any]:
+def ffprobe_document(
+    ffprobe: str, path: Path, timeout_s: float = 300, launch: Launch = DIRECT
+) -> dict[str, Any]:
     """One ffprobe run: format, streams, and the first PACKET_SAMPLE_S seconds of packets (time, flags)."""
-    result = subprocess.run(
+    result = launch.run(
         [
-            ffprobe, "-v", "error", "-of", "json",
+            ffprobe, "-v", "error", "-of", "json", *source_whitelists(str(path)),
             "-show_format", "-show_streams",
             "-show_entries", "packet=stream_index,pts_time,flags",
             "-read_intervals", f"%+{PACKET_SAMPLE_S}",
@@ -442,15 +446,17 @@ def ffprobe_document(ffprobe: str, path: Path, timeout_s: float = 300) -> dict[s
     return document
 
 
-def _ends_cleanly(ffmpeg: str, path: Path, facts: MediaFacts, timeout_s: float = 120) -> bool:
+def _ends_cleanly(
+    ffmpeg: str, path: Path, facts: MediaFacts, timeout_s: float = 120, launch: Launch = DIRECT
+) -> bool:
     """Decodes the last END_CHECK_S seconds: a file whose data stops before its index says (an upload cut
     short with the index at the front) decodes nothing there, or stops early with a read error."""
     window = min(END_CHECK_S, facts.duration_s)
     start = max(facts.duration_s - window, 0.0)
-    process = subprocess.run(
+    process = launch.run(
         [
             ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-nostats",
-            "-ss", f"{start:.3f}", "-i", str(path),
+            "-ss", f"{start:.3f}", *source_whitelists(str(path)), "-i", str(path),
             "-map", "0:V?", "-map", "0:a?", "-f", "null", "-progress", "pipe:1", "-",
         ],
         capture_output=True,
@@ -469,7 +475,7 @@ def _ends_cleanly(ffmpeg: str, path: Path, facts: MediaFacts, timeout_s: float =
     return process.returncode == 0 and not read_error and reached >= window * 0.5
 
 
-def read_media_facts(ffprobe: str, ffmpeg: str, path: Path | str) -> MediaFacts:
+def read_media_facts(ffprobe: str, ffmpeg: str, path: Path | str, launch: Launch = DIRECT) -> MediaFacts:
     """The facts of a file on disk, or MediaRejected with the reason a user can act on."""
     path = Path(path)
     try:
@@ -478,8 +484,8 @@ def read_media_facts(ffprobe: str, ffmpeg: str, path: Path | str) -> MediaFacts:
         raise MediaRejected("The file could not be found: upload it again.") from error
     if size == 0:
         raise MediaRejected("The file is empty (0 bytes): the upload did not carry it. Upload it again.")
-    facts = parse_media_facts(ffprobe_document(ffprobe, path), size_bytes=size)
-    if not _ends_cleanly(ffmpeg, path, facts):
+    facts = parse_media_facts(ffprobe_document(ffprobe, path, launch=launch), size_bytes=size)
+    if not _ends_cleanly(ffmpeg, path, facts, launch=launch):
         raise MediaRejected(
             "The file is incomplete: its last part is missing, so the upload or the export was cut short. "
             "Upload the complete file."

@@ -34,6 +34,7 @@ from playout.resources import IMMUTABLE_CACHE_CONTROL
 from playout.settings import GIB
 from playout.workflow import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_MISCONFIGURED, EXIT_SETTLED
 from stream_task.conform import ConformFailed, conform
+from stream_task.launch import DIRECT, Launch, confined
 from stream_task.media_facts import MediaFacts, MediaRejected, read_media_facts
 from stream_task.picture import write_thumbnail
 
@@ -65,6 +66,10 @@ class MediaJobSettings(BaseSettings):
     conform_ffmpeg_path: str = _knob("CONFORM_FFMPEG_PATH", default="ffmpeg")
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
     s3_addressing_style: str = _knob("S3_ADDRESSING_STYLE", default="auto", pattern="^(virtual|path|auto)$")
+    # ffmpeg and ffprobe run as this user when the task can switch (stream_task.launch): root, or through
+    # FFMPEG_LAUNCHER (the image's setpriv with cap_setuid/cap_setgid).
+    ffmpeg_user: str = _knob("FFMPEG_USER", default="nobody")
+    ffmpeg_launcher: str | None = _knob("FFMPEG_LAUNCHER", default=None)
     # Local mode's tests serve the files they import from this machine; AWS never sets it.
     allow_loopback_imports: bool = _knob("ALLOW_LOOPBACK_IMPORTS", default=False)
     progress_interval_s: float = _knob("PROGRESS_INTERVAL_S", default=5.0, ge=1.0)
@@ -75,9 +80,10 @@ class Interrupted(BaseException):
 
 
 class MediaJob:
-    def __init__(self, settings: MediaJobSettings, log: Logger) -> None:
+    def __init__(self, settings: MediaJobSettings, log: Logger, launch: Launch = DIRECT) -> None:
         self.settings = settings
         self.log = log
+        self.launch = launch  # how ffmpeg and ffprobe start: confined (stream_task.launch)
         self.s3 = aws.client("s3", settings.s3_addressing_style)
         self.steps = MediaJobSteps(self.s3, settings.media_bucket, settings.storage_quota_bytes)
 
@@ -95,6 +101,7 @@ class MediaJob:
             return EXIT_SETTLED
         scratch = Path(tempfile.mkdtemp(prefix=f"{s.media_id}-", dir=s.media_job_scratch_dir))
         try:
+            self.launch.share(scratch)
             return self._process(media, scratch)
         except JobSuperseded as why:
             self.log.info("the media is no longer this job's", extra={"why": str(why)})
@@ -124,7 +131,9 @@ class MediaJob:
             self.s3.download_file(
                 self.settings.media_bucket, str(media.object_key), str(source), Config=_TRANSFER
             )
-            facts = read_media_facts(self.settings.ffprobe_path, self.settings.conform_ffmpeg_path, source)
+            facts = read_media_facts(
+                self.settings.ffprobe_path, self.settings.conform_ffmpeg_path, source, self.launch
+            )
             if media.status == library.PROBING:
                 media = self._record_facts(media, facts, source, scratch)
                 if facts.stream_ready:
@@ -181,7 +190,13 @@ class MediaJob:
         s = self.settings
         key = library.thumbnail_key(s.user_id, s.media_id)
         thumbnail = write_thumbnail(
-            s.conform_ffmpeg_path, source, facts, scratch / "thumbnail.webp", scratch, _title(media)
+            s.conform_ffmpeg_path,
+            source,
+            facts,
+            scratch / "thumbnail.webp",
+            scratch,
+            _title(media),
+            self.launch,
         )
         self.s3.upload_file(
             str(thumbnail),
@@ -203,6 +218,7 @@ class MediaJob:
             facts=facts,
             title=_title(media),
             on_progress=progress,
+            launch=self.launch,
         )
         self.log.info(
             "conformed",
@@ -299,7 +315,8 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        return MediaJob(settings, log).run()
+        launch = confined(settings.ffmpeg_user, settings.ffmpeg_launcher, log)
+        return MediaJob(settings, log, launch).run()
     except Interrupted:
         log.info("interrupted: the workflow starts the job over")
         return EXIT_INTERRUPTED

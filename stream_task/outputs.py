@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import logging
+import os
 import subprocess
 import threading
 import time
@@ -19,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
+from stream_task.command import INGEST_PROTOCOLS, PIPE_PROTOCOLS, ingest_target
 from stream_task.flv import Tag, TagKind, file_header
+from stream_task.launch import DIRECT, Launch
 from stream_task.process import ChildProcess, Log
 from stream_task.progress import ProgressParser
 
-INGEST_PROTOCOLS = "pipe,rtmp,rtmps,tcp,tls"
 # The first reconnect after a live session is immediate (a dropped connection, a killed pusher: the ingest
 # is usually right there); refusals then back off.
 RECONNECT_DELAYS_S = (0.0, 1.0, 2.0, 4.0, 8.0, 10.0)
@@ -72,7 +74,9 @@ def brief_reason(reason: str | None) -> str | None:
     return "error"
 
 
-def pusher_argv(ffmpeg: str, url: str) -> list[str]:
+def pusher_argv(ffmpeg: str, address: str, preset_path: str) -> list[str]:
+    """`address` is the ingest's scheme, host and port; its application and stream key come from the preset
+    file at `preset_path` (stream_task.command.IngestTarget), never from the command line."""
     return [
         ffmpeg,
         "-hide_banner",
@@ -84,7 +88,9 @@ def pusher_argv(ffmpeg: str, url: str) -> list[str]:
         "-stats_period",
         "1",
         "-protocol_whitelist",
-        INGEST_PROTOCOLS,
+        PIPE_PROTOCOLS,
+        "-format_whitelist",
+        "flv",
         # ffmpeg stops looking after 0.2 s of stream (the engine sends 1 s at once, so this costs no wait);
         # 1 MB lets that 0.2 s hold a 1080p keyframe and the first sound packet after it.
         "-probesize",
@@ -105,7 +111,9 @@ def pusher_argv(ffmpeg: str, url: str) -> list[str]:
         "flv",
         "-flvflags",
         "no_duration_filesize",
-        url,
+        "-fpre",
+        preset_path,
+        address,
     ]
 
 
@@ -125,6 +133,7 @@ class Output:
         logger: Log | None = None,
         on_change: OnChange | None = None,
         check_host: Callable[[str], None] | None = None,
+        launch: Launch = DIRECT,
         retry_window_s: float = 600.0,
         max_buffer_ms: float = 8000.0,
         clock: Callable[[], float] = time.monotonic,
@@ -136,6 +145,7 @@ class Output:
         self._log: Log = logger or cast(Log, logging.getLogger(__name__))
         self._on_change = on_change
         self._check_host = check_host
+        self._launch = launch
         self._retry_window_s = retry_window_s
         self._max_buffer_ms = max_buffer_ms
         self._clock = clock
@@ -288,6 +298,11 @@ class Output:
                 self._check_host(url)
             except Exception as refused:
                 return str(getattr(refused, "message", refused))
+        try:
+            target = ingest_target(url)
+            preset = target.preset()
+        except ValueError as refused:  # a key ffmpeg could not be given apart from its command line
+            return str(refused)
         with self._cond:
             # A reconnect starts again from the last keyframe the ingest got (the picture it lost, at once,
             # rather than a wait for the next keyframe); then from a keyframe in any case.
@@ -297,14 +312,7 @@ class Output:
             self._replay, self._tail = [], []
             while self._queue and not (self._queue[0].is_keyframe and not self._queue[0].is_sequence_header):
                 self._queue.popleft()
-        child = ChildProcess(
-            pusher_argv(self._ffmpeg, url),
-            name=f"output {self.destination_id}",
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            redact=self._redact,
-            logger=self._log,
-        )
+        child = self._start_pusher(target.address, preset)
         with self._cond:
             self._child = child
             self.connects += 1
@@ -331,6 +339,32 @@ class Output:
         if restart is not None and restart != "handover":
             return restart
         return error or child.reason(f"the ingest connection ended (ffmpeg exited with code {code})")
+
+    def _start_pusher(self, address: str, preset: bytes) -> ChildProcess:
+        """The ingest's application and key travel on a pipe that ffmpeg reads once as its preset file: the
+        command line, which any process may read, holds the ingest's address only."""
+        reader, writer = os.pipe()
+        try:
+            # ffmpeg, under its own uid, opens the pipe again through /dev/fd: the mode lets it. Only a
+            # process that may look into this one's or ffmpeg's /proc/<pid>/fd can reach an unnamed pipe.
+            os.fchmod(reader, 0o444)
+            os.write(writer, preset)  # a few hundred bytes: within the pipe's buffer, so this never blocks
+            os.close(writer)
+            writer = -1
+            return ChildProcess(
+                pusher_argv(self._ffmpeg, address, f"/dev/fd/{reader}"),
+                name=f"output {self.destination_id}",
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                redact=self._redact,
+                logger=self._log,
+                launch=self._launch,
+                pass_fds=(reader,),
+            )
+        finally:
+            os.close(reader)
+            if writer >= 0:
+                os.close(writer)
 
     def _feed(self, child: ChildProcess) -> str | None:
         stdin = child.stdin

@@ -5,13 +5,14 @@ draw the picture through the same chain, so what is measured is what is shipped.
 
 from __future__ import annotations
 
-import subprocess
 import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
 
+from stream_task.command import source_whitelists
+from stream_task.launch import DIRECT, Launch
 from stream_task.media_facts import MediaFacts, VideoFacts
 
 # H.264 level 4.2 holds at most 8,704 macroblocks a frame: 1920x1080 fits (8,160), 2560x1440 does not.
@@ -186,26 +187,36 @@ def picture_filters(facts: MediaFacts, plan: PicturePlan, workdir: Path, *, cons
 
 
 def picture_input(
-    ffmpeg: str, source: Path, plan: PicturePlan, workdir: Path, *, seek_s: float = 0.0
+    ffmpeg: str,
+    source: Path,
+    plan: PicturePlan,
+    workdir: Path,
+    *,
+    seek_s: float = 0.0,
+    launch: Launch = DIRECT,
 ) -> list[str]:
     """ffmpeg's input arguments for the picture (input 0); the map to use is `0:V:0`, or `0:v:0` for art."""
     if plan.source is PictureSource.CARD:
         return [
-            "-f", "lavfi", "-i",
+            "-format_whitelist", "lavfi", "-f", "lavfi", "-i",
             f"color=c={CARD_COLOR}:s={plan.width}x{plan.height}:r={plan.fps}",
         ]  # fmt: skip
     if plan.source is PictureSource.COVER:
         still = workdir / "cover.png"
         if not still.exists():
-            subprocess.run(
-                [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(source),
+            launch.run(
+                [ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y", *source_whitelists(str(source)),
+                 "-i", str(source),
                  "-map", "0:v:0", "-frames:v", "1", "-c:v", "png", str(still)],
                 check=True,
                 capture_output=True,
             )  # fmt: skip
-        return ["-loop", "1", "-framerate", str(plan.fps), "-i", str(still)]
+        # The cover as the task wrote it: one picture (image2 loops it; no file name pattern).
+        still_input = ["-protocol_whitelist", "file", "-format_whitelist", "image2", "-f", "image2"]
+        still_input += ["-pattern_type", "none"]
+        return ["-loop", "1", "-framerate", str(plan.fps), *still_input, "-i", str(still)]
     seek = ["-ss", f"{seek_s:.3f}"] if seek_s > 0 else []
-    return [*seek, "-i", str(source)]
+    return [*seek, *source_whitelists(str(source)), "-i", str(source)]
 
 
 def picture_map(plan: PicturePlan) -> str:
@@ -213,17 +224,23 @@ def picture_map(plan: PicturePlan) -> str:
 
 
 def write_thumbnail(
-    ffmpeg: str, source: Path | str, facts: MediaFacts, out_path: Path | str, workdir: Path, title: str
+    ffmpeg: str,
+    source: Path | str,
+    facts: MediaFacts,
+    out_path: Path | str,
+    workdir: Path,
+    title: str,
+    launch: Launch = DIRECT,
 ) -> Path:
     """A WebP THUMBNAIL_WIDTH pixels wide: a frame a tenth of the way in, the cover art, or the title card."""
     source, out_path = Path(source), Path(out_path)
     plan = plan_picture(facts, title)
     seek = plan.moving_s * THUMBNAIL_AT if plan.source is PictureSource.VIDEO else 0.0
     chain = picture_filters(facts, plan, workdir, constant_rate=False)
-    subprocess.run(
+    launch.run(
         [
             ffmpeg, "-hide_banner", "-nostdin", "-v", "error", "-y",
-            *picture_input(ffmpeg, source, plan, workdir, seek_s=seek),
+            *picture_input(ffmpeg, source, plan, workdir, seek_s=seek, launch=launch),
             "-map", picture_map(plan), "-frames:v", "1",
             "-vf", f"{chain},scale={THUMBNAIL_WIDTH}:-2:flags=lanczos",
             "-c:v", "libwebp", "-quality", "80", "-f", "webp", str(out_path),

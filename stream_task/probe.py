@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from stream_task.command import source_whitelists
+from stream_task.launch import DIRECT, Launch
+
 # Audio longer than the video by less than this is not worth an outpoint (container rounding).
 _OUTLAST_EPSILON_S = 0.001
 AAC_FRAME_S = 1024 / 48000
@@ -92,14 +95,15 @@ def _integer(value: Any) -> int | None:
         return None
 
 
-def probe(ffprobe: str, path: Path | str, timeout_s: float = 60) -> Probe | None:
+def probe(ffprobe: str, path: Path | str, timeout_s: float = 60, launch: Launch = DIRECT) -> Probe | None:
     """None when ffprobe is missing or fails: the playlist then plays whole files."""
     try:
-        result = subprocess.run(
+        result = launch.run(
             [
                 ffprobe,
                 "-v",
                 "error",
+                *source_whitelists(str(path)),
                 "-show_entries",
                 "stream=codec_type,codec_name,profile,sample_rate,channels,duration:format=duration",
                 "-of",

@@ -12,6 +12,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import IO, Any, Protocol, cast
 
+from stream_task.launch import DIRECT, Launch
+
 STDERR_KEPT_LINES = 20
 STDERR_LOGGED_LINES = (
     50  # per process; past that ffmpeg's warnings are kept, not logged (a flood costs money)
@@ -44,8 +46,11 @@ class ChildProcess:
         redact: Callable[[str], str] = _identity,
         logger: Log | None = None,
         log_stderr: bool = True,
+        launch: Launch = DIRECT,
+        pass_fds: Sequence[int] = (),
     ) -> None:
         self.name = name
+        self._launch = launch
         self._redact = redact
         self._log: Log = logger or cast(Log, logging.getLogger(__name__))
         self._log_stderr = log_stderr
@@ -53,8 +58,9 @@ class ChildProcess:
         self.head: list[str] = []
         self.tail: deque[str] = deque(maxlen=STDERR_KEPT_LINES)
         self._logged = 0
-        self.process = subprocess.Popen(
-            list(argv),
+        self.process = launch.popen(
+            argv,
+            pass_fds=tuple(pass_fds),
             stdin=stdin,
             stdout=stdout,
             stderr=subprocess.PIPE,
@@ -82,7 +88,7 @@ class ChildProcess:
 
     def signal(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
-            self.process.send_signal(signum)
+            self._launch.signal(self.process, signum)
 
     def stop(self, grace_s: float) -> int:
         """SIGINT (ffmpeg then closes its outputs cleanly), SIGKILL when it does not end within grace_s."""

@@ -11,11 +11,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from stream_task.command import ENGINE_DEMUXERS, source_whitelists
 from stream_task.flv import FlvError, Tag, read_tags
+from stream_task.launch import DIRECT, Launch
 from stream_task.process import ChildProcess, Log
 
-# Local files, and S3 over HTTPS when an item is read before it is staged.
-READER_PROTOCOLS = "file,http,https,tcp,tls,crypto"
 AUDIO_BITRATE = "160k"
 _QUEUE_TAGS = 512  # a pipe read ahead of the engine: bounded, so memory stays flat
 
@@ -33,7 +33,8 @@ class Part:
 
 def reader_argv(ffmpeg: str, part: Part) -> list[str]:
     argv = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning"]
-    argv += ["-protocol_whitelist", READER_PROTOCOLS]
+    # A staged file, or S3 over HTTPS when an item is read before it is staged: one or the other.
+    argv += source_whitelists(part.source, ENGINE_DEMUXERS)
     if part.source.startswith(("http://", "https://")):
         argv += ["-reconnect", "1", "-reconnect_on_network_error", "1", "-reconnect_delay_max", "4"]
         argv += ["-rw_timeout", "15000000"]
@@ -42,7 +43,14 @@ def reader_argv(ffmpeg: str, part: Part) -> list[str]:
     argv += ["-i", part.source]
     audio_input = "0:a:0"
     if not part.has_audio:
-        argv += ["-f", "lavfi", "-i", "anullsrc=channel_layout=stereo:sample_rate=48000"]
+        argv += [
+            "-format_whitelist",
+            "lavfi",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=channel_layout=stereo:sample_rate=48000",
+        ]
         audio_input = "1:a:0"
     argv += ["-map", "0:v:0", "-map", audio_input, "-c:v", "copy"]
     if part.copy_audio and part.has_audio and part.start_s == 0:
@@ -84,6 +92,7 @@ class ItemReader:
         *,
         redact: Callable[[str], str],
         logger: Log | None = None,
+        launch: Launch = DIRECT,
     ) -> None:
         self.part = part
         self.tags: queue.Queue[Tag | ReaderEnd] = queue.Queue(maxsize=_QUEUE_TAGS)
@@ -94,6 +103,7 @@ class ItemReader:
             stdout=subprocess.PIPE,
             redact=redact,
             logger=logger,
+            launch=launch,
         )
         self._thread = threading.Thread(target=self._pump, name="reader-pump", daemon=True)
         self._thread.start()

@@ -38,6 +38,7 @@ from playout.youtube.rotation import RunBroadcasts
 from stream_task.broadcast_keeper import BroadcastKeeper
 from stream_task.broadcast_thumbnail import jpeg_from_webp, read_thumbnail
 from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult, Switch
+from stream_task.launch import DIRECT, Launch
 from stream_task.outputs import Output, OutputState
 from stream_task.playlist import Cursor, Entry, Item, PlayOrder
 from stream_task.probe import positive_seconds, probe
@@ -82,8 +83,10 @@ class StreamRun(EngineEvents):
         logger: Logger,
         redactor: Redactor | None = None,
         youtube: Broadcasts | None = None,
+        launch: Launch = DIRECT,
     ) -> None:
         self.settings = settings
+        self.launch = launch  # how ffmpeg and ffprobe start: confined (stream_task.launch)
         self.youtube = youtube  # the stream's YouTube broadcasts: kept while playing (thumbnails, replaced,
         # rotated: stream_task.broadcast_keeper), then ended
         self._keeper: BroadcastKeeper | None = None
@@ -149,6 +152,7 @@ class StreamRun(EngineEvents):
             return EngineResult(Ending.FINISHED)
         s.scratch_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=s.scratch_dir, prefix=f"{s.stream_id}-") as scratch:
+            self.launch.share(Path(scratch))  # the readers read the staged media there
             stager = Stager(
                 aws.client("s3", s.s3_addressing_style), s.media_bucket, Path(scratch), logger=self.log
             )
@@ -179,6 +183,7 @@ class StreamRun(EngineEvents):
                     ffmpeg=s.ffmpeg_path,
                     redact=self.redact,
                     logger=self.log,
+                    launch=self.launch,
                     events=self,
                     limits=EngineLimits(
                         stale_s=s.stale_progress_timeout_s,
@@ -303,7 +308,7 @@ class StreamRun(EngineEvents):
             if key is None:
                 return None
             webp = read_thumbnail(aws.client("s3", s.s3_addressing_style), s.media_bucket, key)
-            return jpeg_from_webp(s.picture_ffmpeg_path, webp, s.scratch_dir)
+            return jpeg_from_webp(s.picture_ffmpeg_path, webp, s.scratch_dir, self.launch)
 
         def add_ingest(ingest: Ingest) -> None:
             self.redact.add(ingest.stream_key, url=ingest.url)
@@ -365,7 +370,7 @@ class StreamRun(EngineEvents):
                 url = stager.url(media_id)
             except (ClientError, BotoCoreError) as error:
                 raise SetupFailed(f"media {media_id} could not be read: {error}") from None
-            probed = probe(s.ffprobe_path, url)
+            probed = probe(s.ffprobe_path, url, launch=self.launch)
             if probed is None or not probed.has_video:
                 raise SetupFailed(f"media {media_id} could not be read as a video")
             duration = positive_seconds(probed.video_s) or positive_seconds(probed.duration_s)
@@ -428,6 +433,7 @@ class StreamRun(EngineEvents):
             logger=self.log,
             on_change=self._on_output,
             check_host=check_host,
+            launch=self.launch,
             retry_window_s=s.destination_retry_window_s,
         )
 

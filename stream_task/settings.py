@@ -57,6 +57,10 @@ class TaskSettings(BaseSettings):
     capacity: str = _knob("CAPACITY", default=ON_DEMAND, pattern=f"^({SPOT}|{ON_DEMAND})$")
     ffmpeg_path: str = _knob("FFMPEG_PATH", default="ffmpeg")
     ffprobe_path: str = _knob("FFPROBE_PATH", default="ffprobe")
+    # ffmpeg and ffprobe run as this user when the task can switch (stream_task.launch): root, or through
+    # FFMPEG_LAUNCHER (the image's setpriv with cap_setuid/cap_setgid).
+    ffmpeg_user: str = _knob("FFMPEG_USER", default="nobody")
+    ffmpeg_launcher: str | None = _knob("FFMPEG_LAUNCHER", default=None)
     # Debian's full ffmpeg, for pictures (a YouTube broadcast's thumbnail); the engine's build has no decoders
     # for them.
     picture_ffmpeg_path: str = _knob("PICTURE_FFMPEG_PATH", default="ffmpeg")

@@ -5,8 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from stream_task.command import escape_tee
-from stream_task.outputs import INGEST_PROTOCOLS, pusher_argv
+import pytest
+
+from stream_task.command import (
+    INGEST_PROTOCOLS,
+    IngestTarget,
+    escape_tee,
+    ingest_target,
+    rtmp_app_and_playpath,
+)
+from stream_task.outputs import pusher_argv
 from stream_task.probe import Probe, parse_probe, probe
 from stream_task.reader import Part, reader_argv
 
@@ -14,13 +22,62 @@ URL = "rtmp://a.rtmp.youtube.com/live2/abcd-efgh-ijkl"
 
 
 def test_a_pusher_reads_flv_from_its_pipe_and_may_only_speak_rtmp() -> None:
-    argv = pusher_argv("ffmpeg", URL)
+    target = ingest_target(URL)
+    argv = pusher_argv("ffmpeg", target.address, "/dev/fd/5")
     assert argv[argv.index("-i") + 1] == "pipe:0"
-    assert argv[-1] == URL
-    assert argv.count("-protocol_whitelist") == 2  # the input's and the output's
-    assert all(argv[i + 1] == INGEST_PROTOCOLS for i, a in enumerate(argv) if a == "-protocol_whitelist")
+    assert argv[argv.index("-i") - 1] == "flv"  # the input's demuxer, forced
+    whitelists = [argv[i + 1] for i, a in enumerate(argv) if a == "-protocol_whitelist"]
+    assert whitelists == ["pipe", INGEST_PROTOCOLS]  # the input's, then the output's
+    assert argv[argv.index("-format_whitelist") + 1] == "flv"
     assert "file" not in INGEST_PROTOCOLS.split(",")
     assert argv[argv.index("-c") + 1] == "copy"
+    assert argv[-3:] == ["-fpre", "/dev/fd/5", "rtmp://a.rtmp.youtube.com"]
+
+
+@pytest.mark.parametrize(
+    ("url", "address", "app", "playpath"),
+    [
+        (URL, "rtmp://a.rtmp.youtube.com", "live2", "abcd-efgh-ijkl"),
+        (
+            "rtmps://a.rtmps.youtube.com:443/live2/x7k-2mq9-pp0e",
+            "rtmps://a.rtmps.youtube.com:443",
+            "live2",
+            "x7k-2mq9-pp0e",
+        ),
+        # Custom ingests: a key deeper in the path, or carrying a query of its own.
+        ("rtmp://ingest.example:1935/app/inst/k3y", "rtmp://ingest.example:1935", "app/inst", "k3y"),
+        ("rtmp://ingest.example/live/k3y?token=s3cr3t", "rtmp://ingest.example", "live", "k3y?token=s3cr3t"),
+        ("rtmp://ingest.example/live", "rtmp://ingest.example", "live", ""),
+    ],
+)
+def test_an_ingest_url_leaves_its_application_and_key_off_the_command_line(
+    url: str, address: str, app: str, playpath: str
+) -> None:
+    target = ingest_target(url)
+    assert target == IngestTarget(address, {"rtmp_app": app, "rtmp_playpath": playpath})
+    preset = target.preset().decode()
+    assert f"rtmp_app={app}\n" in preset
+    assert (f"rtmp_playpath={playpath}\n" in preset) == bool(playpath)  # ffmpeg refuses an empty value
+    argv = pusher_argv("ffmpeg", target.address, "/dev/fd/5")
+    assert playpath == "" or not any(playpath in arg for arg in argv)
+
+
+def test_the_application_and_play_path_are_split_as_ffmpegs_rtmp_protocol_splits_them() -> None:
+    """rtmpproto.c's rules, so that the ingest sees what it saw when ffmpeg split the whole URL."""
+    assert rtmp_app_and_playpath("/live2/key") == ("live2", "key")
+    assert rtmp_app_and_playpath("/a/b/c/d") == ("a/b", "c/d")
+    assert rtmp_app_and_playpath("/app/mp4:folder/name") == ("app", "mp4:folder/name")
+    assert rtmp_app_and_playpath("/vod/clip.mp4") == ("vod", "mp4:clip.mp4")
+    assert rtmp_app_and_playpath("/live/name.flv") == ("live", "name")
+    assert rtmp_app_and_playpath("/ondemand/a/b") == ("ondemand", "a/b")
+    assert rtmp_app_and_playpath("") == ("", "")
+
+
+def test_a_key_that_would_break_the_preset_file_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot be passed"):
+        IngestTarget("rtmp://h", {"rtmp_app": "live", "rtmp_playpath": "a\nrtmp_app=other"}).preset()
+    with pytest.raises(ValueError, match="cannot be passed"):
+        IngestTarget("rtmp://h", {"rtmp_app": "live", "rtmp_playpath": "k" * 990}).preset()
 
 
 def test_a_reader_copies_the_picture_and_makes_the_sound_as_long_as_it() -> None:
@@ -34,11 +91,15 @@ def test_a_reader_copies_the_picture_and_makes_the_sound_as_long_as_it() -> None
     assert "apad" in argv[argv.index("-af") + 1]
     assert argv[-3:] == ["-flvflags", "no_duration_filesize", "pipe:1"]
     assert "-reconnect" not in argv
+    # A staged file: the file protocol only, read by one of the engine's demuxers (none reads a playlist).
+    assert argv[argv.index("-protocol_whitelist") + 1] == "file"
+    assert argv[argv.index("-format_whitelist") + 1] == "mov,matroska,flv,live_flv,mpegts,avi"
 
 
 def test_a_reader_of_s3_reconnects_and_one_without_sound_gets_silence() -> None:
     argv = reader_argv("ffmpeg", Part("https://bucket.s3.amazonaws.com/k?X-Amz-Signature=s", has_audio=False))
     assert argv[argv.index("-reconnect") + 1] == "1"
+    assert argv[argv.index("-protocol_whitelist") + 1] == "http,https,tcp,tls"  # no file: S3 only
     assert "anullsrc=channel_layout=stereo:sample_rate=48000" in argv
     assert argv[argv.index("-map", argv.index("-map") + 1) + 1] == "1:a:0"
     assert "-ss" not in argv

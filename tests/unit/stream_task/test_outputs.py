@@ -1,6 +1,7 @@
-"""An output's end, driven by a fake ffmpeg: one that writes its input to the file named by its last argument
-(where the real one has the ingest URL), or one that never reads (an ingest that accepted TCP and hung, or
-froze mid-stream: found by tests/e2e/test_faults.py, where a stop left the stream `stopping` for good)."""
+"""An output's end, driven by a fake ffmpeg: one that writes its input to the file named by the stream key it
+reads from its preset pipe (`-fpre`, where the real one reads the ingest's application and key), or one
+that never reads (an ingest that accepted TCP and hung, or froze mid-stream: found by
+tests/e2e/test_faults.py, where a stop left the stream `stopping` for good)."""
 
 from __future__ import annotations
 
@@ -25,10 +26,17 @@ def frame(index: int, size: int = 16) -> Tag:
 
 
 def fake_ffmpeg(tmp_path: Path, body: str) -> str:
+    """`$last`: the file in tmp_path named by the key (rtmp_playpath) in the preset ffmpeg is given."""
+    key = 'while [ "$1" != -fpre ]; do shift; done\n'
+    key += f'last={tmp_path}/$(sed -n "s/^rtmp_playpath=//p" "$2")\n'
     script = tmp_path / "ffmpeg"
-    script.write_text(f"#!/bin/sh\n{body}\n")
+    script.write_text(f"#!/bin/sh\n{key}{body}\n")
     script.chmod(0o755)
     return str(script)
+
+
+def ingest(received: Path) -> str:
+    return f"rtmp://127.0.0.1/live/{received.name}"
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
@@ -39,9 +47,9 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
 
 def test_close_sends_the_last_tags_before_ending_the_input(tmp_path: Path) -> None:
     """The engine hands over the stream's last tags and closes at once: none of them may be lost."""
-    ffmpeg = fake_ffmpeg(tmp_path, 'for last; do :; done\nexec cat > "$last"')
-    received = tmp_path / "ingest.flv"
-    output = Output("d1", str(received), ffmpeg=ffmpeg, redact=str)
+    ffmpeg = fake_ffmpeg(tmp_path, 'exec cat > "$last"')
+    received = tmp_path / "ingest"
+    output = Output("d1", ingest(received), ffmpeg=ffmpeg, redact=str)
     wait_until(lambda: output.connects == 1)
     output.send(AVC_HEADER)
     for index in range(90):
@@ -136,11 +144,9 @@ def test_a_reconnect_starts_again_from_the_last_keyframe_the_ingest_got(tmp_path
     """A dropped connection costs the ingest no wait for the next keyframe: the new session opens with the
     picture the old one was in (frames 60.. here), at once."""
     # On air: it reports bytes sent, as ffmpeg's -progress does, then passes its input on.
-    ffmpeg = fake_ffmpeg(
-        tmp_path, 'for last; do :; done\nprintf "total_size=1\\nprogress=continue\\n"\nexec cat > "$last"'
-    )
-    received = tmp_path / "ingest.flv"
-    output = Output("d1", str(received), ffmpeg=ffmpeg, redact=str)
+    ffmpeg = fake_ffmpeg(tmp_path, 'printf "total_size=1\\nprogress=continue\\n"\nexec cat > "$last"')
+    received = tmp_path / "ingest"
+    output = Output("d1", ingest(received), ffmpeg=ffmpeg, redact=str)
     wait_until(lambda: output.connects == 1)
     output.send(AVC_HEADER)
     for index in range(75):  # keyframes at 0 and 60
@@ -166,9 +172,9 @@ def test_a_reconnect_starts_again_from_the_last_keyframe_the_ingest_got(tmp_path
 def test_a_session_that_never_got_through_leaves_no_replay(tmp_path: Path) -> None:
     """A refused connection may swallow tags into its pipe before it dies: replaying its GOP would jump
     over them, so the next session starts at the next keyframe, from 0, with no jump inside it."""
-    ffmpeg = fake_ffmpeg(tmp_path, 'for last; do :; done\nexec cat > "$last"')  # never reports progress
-    received = tmp_path / "ingest.flv"
-    output = Output("d1", str(received), ffmpeg=ffmpeg, redact=str)
+    ffmpeg = fake_ffmpeg(tmp_path, 'exec cat > "$last"')  # never reports progress
+    received = tmp_path / "ingest"
+    output = Output("d1", ingest(received), ffmpeg=ffmpeg, redact=str)
     wait_until(lambda: output.connects == 1)
     output.send(AVC_HEADER)
     for index in range(75):
@@ -195,18 +201,16 @@ def test_a_handover_cuts_between_two_tags_the_old_ingest_gets_all_before_and_the
     the output to the channel's other ingest. The old session sends everything sent before and its input
     ends (ffmpeg closes the connection cleanly); the new one opens with that keyframe, its timestamps from 0.
     Nothing is lost, nothing is sent twice, and each part ends or begins exactly at the cut."""
-    ffmpeg = fake_ffmpeg(
-        tmp_path, 'for last; do :; done\nprintf "total_size=1\\nprogress=continue\\n"\nexec cat >> "$last"'
-    )
-    first, second = tmp_path / "ingest-a.flv", tmp_path / "ingest-b.flv"
-    output = Output("d1", str(first), ffmpeg=ffmpeg, redact=str)
+    ffmpeg = fake_ffmpeg(tmp_path, 'printf "total_size=1\\nprogress=continue\\n"\nexec cat >> "$last"')
+    first, second = tmp_path / "ingest-a", tmp_path / "ingest-b"
+    output = Output("d1", ingest(first), ffmpeg=ffmpeg, redact=str)
     wait_until(lambda: output.connects == 1)
     output.send(AVC_HEADER)
     for index in range(120):  # keyframes at 0 and 60
         output.send(frame(index))
     wait_until(lambda: output.state is OutputState.LIVE)
 
-    output.handover(str(second))
+    output.handover(ingest(second))
     for index in range(120, 150):
         output.send(frame(index))
     wait_until(lambda: output.connects == 2)
