@@ -172,7 +172,7 @@ class Monitoring(Construct):
             "ApiServerErrors",
             http_api.metric_server_error(period=FIVE_MINUTES, statistic="Sum"),
             threshold=5,
-            description="The HTTP API answered 5xx more than 5 times in 5 minutes",
+            description="The HTTP API answered 5xx 5 times or more in 5 minutes",
         )
         for name, function in functions.items():
             self._alarm(
