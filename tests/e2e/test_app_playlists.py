@@ -278,9 +278,10 @@ def test_a_video_deleted_from_the_library_is_named_in_plain_words_and_removing_i
             _hms(paula.videos["harbour.mp4"]["duration_s"])
         )
         assert paula.api.ok("GET", f"/api/playlists/{made['playlist_id']}")["media_ids"] == [harbour]
-        # The refused save is the one 404 the browser reports.
+        # The refused save (422: the body names media that no longer exist) is all the browser reports.
         assert problems == [
-            "console error: Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
+            "console error: Failed to load resource: "
+            "the server responded with a status of 422 (UNPROCESSABLE ENTITY)"
         ], problems
     finally:
         context.close()

@@ -234,16 +234,25 @@ def test_other_users_get_404_on_every_verb(
         ("POST", f"/api/streams/{stream_id}/start", {}),
         ("POST", f"/api/streams/{stream_id}/stop", {}),
         ("GET", f"/api/streams/{stream_id}/events", None),
-        (
-            "POST",
-            "/api/streams",
-            {"title": "theft", "media_ids": [media_id], "destination_ids": [destination_id]},
-        ),
     ]
     for method, path, body in attempts:
         response = bob_api.request(method, path, body)
         assert response.status_code == 404, f"{method} {path}: {response.status_code} {response.text}"
         assert response.json()["error"]["code"] == "not_found"
+
+    # Ids named in a body are a field like any other (422): Alice's answer word for word as ids never made.
+    made_up = "med_" + "0" * 28
+    answers = {
+        name: bob_api.post(
+            "/api/streams", {"title": "theft", "media_ids": [media], "destination_ids": [destination_id]}
+        )
+        for name, media in (("hers", media_id), ("made up", made_up))
+    }
+    assert {name: a.status_code for name, a in answers.items()} == {"hers": 422, "made up": 422}
+    assert answers["hers"].json() == {
+        "error": {**answers["made up"].json()["error"], "message": f"media {media_id} not found"}
+    }, answers["hers"].text
+    assert answers["made up"].json()["error"]["message"] == f"media {made_up} not found"
 
     # ... and nothing of Alice's was touched; Bob's lists are empty.
     assert alice_api.ok("GET", f"/api/media/{media_id}")["status"] == "ready"

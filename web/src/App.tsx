@@ -1,5 +1,5 @@
 // The app's shell: header with the nav, the one message area, and the screen the address names.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { Api } from "./api";
 import type { Auth } from "./auth";
 import { NAVIGATION, hrefOf, sectionOf, useRoute, type Route } from "./router";
@@ -47,7 +47,13 @@ export function App(props: AppProps) {
     window.setTimeout(focusScreenHeading, 0);
   };
 
+  // Read by the API's 401 hook, which outlives renders: an answer to a request sent before a sign-out says
+  // nothing new, and must not replace what the sign-out said.
+  const stillSignedIn = useRef(props.signedIn);
+  stillSignedIn.current = signedIn;
+
   const signedOut = (text: string) => {
+    stillSignedIn.current = false;
     setSignedIn(false);
     setPendingOutcome(null);
     setMessage({ kind: "info", text });
@@ -56,6 +62,7 @@ export function App(props: AppProps) {
 
   useEffect(() => {
     api.onUnauthorized = () => {
+      if (!stillSignedIn.current) return;
       void auth.signOut();
       signedOut("Your session has ended. Sign in again to go on.");
     };

@@ -245,8 +245,9 @@ function SaveStatus({ status, onRetry }: { status: SaveState; onRetry: () => voi
   );
 }
 
+/** The API's refusal of a body naming media that no longer exist (422, as any other wrong field). */
 function isMissingMedia(error: unknown): boolean {
-  return error instanceof ApiError && error.status === 404 && /^media /.test(error.message);
+  return error instanceof ApiError && error.status === 422 && /^media .+ not found$/.test(error.message);
 }
 
 function plainSaveError(error: unknown): string {
