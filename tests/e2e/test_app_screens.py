@@ -1,7 +1,7 @@
 """The app's shell and screens in Chromium against local mode, as a person uses them: the nav by keyboard with
 the focus on each screen's heading, the hash routes, an RTMP destination added and deleted (its key never
-shown again), sign-out everywhere (the other device's refresh token no longer works), and every screen at
-phone width without a sideways scroll."""
+shown again), sign-out everywhere (the other device's refresh token no longer works), a session past its
+tokens' hour refreshed without a word, and every screen at phone width without a sideways scroll."""
 
 from __future__ import annotations
 
@@ -170,6 +170,37 @@ def test_sign_out_everywhere_ends_the_other_devices_session_too(
     finally:
         laptop.close()
         phone.close()
+
+
+ID_TOKEN = "Object.entries(sessionStorage).find(([k]) => k.endsWith('.idToken'))[1]"
+
+
+def test_a_session_past_its_tokens_hour_is_refreshed_silently(
+    browser: Any, local_mode: LocalModeProcess, dora: User
+) -> None:
+    """Cognito's tokens last an hour; a page left open longer asks for new ones with its refresh token and
+    goes on, with no sign-in form and no message."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    try:
+        page.clock.install()  # the page's own clock, moved on below; the servers keep theirs
+        sign_in(page, local_mode, dora, "#/account")
+        expect(page.locator("#account-email")).to_have_text(dora.email)
+        first_token = page.evaluate(ID_TOKEN)
+
+        page.clock.fast_forward("02:00:00")
+        page.get_by_role("link", name="Library", exact=True).click()
+        page.get_by_role("link", name="Account", exact=True).click()
+        expect(page.locator("#account-email")).to_have_text(dora.email)
+        assert page.evaluate(ID_TOKEN) != first_token  # the request went with a new token, and was answered
+        expect(page.locator("#auth")).to_have_count(0)
+        expect(page.locator("#message")).to_have_text("")
+        assert problems == [], problems
+    finally:
+        context.close()
 
 
 def test_every_screen_fits_a_phone_without_a_sideways_scroll(
