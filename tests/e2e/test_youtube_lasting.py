@@ -18,11 +18,13 @@ from typing import Any
 
 import pytest
 
+from tests.e2e.app_pages import sign_in, watch_for_problems
 from tests.e2e.conftest import (
     ApiClient,
     Emulator,
     LocalModeProcess,
     ResponseLog,
+    User,
     connect_channel,
     emulator_of,
     make_clip,
@@ -188,8 +190,33 @@ def youtube_events(api: ApiClient, stream_id: str) -> list[str]:
     return [e["message"] for e in events(api, stream_id) if e["type"] == "youtube"]
 
 
+def destinations_screen_asks_to_connect_again(
+    browser: Any, local_mode: LocalModeProcess, user: User, destination_id: str
+) -> None:
+    """What the person sees of a channel whose access ended: said in words, with the way back next to it."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context()
+    page = context.new_page()
+    problems = watch_for_problems(page)
+    try:
+        sign_in(page, local_mode, user, "#/destinations")
+        row = page.locator(f"#youtube-channels li[data-destination-id='{destination_id}']")
+        expect(row).to_have_attribute("data-state", "needs_reconnect")
+        expect(row.locator(".state")).to_have_text("access expired: connect it again")
+        expect(row.get_by_role("button", name=re.compile(r"^Connect .+ again$"))).to_be_enabled()
+        assert problems == [], problems
+    finally:
+        context.close()
+
+
 def test_a_revoked_grant_marks_the_channel_needs_reconnect_and_the_stream_reports_it(
-    erin: ApiClient, youtube: Emulator, channel: dict[str, Any], loop_media: str
+    erin: ApiClient,
+    youtube: Emulator,
+    channel: dict[str, Any],
+    loop_media: str,
+    browser: Any,
+    lasting_local: LocalModeProcess,
 ) -> None:
     started = start(erin, loop_media, [channel["destination_id"]], "revoked")
     stream_id, broadcast = started["stream_id"], broadcast_of(started)
@@ -202,6 +229,8 @@ def test_a_revoked_grant_marks_the_channel_needs_reconnect_and_the_stream_report
     assert any("connect the channel again" in message for message in reported), reported
     destination = erin.ok("GET", f"/api/destinations/{channel['destination_id']}")
     assert destination["state"] == "needs_reconnect"
+    assert erin.user is not None
+    destinations_screen_asks_to_connect_again(browser, lasting_local, erin.user, channel["destination_id"])
     shown = erin.ok("GET", f"/api/streams/{stream_id}")
     assert shown["status"] == "live"  # the push needs no grant: it goes on
     assert youtube.bound_stream(broadcast)["streamStatus"] == "active"
