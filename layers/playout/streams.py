@@ -95,13 +95,16 @@ def _status_in(*statuses: str) -> Condition:
     return Stream.status.is_in(*statuses)
 
 
-def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool]:
-    """The media ids in play order and the shuffle flag, every item the caller's and ready."""
+def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool, str | None]:
+    """The media ids in play order, the shuffle flag and the playlist's name (if a playlist was given), every
+    item the caller's and ready."""
     if bool(spec.media_ids) == bool(spec.playlist_id):
         raise InvalidInput("give either media_ids or playlist_id")
+    playlist_name = None
     if spec.playlist_id:
         playlist = playlists.read_playlist(user_id, spec.playlist_id)
         media_ids, shuffle = [str(m) for m in playlist.media_ids], bool(playlist.shuffle)
+        playlist_name = str(playlist.name)
         if not media_ids:
             raise InvalidInput(f"playlist {spec.playlist_id} is empty; add media to it first")
     else:
@@ -118,7 +121,7 @@ def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool]:
     for media_id in dict.fromkeys(media_ids):
         if found[media_id].status != READY:
             raise InvalidInput(f"media {media_id} is {found[media_id].status}, not ready")
-    return media_ids, shuffle
+    return media_ids, shuffle, playlist_name
 
 
 def _condition_failed(error: PynamoDBException) -> bool:
@@ -150,7 +153,7 @@ def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None
         raise InvalidInput(f"loops must be 1 to {MAX_LOOPS}")
     if not MIN_HANDOVER_AFTER_H <= spec.handover_after_h <= MAX_HANDOVER_AFTER_H:
         raise InvalidInput(f"handover_after_h must be {MIN_HANDOVER_AFTER_H:g} to {MAX_HANDOVER_AFTER_H:g}")
-    media_ids, shuffle = _what_to_play(user_id, spec)
+    media_ids, shuffle, playlist_name = _what_to_play(user_id, spec)
     destination_types = [str(get_destination(user_id, d).type) for d in spec.destination_ids]
     scheduled_start = (
         schedules.checked_start(spec.scheduled_start, utcnow()) if spec.scheduled_start else None
@@ -184,7 +187,7 @@ def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None
         # The schedule first: one without its stream fires into nothing, a stream without one never starts.
         schedules.get_scheduler().put(schedules.ScheduledStart(user_id, stream_id, scheduled_start))
     stream.save(condition=Stream.sk.does_not_exist())
-    source = f" from playlist {spec.playlist_id}" if spec.playlist_id else ""
+    source = f' from playlist "{playlist_name}"' if playlist_name is not None else ""
     record_event(
         user_id,
         stream_id,

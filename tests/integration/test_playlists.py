@@ -269,7 +269,7 @@ def test_a_stream_plays_a_copy_of_the_playlist(alice: ApiClient) -> None:
     fetched = alice.get(f"/api/streams/{created['stream_id']}").json()
     assert (fetched["media_ids"], fetched["shuffle"]) == ([a, b, a], True)
     events = alice.get(f"/api/streams/{created['stream_id']}/events").json()["items"]
-    assert events[0]["message"] == f"3 media from playlist {made['playlist_id']} to 1 destination"
+    assert events[0]["message"] == f'3 media from playlist "{made["name"]}" to 1 destination'
 
 
 def test_a_stream_of_media_ids_can_shuffle_and_play_n_times(alice: ApiClient) -> None:
