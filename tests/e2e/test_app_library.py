@@ -260,9 +260,9 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
     def part_number(url: str) -> int:
         return int(parse_qs(urlsplit(url).query)["partNumber"][0])
 
-    def every_part(route: Any) -> None:
-        sent.append(part_number(route.request.url))
-        route.continue_()
+    def note_part(request: Any) -> None:
+        if request.method == "PUT" and is_part(request.url):
+            sent.append(part_number(request.url))
 
     def first_part_only(route: Any) -> None:
         number = part_number(route.request.url)
@@ -271,8 +271,10 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
             route.continue_()
         # parts 2 and 3 hang, as on a slow line, until the tab is closed
 
-    context.route(is_part, first_part_only)
     page = context.new_page()
+    # The tab's own route: it ends with the tab, so a part still paused in it never goes (a context's route,
+    # once removed, lets a paused request through).
+    page.route(is_part, first_part_only)
     try:
         _open_library(page, local_mode, lena)
         with page.expect_response(lambda r: "partNumber=1" in r.url and r.status == 200, timeout=60_000):
@@ -283,10 +285,11 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
         assert [p["part_number"] for p in resumed["uploaded_parts"]] == [1]
         assert len(resumed["upload"]["parts"]) == 3
         page.close()  # mid-file: parts 2 and 3 never arrived
-        context.unroute(is_part, first_part_only)
+        after_close = api.ok("GET", f"/api/media/{media['media_id']}/upload")["uploaded_parts"]
+        assert [p["part_number"] for p in after_close] == [1]
 
         sent.clear()
-        context.route(is_part, every_part)
+        context.on("request", note_part)  # the browser's own record of what it sent, not a route's
         page = context.new_page()
         problems = watch_for_problems(page, console=False)
         _open_library(page, local_mode, lena)
