@@ -275,6 +275,7 @@ class PlayoutStack(Stack):
             },
             stream_workflow=streaming.state_machine,
             media_job_workflow=media_jobs.state_machine,
+            image_build=streaming.stream_image.project,
         )
         stream_container = streaming.task_definition.default_container
         assert stream_container is not None

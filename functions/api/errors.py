@@ -29,6 +29,7 @@ class UnauthorizedOut(BaseModel):
 
 _MEANINGS = {
     HTTPStatus.UNAUTHORIZED: "no valid sign-in token (`Authorization: Bearer <Cognito ID token>`)",
+    HTTPStatus.FORBIDDEN: "sent to the API's own endpoint rather than through the app's address (CloudFront)",
     HTTPStatus.NOT_FOUND: "no such resource for this user (another user's answers the same)",
     HTTPStatus.METHOD_NOT_ALLOWED: "the path exists, not with this method",
     HTTPStatus.CONFLICT: "the resource's state does not allow this now",
@@ -39,8 +40,9 @@ _MEANINGS = {
     HTTPStatus.INTERNAL_SERVER_ERROR: "an unexpected failure; nothing about it is disclosed",
     HTTPStatus.SERVICE_UNAVAILABLE: "YouTube (Google) cannot be reached or is not configured",
 }
-# Every route can answer these: the request can be malformed, or something unexpected can fail.
-_ALWAYS = (HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.INTERNAL_SERVER_ERROR)
+# Every route can answer these: the request can bypass CloudFront (api/origin.py), be malformed, or something
+# unexpected can fail.
+_ALWAYS = (HTTPStatus.FORBIDDEN, HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.INTERNAL_SERVER_ERROR)
 
 
 def answers(

@@ -19,6 +19,7 @@ from aws_cdk import Annotations, ArnFormat, Aws, Duration, IAspect, Stack, Token
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -81,6 +82,7 @@ class Monitoring(Construct):
         functions: Mapping[str, lambda_.IFunction],
         stream_workflow: sfn.StateMachine,
         media_job_workflow: sfn.StateMachine,
+        image_build: codebuild.IProject,
     ) -> None:
         super().__init__(scope, construct_id)
         self._stage = settings.stage
@@ -89,6 +91,7 @@ class Monitoring(Construct):
         self._build_api_alarms(http_api, functions)
         self._build_workflow_alarms(stream_workflow, media_job_workflow)
         self._build_stream_alarms()
+        self._build_image_alarm(image_build)
         self.dashboard = self._build_dashboard(http_api, functions, stream_workflow, media_job_workflow)
 
     def publish_metrics_from(
@@ -234,6 +237,17 @@ class Monitoring(Construct):
             threshold=0,
             comparison=cloudwatch.ComparisonOperator.LESS_THAN_OR_EQUAL_TO_THRESHOLD,
             description="YouTube's daily quota is spent: starts to YouTube answer 429 until midnight Pacific",
+        )
+
+    def _build_image_alarm(self, image_build: codebuild.IProject) -> None:
+        # A failed rebuild leaves the previous image in use: streams go on, but Debian's ffmpeg fixes stop
+        # reaching new tasks until someone looks (docs/operations.md says how).
+        self._alarm(
+            "StreamImageBuildFailed",
+            image_build.metric_failed_builds(period=Duration.hours(1), statistic="Sum"),
+            threshold=1,
+            description="The stream task's image build failed (weekly or at deploy): new tasks keep the "
+            "previous image, without this week's Debian fixes",
         )
 
     # -- dashboard -------------------------------------------------------------------------------------------

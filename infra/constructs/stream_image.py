@@ -10,15 +10,16 @@ changed its source, and then never again. Instead:
   (stream_task/ and layers/, uploaded as a source asset), with `--pull --no-cache`, so that every build
   takes the current base image and the current Debian packages, and pushes `IMAGE_TAG` and a dated tag;
 - an EventBridge rule starts it every week (`REBUILD_SCHEDULE`);
-- at deploy, a custom resource starts it whenever the source changed and waits for the build, so that a stack
-  is never deployed pointing at an image that was not pushed (a failed build fails and rolls back the deploy).
+- at deploy, a custom resource starts it whenever the source changed and waits for the build (a provider
+  polls it, up to DEPLOY_BUILD_WAIT), so that a stack is never deployed pointing at an image that was not
+  pushed (a failed build fails and rolls back the deploy).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CustomResource, Duration, IgnoreMode, RemovalPolicy
+from aws_cdk import CustomResource, Duration, IgnoreMode, RemovalPolicy, custom_resources
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_ecs as ecs
@@ -28,9 +29,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.nag import acknowledge, acknowledge_basic_execution_role, logical_id
+from infra.nag import BASIC_EXECUTION_ROLE, acknowledge, acknowledge_basic_execution_role, logical_id
 
 IMAGE_TAG = "current"
 DOCKERFILE = "stream_task/Dockerfile"
@@ -38,6 +40,10 @@ DOCKERFILE = "stream_task/Dockerfile"
 REBUILD_SCHEDULE = events.Schedule.cron(week_day="MON", hour="4", minute="0")
 KEEP_IMAGES = 8  # about two months of weekly builds, to roll back to
 BUILD_TIMEOUT = Duration.minutes(45)
+# The deploy waits for the build (the engine's ffmpeg is compiled: 10-20 minutes), past Lambda's 15 minutes:
+# a custom resource provider asks every DEPLOY_BUILD_POLL whether the build has ended.
+DEPLOY_BUILD_POLL = Duration.seconds(30)
+DEPLOY_BUILD_WAIT = Duration.minutes(55)  # a custom resource must answer within the hour
 # Everything but what the image needs (build context = repo root): stream_task/ and layers/.
 IMAGE_CONTEXT_EXCLUDES = [
     "*",
@@ -170,37 +176,106 @@ class StreamTaskImage(Construct):
         return project
 
     def _build_at_deploy(self, log_retention: logs.RetentionDays) -> CustomResource:
-        handler_logs = logs.LogGroup(
-            self, "DeployBuildLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
-        )
-        handler = lambda_.Function(
-            self,
-            "DeployBuildFunction",
-            runtime=lambda_.Runtime.PYTHON_3_14,
-            architecture=lambda_.Architecture.ARM_64,
-            code=lambda_.Code.from_asset(str(_BUILD_HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
-            handler="handler.lambda_handler",
-            timeout=Duration.minutes(15),
-            memory_size=128,
-            log_group=handler_logs,
-            environment={"PROJECT_NAME": self.project.project_name},
-            description="Playout: at deploy, build the stream task's image and wait for the push",
-        )
-        handler.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["codebuild:StartBuild", "codebuild:BatchGetBuilds"],
-                resources=[self.project.project_arn],
+        def handler(name: str, entry: str, actions: list[str], description: str) -> lambda_.Function:
+            function = lambda_.Function(
+                self,
+                name,
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                architecture=lambda_.Architecture.ARM_64,
+                code=lambda_.Code.from_asset(str(_BUILD_HANDLER_DIR), exclude=["__pycache__", "*.pyc"]),
+                handler=f"handler.{entry}",
+                timeout=Duration.minutes(1),
+                memory_size=128,
+                log_group=logs.LogGroup(
+                    self, f"{name}Logs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+                ),
+                environment={"PROJECT_NAME": self.project.project_name},
+                description=description,
             )
+            function.add_to_role_policy(
+                iam.PolicyStatement(actions=actions, resources=[self.project.project_arn])
+            )
+            role = function.role
+            assert role is not None
+            acknowledge_basic_execution_role(role)
+            return function
+
+        start = handler(
+            "DeployBuildStart",
+            "on_event",
+            ["codebuild:StartBuild"],
+            "Playout: at deploy, start the stream task's image build on this deploy's source",
         )
-        role = handler.role
-        assert role is not None
-        acknowledge_basic_execution_role(role)
+        check = handler(
+            "DeployBuildCheck",
+            "is_complete",
+            ["codebuild:BatchGetBuilds"],
+            "Playout: at deploy, tell whether the stream task's image build has pushed",
+        )
+        provider = custom_resources.Provider(
+            self,
+            "DeployBuildWait",
+            on_event_handler=start,
+            is_complete_handler=check,
+            query_interval=DEPLOY_BUILD_POLL,
+            total_timeout=DEPLOY_BUILD_WAIT,
+            log_group=logs.LogGroup(
+                self, "DeployBuildWaitLogs", retention=log_retention, removal_policy=RemovalPolicy.DESTROY
+            ),
+            disable_waiter_state_machine_logging=False,
+            waiter_state_machine_log_options=custom_resources.LogOptions(
+                destination=logs.LogGroup(
+                    self,
+                    "DeployBuildWaiterLogs",
+                    retention=log_retention,
+                    removal_policy=RemovalPolicy.DESTROY,
+                ),
+                level=sfn.LogLevel.ALL,
+            ),
+        )
+        self._acknowledge_provider_framework(provider, [start, check])
         return CustomResource(
             self,
-            "DeployBuild",
-            service_token=handler.function_arn,
+            "DeployImageBuild",
+            service_token=provider.service_token,
             resource_type="Custom::StreamTaskImageBuild",
-            # A changed source (the Dockerfile, the supervisor, the domain package) builds again.
-            properties={"SourceHash": self.source.asset_hash},
-            service_timeout=Duration.minutes(20),
+            # A changed source (the Dockerfile, the supervisor, the domain package) builds again; the build
+            # takes the source named here, so a rollback's previous properties build the previous image.
+            properties={
+                "SourceHash": self.source.asset_hash,
+                "SourceLocation": f"{self.source.s3_bucket_name}/{self.source.s3_object_key}",
+            },
+        )
+
+    @staticmethod
+    def _acknowledge_provider_framework(
+        provider: custom_resources.Provider, handlers: list[lambda_.Function]
+    ) -> None:
+        """aws-cdk-lib's custom resource provider framework: its three Lambdas and its waiter."""
+        framework = [provider.node.find_child(f"framework-{name}") for name in ("isComplete", "onTimeout")]
+        for function in [*handlers, *framework]:
+            assert isinstance(function, lambda_.Function)
+            acknowledge(
+                provider,
+                f"IAM5[Resource::<{logical_id(function)}.Arn>:*]",
+                "Generated by aws-cdk-lib's provider framework: lambda:InvokeFunction on one function of "
+                "this provider and its versions (`:*`), nothing else.",
+            )
+        acknowledge(
+            provider,
+            BASIC_EXECUTION_ROLE,
+            "The provider framework's functions (aws-cdk-lib) log "
+            "with AWS's basic execution policy, to the provider's own log group (with retention).",
+        )
+        acknowledge(
+            provider,
+            "IAM5[Resource::*]",
+            "The waiter state machine's log delivery (logs:CreateLogDelivery and the like) has no resource "
+            "to scope to: AWS documents `*` for them.",
+        )
+        acknowledge(
+            provider,
+            "SF2",
+            "The waiter state machine only polls one CodeBuild build at deploy; its executions are logged "
+            "(ALL) to their own log group, which is what a failed deploy is read from.",
         )

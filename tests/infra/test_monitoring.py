@@ -75,6 +75,15 @@ def _our_functions(resources_by_type: Resources) -> list[dict[str, Any]]:
     ]
 
 
+def _our_workflows(resources_by_type: Resources) -> list[dict[str, Any]]:
+    """The app's workflows, not the waiter of aws-cdk-lib's custom resource provider (the image build's)."""
+    return [
+        m
+        for m in resources_by_type["AWS::StepFunctions::StateMachine"]
+        if "framework-isComplete-task" not in json.dumps(m["Properties"]["DefinitionString"])
+    ]
+
+
 def _playout_series(widget: dict[str, Any]) -> dict[str, list[Any]]:
     """The widget's Playout metrics by name (a row: namespace, name, dimension name, value, options)."""
     return {row[1]: row for row in widget["metrics"] if row[0] == NAMESPACE}
@@ -180,6 +189,15 @@ def test_a_watchdog_that_stops_sweeping_alarms(resources_by_type: Resources) -> 
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
 
 
+def test_a_failed_image_build_alarms(resources_by_type: Resources) -> None:
+    alarm = _one(resources_by_type, "AWS::CloudWatch::Alarm", "StreamImageBuildFailed")["Properties"]
+    project = _one(resources_by_type, "AWS::CodeBuild::Project")
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/CodeBuild", "FailedBuilds")
+    (dimension,) = alarm["Dimensions"]
+    assert (dimension["Name"], dimension["Value"]) == ("ProjectName", {"Ref": project["LogicalId"]})
+    assert (alarm["Statistic"], alarm["Threshold"]) == ("Sum", 1)
+
+
 def test_the_watchdog_and_the_stream_task_publish_for_this_stage(resources_by_type: Resources) -> None:
     watchdog = _one(resources_by_type, "AWS::Lambda::Function", "WatchdogFunction")["Properties"]
     assert watchdog["Environment"]["Variables"][STAGE_ENV] == STAGE
@@ -268,7 +286,7 @@ def test_fargate_task_failures_are_the_workflows_run_task_integration(
     rows = widgets["Fargate task failures"]["metrics"]
     assert {row[1] for row in rows} == {"ServiceIntegrationsFailed", "ServiceIntegrationsTimedOut"}
     (integration,) = {row[3] for row in rows}
-    for workflow in resources_by_type["AWS::StepFunctions::StateMachine"]:
+    for workflow in _our_workflows(resources_by_type):
         assert f'"Resource":"{integration}"' in _text(workflow["Properties"]["DefinitionString"])
 
 
@@ -279,7 +297,7 @@ def test_every_lambda_and_workflow_traces_with_x_ray(resources_by_type: Resource
     for function in _our_functions(resources_by_type):
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}, function["LogicalId"]
         assert "POWERTOOLS_TRACE_DISABLED" not in function["Properties"]["Environment"]["Variables"]
-    for workflow in resources_by_type["AWS::StepFunctions::StateMachine"]:
+    for workflow in _our_workflows(resources_by_type):
         assert workflow["Properties"]["TracingConfiguration"] == {"Enabled": True}, workflow["LogicalId"]
 
 

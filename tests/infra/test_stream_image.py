@@ -71,22 +71,53 @@ def test_a_weekly_rule_starts_the_build(resources_by_type: Resources) -> None:
     assert rule["Properties"]["State"] == "ENABLED"
 
 
-def test_a_deploy_builds_again_when_the_source_changed_and_waits_for_it(resources_by_type: Resources) -> None:
-    deploy_build = _one(resources_by_type, "Custom::StreamTaskImageBuild")
-    assert len(deploy_build["Properties"]["SourceHash"]) == 64  # a new hash: an update, hence a build
+def _function_of(resources_by_type: Resources, service_token: Any) -> dict[str, Any]:
     (function,) = [
-        f
-        for f in resources_by_type["AWS::Lambda::Function"]
-        if f["LogicalId"] in json.dumps(deploy_build["Properties"]["ServiceToken"])
+        f for f in resources_by_type["AWS::Lambda::Function"] if f["LogicalId"] in json.dumps(service_token)
     ]
-    assert function["Properties"]["Timeout"] == 900  # it waits for the build (up to Lambda's 15 minutes)
-    statements = [
-        s
-        for p in resources_by_type["AWS::IAM::Policy"]
-        if function["Properties"]["Role"]["Fn::GetAtt"][0] in json.dumps(p["Properties"]["Roles"])
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    return function
+
+
+def _actions_of(resources_by_type: Resources, function: dict[str, Any]) -> set[str]:
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    return {
+        action
+        for policy in resources_by_type["AWS::IAM::Policy"]
+        if role in json.dumps(policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        if action.startswith("codebuild:")
+    }
+
+
+def test_a_deploy_builds_again_when_the_source_changed_and_waits_past_lambdas_15_minutes(
+    resources_by_type: Resources,
+) -> None:
+    deploy_build = _one(resources_by_type, "Custom::StreamTaskImageBuild")
+    properties = deploy_build["Properties"]
+    assert len(properties["SourceHash"]) == 64  # a new hash: an update, hence a build
+    # The build takes the source the request names: a rollback's old properties build the old image.
+    location = json.dumps(properties["SourceLocation"])
+    assert properties["SourceHash"] in location
+    # A provider framework answers CloudFormation; its waiter asks the check handler until the build ends.
+    framework = _function_of(resources_by_type, properties["ServiceToken"])
+    variables = framework["Properties"]["Environment"]["Variables"]
+    start = _function_of(resources_by_type, variables["USER_ON_EVENT_FUNCTION_ARN"])
+    check = _function_of(resources_by_type, variables["USER_IS_COMPLETE_FUNCTION_ARN"])
+    assert start["Properties"]["Handler"] == "handler.on_event"
+    assert check["Properties"]["Handler"] == "handler.is_complete"
+    assert _actions_of(resources_by_type, start) == {"codebuild:StartBuild"}
+    assert _actions_of(resources_by_type, check) == {"codebuild:BatchGetBuilds"}
+    (waiter,) = [
+        m
+        for m in resources_by_type["AWS::StepFunctions::StateMachine"]
+        if "DeployBuildWait" in m["LogicalId"]
     ]
-    (codebuild,) = [s for s in statements if "codebuild:StartBuild" in s["Action"]]
-    assert sorted(codebuild["Action"]) == ["codebuild:BatchGetBuilds", "codebuild:StartBuild"]
-    project = _one(resources_by_type, "AWS::CodeBuild::Project")
-    assert codebuild["Resource"] == {"Fn::GetAtt": [project["LogicalId"], "Arn"]}
+    separator, parts = waiter["Properties"]["DefinitionString"]["Fn::Join"]
+    definition = json.loads(separator.join(p if isinstance(p, str) else "arn" for p in parts))
+    (poll,) = definition["States"]["framework-isComplete-task"]["Retry"]
+    # Asked every 30 s for 55 minutes: past the 45 a build may take, within CloudFormation's hour.
+    assert (poll["IntervalSeconds"], poll["MaxAttempts"], poll["BackoffRate"]) == (30, 110, 1)
+    assert waiter["Properties"]["LoggingConfiguration"]["Level"] == "ALL"

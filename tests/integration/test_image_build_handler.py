@@ -1,49 +1,22 @@
-"""The deploy-time image build (infra/image_build/handler.py) answers CloudFormation only once the CodeBuild
-build has ended: SUCCESS when it pushed, FAILED (which rolls the deploy back) when it could not build."""
+"""The deploy-time image build (infra/image_build/handler.py): `on_event` starts the CodeBuild build on the
+source the request names, and `is_complete` holds the deploy until the build has ended: done when it pushed,
+an error (which fails and rolls back the deploy) when it did not."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 
 from infra.image_build import handler
 
 PROJECT = "playout-stream-image"
-
-
-class _CloudFormation(BaseHTTPRequestHandler):
-    """Stands in for CloudFormation's presigned response URL: records what the custom resource answers."""
-
-    answers: list[dict[str, Any]]
-
-    def do_PUT(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.answers.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
-@pytest.fixture
-def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    answers: list[dict[str, Any]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Answers", (_CloudFormation,), {"answers": answers}))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/response", answers
-    finally:
-        server.shutdown()
-        server.server_close()
+_OK = AWSResponse("https://codebuild.us-east-1.amazonaws.com/", 200, {}, None)
+SOURCE = "cdk-assets-123456789012-us-east-1/abababab.zip"
 
 
 @pytest.fixture
@@ -55,7 +28,7 @@ def codebuild(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         client = boto3.client("codebuild")
         client.create_project(
             name=PROJECT,
-            source={"type": "S3", "location": "assets/source.zip"},
+            source={"type": "S3", "location": "assets/first-deploy.zip"},
             artifacts={"type": "NO_ARTIFACTS"},
             environment={
                 "type": "ARM_CONTAINER",
@@ -67,51 +40,89 @@ def codebuild(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         yield client
 
 
-class _Context:
-    def get_remaining_time_in_millis(self) -> int:
-        return 600_000
+@pytest.fixture
+def builds_started(codebuild: Any) -> list[dict[str, Any]]:
+    """What each StartBuild asked for (moto keeps no record of a build's source override)."""
+    started: list[dict[str, Any]] = []
+    boto3.DEFAULT_SESSION = None  # the handler's client comes from a new default session, under mock_aws
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        started.append(dict(params))
+
+    boto3.setup_default_session()
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build.codebuild.StartBuild", record)
+    return started
 
 
-def _event(request_type: str, url: str) -> dict[str, Any]:
+def _event(request_type: str, **extra: Any) -> dict[str, Any]:
     return {
         "RequestType": request_type,
-        "ResponseURL": url,
         "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/Playout-prod/1",
         "RequestId": "req-1",
-        "LogicalResourceId": "StreamingImageDeployBuild",
-        "ResourceProperties": {"SourceHash": "ab" * 32},
+        "LogicalResourceId": "StreamingImageDeployImageBuild",
+        "ResourceProperties": {"SourceHash": "ab" * 32, "SourceLocation": SOURCE},
+        **extra,
     }
 
 
 @pytest.mark.parametrize("request_type", ["Create", "Update"])
-def test_a_deploy_builds_the_image_and_answers_once_it_was_pushed(
-    codebuild: Any, response_url: tuple[str, list[dict[str, Any]]], request_type: str
+def test_a_deploy_builds_this_deploys_source_and_waits_for_the_push(
+    codebuild: Any, builds_started: list[dict[str, Any]], request_type: str
 ) -> None:
-    url, answers = response_url
-    handler.lambda_handler(_event(request_type, url), _Context())
-    (answer,) = answers
-    assert answer["Status"] == "SUCCESS", answer
+    started = handler.on_event(_event(request_type), None)
     (build_id,) = codebuild.list_builds_for_project(projectName=PROJECT)["ids"]
-    assert build_id in answer["Reason"]
-    assert (answer["RequestId"], answer["LogicalResourceId"]) == ("req-1", "StreamingImageDeployBuild")
+    assert started["Data"] == {"BuildId": build_id}
+    (asked,) = builds_started
+    # Not the project's own source: the request's, so that a rollback builds the previous image again.
+    assert (asked["sourceTypeOverride"], asked["sourceLocationOverride"]) == ("S3", SOURCE)
+    # The provider merges on_event's answer into what it asks is_complete (moto's build ends at once).
+    assert handler.is_complete({**_event(request_type), **started}, None)["IsComplete"] is True
 
 
-def test_removing_the_stack_builds_nothing(
-    codebuild: Any, response_url: tuple[str, list[dict[str, Any]]]
+@pytest.mark.parametrize("status", ["FAILED", "FAULT", "STOPPED", "TIMED_OUT"])
+def test_a_build_that_did_not_push_fails_the_deploy_with_its_id(
+    codebuild: Any, builds_started: list[dict[str, Any]], status: str
 ) -> None:
-    url, answers = response_url
-    handler.lambda_handler({**_event("Delete", url), "PhysicalResourceId": "kept-id"}, _Context())
-    (answer,) = answers
-    assert (answer["Status"], answer["PhysicalResourceId"]) == ("SUCCESS", "kept-id")
+    started = handler.on_event(_event("Update", PhysicalResourceId="kept-id"), None)
+    assert started["PhysicalResourceId"] == "kept-id"
+    build_id = started["Data"]["BuildId"]
+    (build,) = codebuild.batch_get_builds(ids=[build_id])["builds"]
+
+    def ended(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        # moto reports every build SUCCEEDED: CodeBuild's answer for a build that ended otherwise.
+        return _OK, {"builds": [{**build, "buildStatus": status}], "buildsNotFound": []}
+
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call.codebuild.BatchGetBuilds", ended)
+    with pytest.raises(RuntimeError, match=f"{build_id} ended {status}"):
+        handler.is_complete({**_event("Update"), **started}, None)
+
+
+def test_a_build_still_running_keeps_the_deploy_waiting(
+    codebuild: Any, builds_started: list[dict[str, Any]]
+) -> None:
+    started = handler.on_event(_event("Create"), None)
+    (build,) = codebuild.batch_get_builds(ids=[started["Data"]["BuildId"]])["builds"]
+
+    def running(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        return _OK, {"builds": [{**build, "buildStatus": "IN_PROGRESS"}], "buildsNotFound": []}
+
+    assert boto3.DEFAULT_SESSION is not None
+    boto3.DEFAULT_SESSION.events.register("before-call.codebuild.BatchGetBuilds", running)
+    assert handler.is_complete({**_event("Create"), **started}, None) == {"IsComplete": False}
+
+
+def test_removing_the_stack_builds_nothing(codebuild: Any) -> None:
+    event = _event("Delete", PhysicalResourceId="kept-id")
+    assert handler.on_event(event, None) == {"PhysicalResourceId": "kept-id"}
+    assert handler.is_complete(event, None) == {"IsComplete": True}
     assert codebuild.list_builds_for_project(projectName=PROJECT)["ids"] == []
 
 
 def test_a_build_that_cannot_start_fails_the_deploy_with_the_reason(
-    codebuild: Any, response_url: tuple[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
+    codebuild: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROJECT_NAME", "no-such-project")
-    url, answers = response_url
-    handler.lambda_handler(_event("Create", url), _Context())
-    (answer,) = answers
-    assert answer["Status"] == "FAILED"
-    assert "no-such-project" in answer["Reason"] or "ResourceNotFound" in answer["Reason"]
+    with pytest.raises(codebuild.exceptions.ResourceNotFoundException, match="no-such-project"):
+        handler.on_event(_event("Create"), None)
