@@ -99,7 +99,7 @@ synth: $(VENV)/.installed web/dist/index.html build/layer/.built
 	rm -rf cdk.out && CDK_OUTDIR=cdk.out $(PY) infra/app.py
 	$(VENV)/bin/cfn-lint --non-zero-exit-code error cdk.out/*.template.json
 
-bench: system-deps $(VENV)/.installed $(ENGINE_FFMPEG)
+bench: system-deps $(VENV)/.installed $(ENGINE_FFMPEG) build/layer/.built
 	$(PY) -m bench $(BENCH_ARGS)
 
 deploy: synth infra/node_modules/.bin/cdk

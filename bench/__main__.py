@@ -1,5 +1,11 @@
-"""`python -m bench [--quick]`: every benchmark, each figure a ratio against a baseline measured side by side
-in the same run (the machine's noise hits both alike). Prints a table and writes build/bench/results.json.
+"""`python -m bench [--quick] [--only PART,...]`: every benchmark, each figure a ratio against a baseline
+measured side by side in the same run (the machine's noise hits both alike). Prints one table and writes
+bench/report.json (a run of some parts keeps the other parts' figures there, from the run that made them).
+
+The parts: `api` (DynamoDB calls per API route), `import` (the API Lambda's cold import), `sizes` (the
+layer and function packages), `load` (API latency in local mode under 20 concurrent clients, 60 s; 15 s
+with --quick), then `streaming` (everything below). The first four run before the streaming part starts,
+so that neither disturbs the other.
 
 The memory runs (15 min and 1 min, or 2 and 0.5 with --quick) start first and go on while the others run;
 the conform figures (the 1080p30 clip, then each kind of test clip) and the media job's memory (a 2 GB file
@@ -11,10 +17,13 @@ import argparse
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import FrameType
 
 from bench import (
+    api_calls,
+    api_load,
+    cold_import,
     conform,
     conform_clips,
     copy_vs_transcode,
@@ -24,13 +33,15 @@ from bench import (
     local_stream,
     media,
     memory,
+    package_sizes,
     restart_gap,
     start_latency,
 )
-from bench.harness import BUILD_DIR, RtmpSink
+from bench.harness import REPO_ROOT, RtmpSink
 from bench.report import Figure, now, table, write_json
 
-RESULTS = BUILD_DIR / "results.json"
+REPORT = REPO_ROOT / "bench" / "report.json"
+PARTS = ("api", "import", "sizes", "load", "streaming")
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class Plan:
     dynamodb_s: float
     clip_s: float  # each test clip's length, conformed
     job_small_bytes: int  # the media job's memory: this file against one 20 times as large
+    import_rounds: int
+    load_s: float
 
 
 FULL = Plan(
@@ -58,6 +71,8 @@ FULL = Plan(
     dynamodb_s=300,
     clip_s=conform_clips.CLIP_SECONDS,
     job_small_bytes=job_memory.SMALL_BYTES,
+    import_rounds=15,
+    load_s=60,
 )
 QUICK = Plan(
     cpu_seconds=20,
@@ -70,6 +85,8 @@ QUICK = Plan(
     dynamodb_s=30,
     clip_s=5,
     job_small_bytes=50 * job_memory.MB,
+    import_rounds=5,
+    load_s=15,
 )
 
 
@@ -81,13 +98,59 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through every finally: each process started gets stopped
 
 
+def _parts(text: str) -> list[str]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown or not parts:
+        raise argparse.ArgumentTypeError(f"parts are {', '.join(PARTS)}; not {', '.join(unknown) or text!r}")
+    return [part for part in PARTS if part in parts]
+
+
+def _api_parts(parts: list[str], plan: Plan) -> list[Figure]:
+    figures: list[Figure] = []
+    if "api" in parts:
+        _progress("DynamoDB calls per API route, against moto")
+        figures += _of("api", api_calls.measure())
+    if "import" in parts:
+        _progress(f"cold import: the API handler against a bare Powertools one, {plan.import_rounds} rounds")
+        figures += _of("import", cold_import.measure(rounds=plan.import_rounds))
+    if "sizes" in parts:
+        _progress("package sizes: the layer and the function assets, zipped")
+        figures += _of("sizes", package_sizes.measure())
+    if "load" in parts:
+        _progress(f"API latency in local mode: {api_load.CLIENTS} clients for {plan.load_s:g} s")
+        figures += _of("load", api_load.measure(seconds=plan.load_s))
+    return figures
+
+
+def _of(part: str, figures: list[Figure]) -> list[Figure]:
+    return [replace(figure, part=part) for figure in figures]
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test in about 3 min")
+    parser.add_argument(
+        "--only", type=_parts, default=list(PARTS), help=f"comma-separated parts: {','.join(PARTS)}"
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     signal.signal(signal.SIGTERM, _on_sigterm)
     started, clock = now(), time.monotonic()
+    figures = _api_parts(args.only, plan)
+    if "streaming" in args.only:
+        figures += _of("streaming", _streaming(plan))
+    print(table(figures))
+    write_json(
+        REPORT, figures, parts=args.only, quick=args.quick, started=started, wall_s=time.monotonic() - clock
+    )
+    _progress(f"written to {REPORT.relative_to(REPO_ROOT)}")
+    return 0
+
+
+def _streaming(plan: Plan) -> list[Figure]:
     _progress("preparing the test media (cached in build/bench)")
     files = media.prepare()
     figures: list[Figure] = []
@@ -122,12 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.close()
     finally:
         sink.close()
-    print(table(figures))
-    print()
-    print(conform_clips.clip_table(figures))
-    write_json(RESULTS, figures, quick=args.quick, started=started, wall_s=time.monotonic() - clock)
-    _progress(f"written to {RESULTS.relative_to(BUILD_DIR.parent.parent)}")
-    return 0
+    return figures
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The figures: each is ours against a baseline measured side by side in the same run, as a ratio, with
-the target it is held to. Printed as a table and written as JSON for whoever tracks them over time."""
+the target it is held to. Printed as one table and written to bench/report.json for whoever tracks them
+over time. Each figure belongs to a part of the benchmark (`python -m bench --only PART`): a run of some
+parts replaces their figures in the report and keeps the other parts' from the run that made them."""
 
 from __future__ import annotations
 
@@ -27,9 +29,12 @@ class Figure:
     ours_label: str = "ours"
     baseline_label: str = "baseline"
     details: dict[str, Any] = field(default_factory=dict)
+    part: str = ""  # the part of the benchmark that measured it (bench.__main__.PARTS)
 
 
 def _number(value: float, unit: str) -> str:
+    if isinstance(value, int):  # a count
+        return f"{value} {unit}".strip()
     precision = 0 if abs(value) >= 100 else 1 if abs(value) >= 10 else 2 if abs(value) >= 1 else 3
     return f"{value:.{precision}f} {unit}".strip()
 
@@ -62,11 +67,28 @@ def _ffmpeg_version() -> str:
     return first.splitlines()[0] if first else "unknown"
 
 
+def _earlier(path: Path) -> dict[str, Any]:
+    """The report as the last run left it; nothing if there is none or it cannot be read."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return document if isinstance(document, dict) else {}
+
+
 def write_json(
-    path: Path, figures: Sequence[Figure], *, quick: bool, started: datetime, wall_s: float
-) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {
+    path: Path,
+    figures: Sequence[Figure],
+    *,
+    parts: Sequence[str],
+    quick: bool,
+    started: datetime,
+    wall_s: float,
+) -> dict[str, Any]:
+    """Writes the report: this run's figures (of `parts`), and the figures of every other part as an earlier
+    run left them, each part with the run that measured it. Returns the document written."""
+    earlier = _earlier(path)
+    run = {
         "started_at": started.isoformat(timespec="seconds"),
         "wall_s": round(wall_s, 1),
         "quick": quick,
@@ -76,10 +98,19 @@ def write_json(
             "python": platform.python_version(),
             "ffmpeg": _ffmpeg_version(),
         },
-        "all_met": all(f.met is not False for f in figures),
-        "figures": [asdict(f) for f in figures],
     }
+    kept = [f for f in earlier.get("figures", []) if f.get("part") not in parts]
+    runs = {part: r for part, r in earlier.get("runs", {}).items() if part not in parts}
+    runs |= dict.fromkeys(parts, run)
+    every = [*kept, *(asdict(f) for f in figures)]
+    document = {
+        "runs": dict(sorted(runs.items())),
+        "all_met": all(f.get("met") is not False for f in every),
+        "figures": every,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2) + "\n")
+    return document
 
 
 def now() -> datetime:

@@ -242,7 +242,7 @@ def me() -> MeOut:
         email=profile.email,
         storage_used_bytes=int(profile.storage_used_bytes),
         storage_quota_bytes=SETTINGS.storage_quota_bytes,
-        active_streams=streams.active_stream_count(caller.user_id),
+        active_streams=streams.active_stream_count(profile),
         max_concurrent_streams=SETTINGS.max_concurrent_streams,
         youtube_quota=_youtube_quota(),
     )

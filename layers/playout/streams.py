@@ -224,12 +224,8 @@ def active_streams(user_id: str, consistent: bool = False) -> list[Stream]:
     )
 
 
-def active_stream_count(user_id: str) -> int:
-    """The counter the limit is enforced on (one GetItem)."""
-    try:
-        profile = UserProfile.get(user_pk(user_id), PROFILE_SK)
-    except UserProfile.DoesNotExist:
-        return 0
+def active_stream_count(profile: UserProfile) -> int:
+    """The counter the limit is enforced on, as the owner's profile (already read) holds it."""
     return max(0, int(profile.active_streams or 0))
 
 

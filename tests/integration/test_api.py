@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.integration.conftest import ApiClient, RecordingLauncher
-from tests.integration.helpers import CLIP, destination, upload
+from tests.integration.helpers import CLIP, destination, dynamodb_calls, upload
 
 
 def stream(client: ApiClient, **extra: object) -> dict:
@@ -67,6 +67,19 @@ def test_me_knows_the_email_when_an_upload_came_first(alice: ApiClient) -> None:
     upload(alice)
     me = alice.get("/api/me").json()
     assert (me["email"], me["storage_used_bytes"]) == ("alice@example.com", len(CLIP))
+
+
+def test_me_reads_the_profile_once_for_its_storage_and_its_streams_on_air(
+    alice: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    created = stream(alice)
+    assert alice.post(f"/api/streams/{created['stream_id']}/start").status == 202
+    with dynamodb_calls(monkeypatch) as calls:
+        me = alice.get("/api/me").json()
+    assert (me["active_streams"], me["storage_used_bytes"]) == (1, len(CLIP))
+    profile_reads = [c for c in calls.named("GetItem") if c["Key"]["sk"] == {"S": "PROFILE"}]
+    assert len(profile_reads) == 1
+    assert "Scan" not in calls.operations
 
 
 def test_presigned_parts_are_scoped_to_the_upload_and_expire(alice: ApiClient) -> None:
