@@ -12,7 +12,10 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 # What stream_task/ffmpeg/build.sh needs to build the stream engine's ffmpeg (as the image's build stage does).
 FFMPEG_BUILD_PACKAGES := gcc make pkg-config nasm dpkg-dev libssl-dev zlib1g-dev xz-utils
-APT_PACKAGES := ffmpeg fonts-dejavu-core nginx libnginx-mod-rtmp chromium $(FFMPEG_BUILD_PACKAGES)
+# What builds and runs the stream task's image here (local/task_container.py: podman with runc, catatonit as the
+# container's init, a Debian base made by mmdebstrap).
+CONTAINER_PACKAGES := podman runc catatonit mmdebstrap
+APT_PACKAGES := ffmpeg fonts-dejavu-core nginx libnginx-mod-rtmp chromium $(FFMPEG_BUILD_PACKAGES) $(CONTAINER_PACKAGES)
 ENGINE_FFMPEG := build/ffmpeg-stream/bin/ffmpeg
 WEB_SOURCES := $(shell find web -path web/node_modules -prune -o -path web/dist -prune -o -type f -print 2>/dev/null)
 LAYER_SOURCES := $(shell find layers -name '*.py' -o -name 'requirements.txt' 2>/dev/null)
@@ -37,6 +40,9 @@ $(VENV)/.system-deps: Makefile
 	ls /usr/lib/nginx/modules/ngx_rtmp_module.so >/dev/null 2>&1 || missing="$$missing libnginx-mod-rtmp"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || missing="$$missing fonts-dejavu-core"; \
+	for tool in podman runc catatonit mmdebstrap; do \
+	  command -v $$tool >/dev/null || missing="$$missing $$tool"; \
+	done; \
 	for tool in gcc make pkg-config nasm dpkg-source xz; do \
 	  command -v $$tool >/dev/null || missing="$$missing $$tool"; \
 	done; \

@@ -23,6 +23,7 @@ from local.launcher import LocalLauncher
 from local.logs import LogSink
 from local.moto_server import serve_moto
 from local.scheduler import LocalScheduler
+from local.task_container import task_command as container_task_command
 from local.task_image import image_env
 
 if TYPE_CHECKING:
@@ -40,6 +41,9 @@ TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG", "YOUTUBE_")
 # that injects faults, say), and the command the launcher runs as the stream task.
 TASK_DYNAMODB_ENDPOINT_VAR: Final = "STREAM_TASK_DYNAMODB_ENDPOINT"
 TASK_COMMAND_VAR: Final = "LOCAL_TASK_COMMAND"
+# An image of stream_task/Dockerfile (local/task_container.py builds one): the launcher runs each stream task
+# in it with podman, as Fargate would, instead of as a process of this machine.
+TASK_IMAGE_VAR: Final = "LOCAL_TASK_IMAGE"
 # Whether links to this machine can be imported: yes by default (the tests serve the files they import from
 # here); "false" refuses them as in AWS, at the API and in the media jobs alike.
 ALLOW_LOOPBACK_IMPORTS_VAR: Final = "LOCAL_ALLOW_LOOPBACK_IMPORTS"
@@ -193,7 +197,7 @@ class LocalMode:
             "ALLOW_LOOPBACK_INGESTS": "true",
             "ALLOW_LOOPBACK_IMPORTS": _flag(self.allow_loopback_imports),
             "STORAGE_QUOTA_BYTES": str(get_settings().storage_quota_bytes),  # the API's, as in the stack
-            **image_env(),
+            **({} if task_image() else image_env()),  # a container has its image's
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONPATH": os.pathsep.join(python_path),
@@ -280,9 +284,18 @@ def _flag(value: bool) -> str:
     return "true" if value else "false"
 
 
+def task_image() -> str:
+    return os.environ.get(TASK_IMAGE_VAR, "").strip()
+
+
 def task_command() -> list[str]:
-    """`python -m stream_task` with this interpreter, or LOCAL_TASK_COMMAND (split as a shell would)."""
-    custom = os.environ.get(TASK_COMMAND_VAR, "").strip()
+    """`python -m stream_task` with this interpreter, LOCAL_TASK_COMMAND (split as a shell would), or the
+    task in the container image LOCAL_TASK_IMAGE names."""
+    custom, image = os.environ.get(TASK_COMMAND_VAR, "").strip(), task_image()
+    if custom and image:
+        raise ValueError(f"{TASK_COMMAND_VAR} and {TASK_IMAGE_VAR} both name the stream task: set one")
+    if image:
+        return container_task_command(image)
     return shlex.split(custom) if custom else [sys.executable, "-m", "stream_task"]
 
 

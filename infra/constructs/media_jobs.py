@@ -117,7 +117,7 @@ class MediaJobs(Construct):
                 "STORAGE_QUOTA_BYTES": str(self._settings.storage_quota_bytes),
                 "POWERTOOLS_SERVICE_NAME": "playout-media-job",
             },
-            stop_timeout=Duration.seconds(120),
+            stop_timeout=Duration.seconds(resources.TASK_STOP_TIMEOUT_S),
             linux_parameters=ecs.LinuxParameters(self, "MediaJobLinuxParameters", init_process_enabled=True),
         )
         self._streaming.stream_image.used_by(task_definition)

@@ -33,9 +33,11 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.nag import BASIC_EXECUTION_ROLE, acknowledge, acknowledge_basic_execution_role, logical_id
+from playout.resources import IMAGE_CONTEXT_EXCLUDES
 
 IMAGE_TAG = "current"
 DOCKERFILE = "stream_task/Dockerfile"
+DOCKERFILE_TARGET = "task"  # the engine's ffmpeg compiled in its own stage
 # Every Monday 04:00 UTC (Debian's security updates land through the week).
 REBUILD_SCHEDULE = events.Schedule.cron(week_day="MON", hour="4", minute="0")
 KEEP_IMAGES = 8  # about two months of weekly builds, to roll back to
@@ -44,16 +46,6 @@ BUILD_TIMEOUT = Duration.minutes(45)
 # a custom resource provider asks every DEPLOY_BUILD_POLL whether the build has ended.
 DEPLOY_BUILD_POLL = Duration.seconds(30)
 DEPLOY_BUILD_WAIT = Duration.minutes(55)  # a custom resource must answer within the hour
-# Everything but what the image needs (build context = repo root): stream_task/ and layers/.
-IMAGE_CONTEXT_EXCLUDES = [
-    "*",
-    "!stream_task",
-    "!stream_task/**",
-    "!layers",
-    "!layers/**",
-    "**/__pycache__",
-    "**/*.pyc",
-]
 _BUILD_HANDLER_DIR = Path(__file__).resolve().parent.parent / "image_build"
 
 
@@ -74,7 +66,7 @@ class StreamTaskImage(Construct):
             self,
             "Source",
             path=str(repo_root),
-            exclude=IMAGE_CONTEXT_EXCLUDES,
+            exclude=list(IMAGE_CONTEXT_EXCLUDES),  # what the image needs: stream_task/ and layers/
             ignore_mode=IgnoreMode.DOCKER,
         )
         self.project = self._build_project(log_retention)
@@ -109,6 +101,9 @@ class StreamTaskImage(Construct):
             environment_variables={
                 "REPOSITORY_URI": codebuild.BuildEnvironmentVariable(value=self.repository.repository_uri),
                 "IMAGE_TAG": codebuild.BuildEnvironmentVariable(value=IMAGE_TAG),
+                # BuildKit builds only the stages the target needs (not the local target's, whose build
+                # context exists only on a developer's machine).
+                "DOCKER_BUILDKIT": codebuild.BuildEnvironmentVariable(value="1"),
             },
             build_spec=codebuild.BuildSpec.from_object(
                 {
@@ -124,6 +119,7 @@ class StreamTaskImage(Construct):
                             "on-failure": "ABORT",
                             "commands": [
                                 f"docker build --pull --no-cache --file {DOCKERFILE} "
+                                f"--target {DOCKERFILE_TARGET} "
                                 '--tag "$REPOSITORY_URI:$IMAGE_TAG" '
                                 '--tag "$REPOSITORY_URI:built-$(date -u +%Y%m%dT%H%M%SZ)" .',
                                 'docker push --all-tags "$REPOSITORY_URI"',

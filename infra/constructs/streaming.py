@@ -198,7 +198,7 @@ class Streaming(Construct):
                 "MEDIA_BUCKET": data.media_bucket.bucket_name,
                 "POWERTOOLS_SERVICE_NAME": "playout-stream",
             },
-            stop_timeout=Duration.seconds(120),
+            stop_timeout=Duration.seconds(resources.TASK_STOP_TIMEOUT_S),
             # An init process reaps ffmpeg's children and forwards SIGTERM to the supervisor.
             linux_parameters=ecs.LinuxParameters(self, "StreamLinuxParameters", init_process_enabled=True),
         )

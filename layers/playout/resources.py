@@ -134,3 +134,19 @@ def user_pool_password_policy() -> dict[str, Any]:
         "RequireSymbols": True,
         "TemporaryPasswordValidityDays": 3,
     }
+
+
+# The stream task's container image (stream_task/Dockerfile): what its build context keeps of the repository
+# (stream_task/ and layers/, as CodeBuild's source asset and local/task_container.py's podman build send it),
+# and how long a stopping task has between SIGTERM and SIGKILL (the task definitions' stopTimeout; Spot gives
+# 2 minutes).
+IMAGE_CONTEXT_EXCLUDES: Final = (
+    "*",
+    "!stream_task",
+    "!stream_task/**",
+    "!layers",
+    "!layers/**",
+    "**/__pycache__",
+    "**/*.pyc",
+)
+TASK_STOP_TIMEOUT_S: Final = 120

@@ -50,11 +50,14 @@ def test_the_build_takes_fresh_packages_and_pushes_the_tag_the_tasks_run(
     assert environment["PrivilegedMode"] is True
     variables = {v["Name"]: v["Value"] for v in environment["EnvironmentVariables"]}
     assert variables["IMAGE_TAG"] == IMAGE_TAG
+    assert variables["DOCKER_BUILDKIT"] == "1"  # only the stages its target needs
     commands = _build_commands(project)
     (build,) = [c for c in commands if c.startswith("docker build")]
     assert "--pull" in build  # the current base image
     assert "--no-cache" in build  # apt-get runs again: the current Debian packages
-    assert "--file stream_task/Dockerfile" in build
+    assert (
+        "--file stream_task/Dockerfile --target task " in build
+    )  # the engine's ffmpeg compiled in the build
     assert '--tag "$REPOSITORY_URI:$IMAGE_TAG"' in build
     assert any(c.startswith("docker push") for c in commands)
     assert project["Properties"]["Source"]["Type"] == "S3"  # the source asset (stream_task/ and layers/)

@@ -51,6 +51,24 @@ def test_local_task_command_replaces_the_task_program(monkeypatch: pytest.Monkey
     assert task_command() == ["/opt/task", "--flag", "two words"]
 
 
+def test_local_task_image_runs_the_task_in_that_image(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOCAL_TASK_COMMAND", raising=False)
+    monkeypatch.setenv("LOCAL_TASK_IMAGE", "localhost/playout-stream-task:local")
+    assert task_command() == [
+        sys.executable, "-m", "local.task_container", "run", "localhost/playout-stream-task:local"
+    ]  # fmt: skip
+    env = _task_env()
+    assert "FFMPEG_PATH" not in env  # the image's own, not this machine's build
+    assert env["TABLE_NAME"] == RESOURCES.table_name
+
+
+def test_a_task_image_and_a_task_command_together_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_TASK_COMMAND", "/opt/task")
+    monkeypatch.setenv("LOCAL_TASK_IMAGE", "localhost/playout-stream-task:local")
+    with pytest.raises(ValueError, match="set one"):
+        task_command()
+
+
 def test_the_tasks_dynamodb_endpoint_moves_only_dynamodb(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAM_TASK_DYNAMODB_ENDPOINT", "http://127.0.0.1:6000")
     env = _task_env()
