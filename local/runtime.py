@@ -40,6 +40,8 @@ TASK_ENV_PASSTHROUGH_PREFIXES: Final = ("STREAM_TASK_", "FFMPEG", "YOUTUBE_")
 # that injects faults, say), and the command the launcher runs as the stream task.
 TASK_DYNAMODB_ENDPOINT_VAR: Final = "STREAM_TASK_DYNAMODB_ENDPOINT"
 TASK_COMMAND_VAR: Final = "LOCAL_TASK_COMMAND"
+# Where the launcher appends each task's launch (command, overrides): the workflow inputs a test audits.
+TASK_INPUTS_FILE_VAR: Final = "LOCAL_TASK_INPUTS_FILE"
 # Whether links to this machine can be imported: yes by default (the tests serve the files they import from
 # here); "false" refuses them as in AWS, at the API and in the media jobs alike.
 ALLOW_LOOPBACK_IMPORTS_VAR: Final = "LOCAL_ALLOW_LOOPBACK_IMPORTS"
@@ -128,8 +130,13 @@ class LocalMode:
         from playout import launcher as playout_launcher
         from playout import schedules
 
+        inputs_file = os.environ.get(TASK_INPUTS_FILE_VAR)
         self.launcher = LocalLauncher(
-            task_env=self._task_env(res), log=self.log, command=task_command(), cwd=REPO_ROOT
+            task_env=self._task_env(res),
+            log=self.log,
+            command=task_command(),
+            cwd=REPO_ROOT,
+            inputs_file=Path(inputs_file) if inputs_file else None,
         )
         playout_launcher.set_launcher(self.launcher)
         self.launcher.start_watchdog()
