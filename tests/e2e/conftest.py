@@ -363,10 +363,35 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser.on("context", record_app_responses)
         try:
             yield browser
         finally:
             browser.close()
+
+
+def record_app_responses(context: Any) -> None:
+    """What the app in a browser context is answered by local mode's API goes to the run's secret scan, as
+    an API client's does, and so do the tokens its sign-ins got from the Cognito proxy (where they belong)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    def recorded(response: Any) -> None:
+        path = urlsplit(response.url).path
+        if not path.startswith(("/api/", "/cognito/")):
+            return
+        try:
+            body = response.text()
+        except PlaywrightError:  # a redirect, or a page closed before its answer was read: no body to scan
+            body = ""
+        if path.startswith("/api/"):
+            THIS_RUN.responses.add_text(
+                response.request.method, response.url, response.status, response.headers, body
+            )
+        elif body.startswith("{"):
+            with contextlib.suppress(ValueError):
+                THIS_RUN.add_cognito_result(json.loads(body).get("AuthenticationResult") or {})
+
+    context.on("response", recorded)
 
 
 @pytest.fixture(scope="session")

@@ -191,9 +191,13 @@ class ResponseLog:
     entries: list[tuple[str, str, int, str]] = field(default_factory=list)
 
     def add(self, response: requests.Response) -> None:
-        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-        text = headers + "\n\n" + response.text
-        self.entries.append((response.request.method or "", response.url, response.status_code, text))
+        method = response.request.method or ""
+        self.add_text(method, response.url, response.status_code, response.headers, response.text)
+
+    def add_text(self, method: str, url: str, status: int, headers: Mapping[str, str], body: str) -> None:
+        """A response as any client saw it (a browser's, say)."""
+        text = "\n".join(f"{k}: {v}" for k, v in headers.items()) + "\n\n" + body
+        self.entries.append((method, url, status, text))
         if self.secrets is not None:
             for signature in _SIGNATURE_IN_URL.findall(text):
                 self.secrets.add_secret(PRESIGNED_SIGNATURE, signature)
