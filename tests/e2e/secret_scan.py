@@ -93,7 +93,7 @@ class Report:
             lines.append(f"{place}: {seen.units} scanned, {seen.bytes} bytes, from {seen.sources} sources")
         lines += [f"missing (cannot be scanned): {path}" for path in self.missing]
         lines.append(f"hits: {len(self.hits)}")
-        lines += [f"  {hit.kind} in a {hit.place} at {hit.where}: {hit.excerpt}" for hit in self.hits]
+        lines += [f"  {hit.kind} in {hit.place} at {hit.where}: {hit.excerpt}" for hit in self.hits]
         return "\n".join(lines)
 
     def figures(self, prefix: str) -> dict[str, int]:
