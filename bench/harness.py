@@ -278,6 +278,7 @@ class RtmpSink:
             (self._root / directory).mkdir()
         self.port = free_port()
         config = self._root / "nginx.conf"
+        # No access log: nginx-rtmp's names every stream key, in nginx's default one (/var/log/nginx/).
         config.write_text(
             f"""load_module {RTMP_MODULE};
 daemon off;
@@ -287,6 +288,7 @@ pid {self._root}/nginx.pid;
 error_log {self._root}/logs/error.log warn;
 events {{ worker_connections 256; }}
 rtmp {{
+    access_log off;
     server {{
         listen 127.0.0.1:{self.port};
         chunk_size 4096;

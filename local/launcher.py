@@ -8,6 +8,7 @@ Signals map to the exit codes ECS reports: a process ended by SIGTERM exits 143,
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -138,7 +139,11 @@ class LocalLauncher:
         media_book: MediaJobBook | None = None,
         stop_grace_s: float = STOP_GRACE_S,
         clock: Callable[[], float] = time.monotonic,
+        inputs_file: Path | None = None,
     ) -> None:
+        """`inputs_file`: where each task's launch is appended as a JSON line (its command and the environment
+        it gets beyond the task definition's: what the workflow's input and the ECS overrides hold in AWS), so
+        that a test can prove that no secret travels in them."""
         self._task_env = dict(task_env)
         self._log = log
         self._command = list(command)
@@ -150,6 +155,7 @@ class LocalLauncher:
         self._media_book = media_book or MediaJobBook(_api_media_job_steps)
         self._stop_grace_s = stop_grace_s
         self._clock = clock
+        self._inputs_file = inputs_file
         self._closing = threading.Event()
         self._lock = threading.Lock()
         self._runs: dict[str, _Run] = {}
@@ -263,6 +269,7 @@ class LocalLauncher:
     def _run_task(self, run: _Run, attempt: int) -> int | None:
         """The exit code as ECS reports it; None when the task could not start (as a placement failure)."""
         env = {**self._task_env, **run.env}
+        self._record_inputs(run, attempt)
         try:
             process = subprocess.Popen(
                 run.command,
@@ -288,6 +295,13 @@ class LocalLauncher:
         with self._lock:
             run.process = None
         return 128 - returncode if returncode < 0 else returncode
+
+    def _record_inputs(self, run: _Run, attempt: int) -> None:
+        if self._inputs_file is None:
+            return
+        launch = {"run_id": run.run_id, "attempt": attempt, "command": run.command, "overrides": run.env}
+        with self._lock, self._inputs_file.open("a", encoding="utf-8") as inputs:
+            inputs.write(json.dumps(launch) + "\n")
 
     def _pump(self, stream: IO[bytes] | None) -> None:
         if stream is None:

@@ -44,6 +44,8 @@ TASK_COMMAND_VAR: Final = "LOCAL_TASK_COMMAND"
 # An image of stream_task/Dockerfile (local/task_container.py builds one): the launcher runs each stream task
 # in it with podman, as Fargate would, instead of as a process of this machine.
 TASK_IMAGE_VAR: Final = "LOCAL_TASK_IMAGE"
+# Where the launcher appends each task's launch (command, overrides): the workflow inputs a test audits.
+TASK_INPUTS_FILE_VAR: Final = "LOCAL_TASK_INPUTS_FILE"
 # Whether links to this machine can be imported: yes by default (the tests serve the files they import from
 # here); "false" refuses them as in AWS, at the API and in the media jobs alike.
 ALLOW_LOOPBACK_IMPORTS_VAR: Final = "LOCAL_ALLOW_LOOPBACK_IMPORTS"
@@ -132,8 +134,13 @@ class LocalMode:
         from playout import launcher as playout_launcher
         from playout import schedules
 
+        inputs_file = os.environ.get(TASK_INPUTS_FILE_VAR)
         self.launcher = LocalLauncher(
-            task_env=self._task_env(res), log=self.log, command=task_command(), cwd=REPO_ROOT
+            task_env=self._task_env(res),
+            log=self.log,
+            command=task_command(),
+            cwd=REPO_ROOT,
+            inputs_file=Path(inputs_file) if inputs_file else None,
         )
         playout_launcher.set_launcher(self.launcher)
         self.launcher.start_watchdog()

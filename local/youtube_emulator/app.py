@@ -3,7 +3,8 @@
 - `/o/oauth2/v2/auth` (and `/o/oauth2/auth`), `/token`, `/revoke`: Google's OAuth 2.0 endpoints;
 - `/youtube/v3/...`, `/upload/youtube/v3/...`: the YouTube Data API, every request checked against the
   discovery document, authenticated, charged to its project's quota ledger;
-- `/emulator/...`: test controls and the images the API's resources link to;
+- `/emulator/...`: test controls (`/emulator/issued`: every secret it handed out) and the images the API's
+  resources link to;
 - `/emulator/rtmp/...`: nginx-rtmp's notifications (who publishes, what was recorded).
 """
 
@@ -46,6 +47,7 @@ _ROUTES: Final = Map(
         Rule("/revoke", endpoint="revoke", methods=["GET", "POST"]),
         Rule("/emulator", endpoint="about", methods=["GET"]),
         Rule("/emulator/reset", endpoint="reset", methods=["POST"]),
+        Rule("/emulator/issued", endpoint="issued", methods=["GET"]),
         Rule("/emulator/broadcasts/<broadcast_id>", endpoint="broadcast", methods=["GET"]),
         Rule("/emulator/broadcasts/<broadcast_id>/end", endpoint="end_broadcast", methods=["POST"]),
         Rule("/emulator/streams/<stream>", endpoint="stream", methods=["GET"]),
@@ -264,6 +266,11 @@ class EmulatorApp:
                 "emulated_methods": sorted(self.data_api.emulated_methods),
             },
         )
+
+    def _issued(self, request: Request) -> Response:
+        """Every secret the emulator handed out (OAuth client secrets, codes, tokens; stream keys)."""
+        issued = {**self.accounts.issued(), "stream_keys": self.studio.issued_stream_names()}
+        return _json(200, issued, NO_STORE)
 
     def _reset(self, request: Request) -> Response:
         self.studio.reset()

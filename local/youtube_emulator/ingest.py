@@ -77,6 +77,7 @@ def nginx_config(
     )
     # Only the loopback's names: a page rebound to 127.0.0.1 drives no recorder (local/hosts.py).
     served_hosts = "^(" + "|".join(re.escape(host) for host in sorted(loopback_hosts(control_port))) + ")$"
+    # No access log: nginx-rtmp's names every stream key, in nginx's default one (/var/log/nginx/ on Debian).
     return f"""load_module {RTMP_MODULE};
 daemon off;
 master_process off;
@@ -95,6 +96,7 @@ http {{
     }}
 }}
 rtmp {{
+    access_log off;
     server {{
         listen {HOST}:{rtmp_port};
         chunk_size 4096;

@@ -204,6 +204,7 @@ class LiveStudio:
         self._slots: dict[str, dict[int, str]] = {}  # stream name -> archive slot -> broadcast id
         self._open_archives: dict[Path, str] = {}  # an archive file being written -> its broadcast
         self._closed_early: set[Path] = set()  # closed before its opening was reported
+        self._issued_stream_names: list[str] = []  # every stream key handed out; reset() keeps it
 
     def add_channel(self, channel: Channel) -> Channel:
         with self._lock:
@@ -248,6 +249,7 @@ class LiveStudio:
         )
         with self._lock:
             self._streams[stream.stream_id] = stream
+            self._issued_stream_names.append(stream.stream_name)
         return stream
 
     def streams(self, channel: Channel, ids: list[str] | None) -> list[LiveStream]:
@@ -273,6 +275,11 @@ class LiveStudio:
     def stream(self, stream_id: str) -> LiveStream | None:
         with self._lock:
             return self._streams.get(stream_id)
+
+    def issued_stream_names(self) -> list[str]:
+        """The stream name (the ingest's key) of every stream inserted since the start, deleted ones too."""
+        with self._lock:
+            return list(self._issued_stream_names)
 
     def stream_by_name(self, stream_name: str) -> LiveStream | None:
         with self._lock:

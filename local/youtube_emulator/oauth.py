@@ -43,6 +43,9 @@ KNOWN_SCOPES: Final = {
     "profile": "See your personal info, including any personal info you've made public",
 }
 PKCE_METHODS: Final = ("S256", "plain")
+# The secrets the server hands out, by kind: `GoogleAccounts.issued()` lists every one, for a test that proves
+# none of them leaked.
+ISSUED_KINDS: Final = ("client_secrets", "authorization_codes", "access_tokens", "refresh_tokens")
 
 
 @dataclass(frozen=True)
@@ -156,10 +159,12 @@ class GoogleAccounts:
         self._grants: list[Grant] = []
         self._refresh_tokens: dict[str, Grant] = {}
         self._access_tokens: dict[str, AccessToken] = {}
+        self._issued: dict[str, list[str]] = {kind: [] for kind in ISSUED_KINDS}  # reset() keeps it
 
     def add_client(self, client: OAuthClient) -> OAuthClient:
         with self._lock:
             self.clients[client.client_id] = client
+            self._issued["client_secrets"].append(client.client_secret)
         return client
 
     def add_account(self, account: Account) -> Account:
@@ -240,6 +245,7 @@ class GoogleAccounts:
                 expires_at=self._clock() + CODE_LIFETIME_S,
             )
             self._codes[code.code] = code
+            self._issued["authorization_codes"].append(code.code)
         answer |= {"code": code.code, "scope": " ".join(consent.scopes), "authuser": "0", "prompt": "consent"}
         return _with_query(consent.redirect_uri, answer)
 
@@ -310,6 +316,7 @@ class GoogleAccounts:
                 refresh_token = "1//0" + secrets.token_urlsafe(72)
                 grant.refresh_tokens.add(refresh_token)
                 self._refresh_tokens[refresh_token] = grant
+                self._issued["refresh_tokens"].append(refresh_token)
                 answer["refresh_token"] = refresh_token
             return answer
 
@@ -337,6 +344,7 @@ class GoogleAccounts:
             expires_at=self._clock() + self.access_token_lifetime_s,
         )
         self._access_tokens[token.token] = token
+        self._issued["access_tokens"].append(token.token)
         return {
             "access_token": token.token,
             "expires_in": self.access_token_lifetime_s,
@@ -365,6 +373,11 @@ class GoogleAccounts:
             return access
 
     # --- test controls ---
+
+    def issued(self) -> dict[str, list[str]]:
+        """Every secret handed out since the start (a reset forgets the grants, not this record), by kind."""
+        with self._lock:
+            return {kind: list(values) for kind, values in self._issued.items()}
 
     def expire_access_tokens(self) -> int:
         with self._lock:

@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -32,7 +32,9 @@ import pytest
 import requests
 
 from local.processes import launched_pids
+from local.resources import REGION as LOCAL_REGION
 from playout.media import conformed_key, object_key
+from tests.e2e.secret_scan import THIS_RUN, Place, ResponseLog, SecretScan
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIGURES_FILE = REPO_ROOT / "build" / "e2e-figures.json"
@@ -137,6 +139,36 @@ def record_figure(figures: dict[str, Any], name: str, value: float) -> None:
     print(f"e2e figure {name} = {value:.3f}")
 
 
+# --- secrets stay secret ---
+
+
+@pytest.fixture(scope="session", autouse=True)
+def secret_scan(figures: dict[str, Any]) -> Iterator[SecretScan]:
+    """After every other fixture of the worker's e2e session (local modes, ingests) has stopped: every secret
+    the run used, looked for in every place it could have leaked to (tests/e2e/secret_scan.py). A hit fails
+    the run, with its place and a redacted excerpt."""
+    # Where an nginx whose configuration names no log of its own writes (Debian's: /var/log/nginx/), shared
+    # with every other nginx on the machine: what this session adds to it.
+    for default_log in nginx_default_logs():
+        THIS_RUN.watch(Place.LOG, default_log, from_byte=default_log.stat().st_size)
+    yield THIS_RUN
+    report = THIS_RUN.report()
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    for name, value in report.figures(f"secret scan {worker}:").items():
+        record_figure(figures, name, value)
+    if not report.clean:
+        pytest.fail(f"secrets leaked:\n{report.describe()}", pytrace=False)
+
+
+def nginx_default_logs() -> list[Path]:
+    """The log files nginx was built to write to when its configuration names none (`nginx -V`): readable."""
+    if shutil.which("nginx") is None:
+        return []
+    built = subprocess.run(["nginx", "-V"], capture_output=True, text=True, check=False, timeout=10).stderr
+    paths = re.findall(r"--(?:http|error)-log-path=(/\S+)", built)
+    return [Path(path) for path in paths if Path(path).is_file() and os.access(path, os.R_OK)]
+
+
 # --- the RTMP ingest ---
 
 
@@ -153,6 +185,8 @@ def write_rtmp_config(root: Path, port: int, record_dir: Path, *, one_file_per_s
     """An nginx-rtmp on 127.0.0.1:`port` whose application `live` records every stream to `record_dir`: one
     file per stream key (a new publish starts it again), or one per session (`<key>-<unix time>.flv`)."""
     config = root / "nginx.conf"
+    THIS_RUN.watch(Place.LOG, root / "logs")
+    # No access log: nginx-rtmp's names every stream key, in nginx's default one (/var/log/nginx/ on Debian).
     config.write_text(
         f"""load_module {RTMP_MODULE};
 daemon off;
@@ -162,6 +196,7 @@ pid {root}/nginx.pid;
 error_log {root}/logs/error.log warn;
 events {{ worker_connections 64; }}
 rtmp {{
+    access_log off;
     server {{
         listen 127.0.0.1:{port};
         chunk_size 4096;
@@ -179,7 +214,7 @@ rtmp {{
 
 
 @pytest.fixture(scope="session")
-def rtmp_sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RtmpSink]:
+def rtmp_sink(tmp_path_factory: pytest.TempPathFactory, secret_scan: SecretScan) -> Iterator[RtmpSink]:
     _require("nginx")
     if not RTMP_MODULE.is_file():
         pytest.fail(f"{RTMP_MODULE} is missing (apt-get install libnginx-mod-rtmp)", pytrace=False)
@@ -222,6 +257,7 @@ def running_local_mode(root: Path, extra_env: dict[str, str] | None = None) -> I
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     log_file = root / "local.log"
+    task_inputs = root / "task-inputs.jsonl"
     # A clean environment: other suites in this worker set AWS and API variables (quota, table) at import.
     env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
     env |= {
@@ -231,8 +267,16 @@ def running_local_mode(root: Path, extra_env: dict[str, str] | None = None) -> I
             [str(REPO_ROOT / "layers"), str(REPO_ROOT / "functions"), str(REPO_ROOT)]
         ),
         "PYTHONUNBUFFERED": "1",
+        "LOCAL_TASK_INPUTS_FILE": str(task_inputs),
     }
     env |= extra_env or {}
+    task_inputs.touch()
+    for place, path in (
+        (Place.LOG, log_file),
+        (Place.LOG, root / "console.log"),
+        (Place.WORKFLOW_INPUT, task_inputs),
+    ):
+        THIS_RUN.watch(place, path)
     console = (root / "console.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "local"], cwd=REPO_ROOT, env=env, stdout=console, stderr=subprocess.STDOUT
@@ -251,15 +295,62 @@ def running_local_mode(root: Path, extra_env: dict[str, str] | None = None) -> I
             if time.monotonic() > deadline:
                 raise TimeoutError(f"local mode did not answer /api/health within {LOCAL_START_TIMEOUT_S} s")
             time.sleep(0.2)
-        yield LocalModeProcess(url=url, log_file=log_file, process=process)
+        local = LocalModeProcess(url=url, log_file=log_file, process=process)
+        try:
+            yield local
+        finally:
+            if process.poll() is None:  # what lives only as long as local mode: the emulator, moto's tables
+                collect_secrets_and_items(local, root / "dynamodb-items.jsonl")
     finally:
         code = _stop(process, signal.SIGTERM, timeout_s=40)
         console.close()
         assert code == 0, f"local mode exited with {code} on SIGTERM: see {root / 'console.log'}"
 
 
+def collect_secrets_and_items(local: LocalModeProcess, items_file: Path) -> None:
+    """Into the run's secret scan: what the YouTube emulator issued, and every item of local mode's DynamoDB
+    tables (dumped to `items_file`, one JSON line each), before local mode stops and both are gone."""
+    started = local_events(local, "youtube emulator started", "resources created")
+    if "youtube emulator started" in started:
+        THIS_RUN.add_emulator_issued(emulator_of(local).get("/issued"))
+    resources = started["resources created"]
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=resources["endpoint_url"],
+        region_name=LOCAL_REGION,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    with items_file.open("w") as items:
+        for table in dynamodb.list_tables()["TableNames"]:
+            for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+                for item in page["Items"]:
+                    items.write(json.dumps(item, default=_bytes_as_text) + "\n")
+    THIS_RUN.watch(Place.STORED, items_file)
+
+
+def _bytes_as_text(value: object) -> str:
+    if isinstance(value, bytes):
+        return value.decode("latin-1")  # every byte kept: a secret stored in binary still reads as itself
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def local_events(local: LocalModeProcess, *messages: str) -> dict[str, dict[str, Any]]:
+    """The first of each of local mode's log events named `messages` that it logged, by message."""
+    found: dict[str, dict[str, Any]] = {}
+    for line in local.log_file.read_text().splitlines():
+        if line.startswith("{") and any(f'"{message}"' in line for message in messages):
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if event.get("message") in messages:
+                    found.setdefault(event["message"], event)
+    return found
+
+
 @pytest.fixture(scope="session")
-def local_mode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalModeProcess]:
+def local_mode(
+    tmp_path_factory: pytest.TempPathFactory, secret_scan: SecretScan
+) -> Iterator[LocalModeProcess]:
     with running_local_mode(tmp_path_factory.mktemp("local")) as local:
         yield local
 
@@ -272,10 +363,35 @@ def browser() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser.on("context", record_app_responses)
         try:
             yield browser
         finally:
             browser.close()
+
+
+def record_app_responses(context: Any) -> None:
+    """What the app in a browser context is answered by local mode's API goes to the run's secret scan, as
+    an API client's does, and so do the tokens its sign-ins got from the Cognito proxy (where they belong)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    def recorded(response: Any) -> None:
+        path = urlsplit(response.url).path
+        if not path.startswith(("/api/", "/cognito/")):
+            return
+        try:
+            body = response.text()
+        except PlaywrightError:  # a redirect, or a page closed before its answer was read: no body to scan
+            body = ""
+        if path.startswith("/api/"):
+            THIS_RUN.responses.add_text(
+                response.request.method, response.url, response.status, response.headers, body
+            )
+        elif body.startswith("{"):
+            with contextlib.suppress(ValueError):
+                THIS_RUN.add_cognito_result(json.loads(body).get("AuthenticationResult") or {})
+
+    context.on("response", recorded)
 
 
 @pytest.fixture(scope="session")
@@ -288,30 +404,10 @@ def runtime_config(local_mode: LocalModeProcess) -> dict[str, str]:
 # --- users and API clients ---
 
 
-@dataclass
-class ResponseLog:
-    """Every API response of the run, to prove that no secret ever came back."""
-
-    entries: list[tuple[str, str, int, str]] = field(default_factory=list)
-
-    def add(self, response: requests.Response) -> None:
-        headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
-        self.entries.append(
-            (
-                response.request.method or "",
-                response.url,
-                response.status_code,
-                headers + "\n\n" + response.text,
-            )
-        )
-
-    def containing(self, secret: str) -> list[str]:
-        return [f"{method} {url} -> {status}" for method, url, status, text in self.entries if secret in text]
-
-
 @pytest.fixture(scope="session")
-def response_log() -> ResponseLog:
-    return ResponseLog()
+def response_log(secret_scan: SecretScan) -> ResponseLog:
+    """Every API response of the run, to prove that no secret ever came back."""
+    return secret_scan.responses
 
 
 @dataclass
@@ -331,6 +427,8 @@ class ApiClient:
             self._session.headers["Authorization"] = f"Bearer {user.id_token}"
 
     def request(self, method: str, path: str, body: Any = None, **kwargs: Any) -> requests.Response:
+        if method == "POST" and path == "/api/destinations" and isinstance(body, dict):
+            THIS_RUN.add_secret("RTMP stream key", str(body.get("stream_key", "")))
         response = self._session.request(
             method, f"{self.base_url}{path}", json=body, timeout=kwargs.pop("timeout", 30), **kwargs
         )
@@ -353,13 +451,20 @@ class ApiClient:
 
 
 def cognito_client(local_mode: LocalModeProcess, region: str) -> Any:
-    return boto3.client(
+    """A client of local mode's Cognito proxy; every token it is answered goes to the run's secret scan."""
+    client = boto3.client(
         "cognito-idp",
         endpoint_url=f"{local_mode.url}/cognito/",
         region_name=region,
         aws_access_key_id="unused",
         aws_secret_access_key="unused",
     )
+
+    def record_tokens(parsed: dict[str, Any], **_: Any) -> None:
+        THIS_RUN.add_cognito_result(parsed.get("AuthenticationResult") or {})
+
+    client.meta.events.register("after-call.cognito-idp", record_tokens)
+    return client
 
 
 def sign_up_and_in(local_mode: LocalModeProcess, config: dict[str, str], email: str) -> User:
@@ -597,6 +702,7 @@ def stream_keys() -> list[str]:
 def new_stream_key(stream_keys: list[str]) -> str:
     key = f"sk-e2e-{secrets.token_hex(8)}"
     stream_keys.append(key)
+    THIS_RUN.add_secret("RTMP stream key", key)
     return key
 
 
@@ -662,11 +768,9 @@ class Emulator:
 
 
 def emulator_of(local: LocalModeProcess) -> Emulator:
-    for line in local.log_file.read_text().splitlines():
-        if '"youtube emulator started"' in line:
-            started = json.loads(line)
-            return Emulator(started["controls"], started["ca_certificate"], Path(started["recordings"]))
-    raise AssertionError("local mode did not start its YouTube emulator (it does by default)")
+    started = local_events(local, "youtube emulator started").get("youtube emulator started")
+    assert started is not None, "local mode did not start its YouTube emulator (it does by default)"
+    return Emulator(started["controls"], started["ca_certificate"], Path(started["recordings"]))
 
 
 @pytest.fixture(scope="module")

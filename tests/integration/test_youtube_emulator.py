@@ -284,6 +284,24 @@ def test_a_pkce_code_is_exchanged_once_for_tokens_that_google_auth_refreshes(
     assert (creds.expiry - datetime.now(UTC).replace(tzinfo=None)).seconds > 3500
 
 
+def test_the_emulator_lists_every_secret_it_handed_out_even_after_a_reset(
+    emulator: RunningEmulator, youtube: Any
+) -> None:
+    granted = consent(emulator)
+    tokens = exchange(emulator, granted.code, granted.verifier)
+    creds = credentials(emulator, tokens)
+    creds.refresh(google.auth.transport.requests.Request())
+    stream_name = new_stream(youtube)["cdn"]["ingestionInfo"]["streamName"]
+    control(emulator, "POST", "/reset")
+
+    issued = control(emulator, "GET", "/issued")
+    assert emulator.client.client_secret in issued["client_secrets"]
+    assert granted.code in issued["authorization_codes"]
+    assert {tokens["access_token"], creds.token} <= set(issued["access_tokens"])
+    assert tokens["refresh_token"] in issued["refresh_tokens"]
+    assert stream_name in issued["stream_keys"]
+
+
 def test_the_token_endpoint_takes_the_client_in_basic_auth_as_requests_oauthlib_sends_it(
     emulator: RunningEmulator,
 ) -> None:

@@ -108,6 +108,23 @@ def test_the_task_gets_only_the_run_ids_and_the_task_definition_environment(harn
     assert attempt["env"] == {"STREAM_ID": "str_1", "USER_ID": "user-1", "RUN_ID": "run_1", "TABLE_NAME": "t"}
 
 
+def test_each_launch_is_written_to_the_inputs_file_with_its_overrides_only(tmp_path: Path) -> None:
+    inputs = tmp_path / "inputs.jsonl"
+    h = _harness(tmp_path, inputs_file=inputs)
+    try:
+        h.run({"exit": 1}, {"exit": 0})
+        assert h.settled().action is Action.DONE
+    finally:
+        h.launcher.stop_all(grace_s=1)
+    launches = [json.loads(line) for line in inputs.read_text().splitlines()]
+    overrides = {"STREAM_ID": "str_1", "USER_ID": "user-1", "RUN_ID": "run_1"}
+    assert [(launch["attempt"], launch["overrides"]) for launch in launches] == [
+        (1, overrides),
+        (2, overrides),
+    ]
+    assert launches[0]["command"] == [sys.executable, str(FAKE_TASK)]
+
+
 def test_an_interrupted_task_is_resumed_at_once_and_not_counted_as_a_crash(harness: Harness) -> None:
     harness.run(
         {"exit": 143}, {"exit": 1}, {"exit": 143}, {"exit": 1}, {"exit": 143}, {"exit": 1}, {"exit": 3}
