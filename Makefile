@@ -91,7 +91,7 @@ local: system-deps $(VENV)/.installed web/dist/index.html $(ENGINE_FFMPEG)
 	PORT=$(PORT) $(PY) -m local
 
 test: system-deps $(VENV)/.installed web/dist/index.html build/layer/.built $(ENGINE_FFMPEG) lint
-	$(PY) -m pytest -n 2 --dist loadgroup -p no:cacheprovider --durations=30
+	$(PY) -m pytest -n 3 --dist loadgroup --no-loadscope-reorder -p no:cacheprovider --durations=40
 
 # --- the rest -----------------------------------------------------------------------------------------
 

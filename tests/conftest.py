@@ -1,5 +1,5 @@
 """Suite-wide wiring: the expensive session fixtures (one CDK synth, one local-mode stack) each live on
-one pytest-xdist worker, so `-n 2 --dist loadgroup` never builds them twice. A module that names its own
+one pytest-xdist worker, so `--dist loadgroup` never builds them twice. A module that names its own
 group runs on a worker of its own, with its own session fixtures (tests/e2e/test_seams.py: ten minutes of
 real time beside the rest of the suite)."""
 
@@ -13,14 +13,47 @@ import pytest
 _GROUPED_SUITES = ("infra", "e2e")
 
 
+# The groups in the order xdist hands them out (`--no-loadscope-reorder`: in collection order), longest
+# first, so that none starts late and ends the run alone. The seams' ten minutes of clock go first: they
+# mostly wait, and the other workers use the cores meanwhile.
+_LONGEST_FIRST = (
+    "e2e-seams",
+    "e2e",
+    "faults",
+    "media-library",
+    "schedule",
+    "app-journey",
+    "task-image",
+    "load_and_faults",
+    "youtube-lasting",
+    "handover",
+    "conform",
+    "youtube",
+    "infra",
+)
+
+
+def _group(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("xdist_group")
+    if marker is None:
+        return None
+    return str(marker.kwargs.get("name") or marker.args[0])
+
+
 # tryfirst: xdist reads the group markers in its own collection hook, which must see them.
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         suite = Path(str(item.fspath)).relative_to(Path(__file__).parent).parts[0]
         # A module may name its own group (a long test that runs beside its suite, on another worker).
-        if suite in _GROUPED_SUITES and item.get_closest_marker("xdist_group") is None:
+        if suite in _GROUPED_SUITES and _group(item) is None:
             item.add_marker(pytest.mark.xdist_group(name=suite))
+
+    def rank(item: pytest.Item) -> int:
+        group = _group(item)
+        return _LONGEST_FIRST.index(group) if group in _LONGEST_FIRST else len(_LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: each group's tests, and the rest, keep their order
 
 
 _SESSION_STARTED = time.time()

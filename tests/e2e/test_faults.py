@@ -33,6 +33,7 @@ import requests
 
 from local.dynamodb_proxy import DynamoDbProxy
 from tests.e2e.conftest import (
+    MEDIA_JOB_TIMEOUT_S,
     ApiClient,
     LocalModeProcess,
     ResponseLog,
@@ -43,6 +44,7 @@ from tests.e2e.conftest import (
     sign_up_and_in,
     stream_task_pids,
     upload_media,
+    wait_for_media,
     wait_for_status,
 )
 from tests.e2e.fault_rig import (
@@ -67,7 +69,7 @@ SCRATCH_SIZE = "2m"
 SIGTERM_RESUME_LIMIT_S = 30.0
 HUNG_STOP_LIMIT_S = 5.0  # stop → ended within 5 s, a pusher that takes no data included (its grace: 2 s)
 PARALLEL_SCENARIOS = int(os.environ.get("FAULTS_PARALLEL", "6"))
-SCENARIO_TIMEOUT_S = 240
+SCENARIO_TIMEOUT_S = 240 + 2 * MEDIA_JOB_TIMEOUT_S  # its faults, after a conform slowed by the others
 
 
 # --- the module's own local mode and ingests ---
@@ -180,7 +182,10 @@ class Rig:
         return ApiClient(local.url, user, self.response_log)
 
     def media(self, api: ApiClient, path: Path) -> str:
-        media = upload_media(api, path, api.base_url)
+        # The scenarios upload at once: their conforms share the cores with each other and with the other
+        # worker's tests, so each may take a few times what one alone does.
+        uploaded = upload_media(api, path, api.base_url, wait=False)
+        media = wait_for_media(api, uploaded["media_id"], timeout_s=MEDIA_JOB_TIMEOUT_S * 3)
         assert media["status"] == "ready", media
         return str(media["media_id"])
 
