@@ -61,7 +61,7 @@ from api.schemas import (
 from playout import destinations, importer, media, playlists, streams, thumbnails, users
 from playout import health as stream_health
 from playout.errors import PlayoutError
-from playout.models import Media, Stream, utcnow
+from playout.models import Media, utcnow
 from playout.settings import get_settings, get_youtube_settings
 from playout.youtube import channels as youtube_channels
 from playout.youtube.broadcasts import Broadcasts, broadcasts_for
@@ -626,8 +626,8 @@ def create_stream(body: CreateStreamRequest) -> StreamOut:
     return _stream_out(streams.create_stream(_user_id(), spec, _broadcasts()))
 
 
-def _stream_out(stream: Stream) -> StreamOut:
-    return StreamOut.of(stream, stream_health.read(_user_id(), stream.stream_id))
+def _stream_out(view: streams.StreamView) -> StreamOut:
+    return StreamOut.of(view.stream, view.health)
 
 
 @app.get("/api/streams", tags=["streams"], responses=answers(HTTPStatus.OK, "a page of streams"))
@@ -643,7 +643,7 @@ def list_streams(limit: LimitQuery = 25, cursor: CursorQuery = None) -> StreamPa
     responses=answers(HTTPStatus.OK, "the stream", HTTPStatus.NOT_FOUND),
 )
 def get_stream(stream_id: StreamId) -> StreamOut:
-    return _stream_out(streams.get_stream(_user_id(), stream_id))
+    return _stream_out(streams.read_view(_user_id(), stream_id))
 
 
 @app.delete(
@@ -673,9 +673,9 @@ def delete_stream(stream_id: StreamId) -> Response[None]:
     ),
 )
 def start_stream(stream_id: StreamId) -> StreamOut:
-    stream = streams.start_stream(_user_id(), stream_id, _broadcasts())
+    view = streams.start_stream(_user_id(), stream_id, _broadcasts())
     metrics.add_metric(name="StreamStartRequests", unit=MetricUnit.Count, value=1)
-    return _stream_out(stream)
+    return _stream_out(view)
 
 
 @app.post(

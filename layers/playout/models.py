@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -19,8 +21,10 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection
 from pynamodb.connection.table import TableConnection
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
+from pynamodb.models import Model, _ModelFuture
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from playout.aws import share_loader
 from playout.resources import (
@@ -266,6 +270,34 @@ class StreamHealthItem(_Item):
     on_demand_s = NumberAttribute(default=0)
     destinations = ListAttribute(of=DestinationHealth, default=list)
     expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE, null=True)
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+@contextmanager
+def reading() -> Iterator[TransactGet]:
+    """Items of any kinds read by key in one TransactGetItems (at most 100, consistent): what a request needs
+    to know, in one call. IAM checks each item as a GetItem: no other action is needed."""
+    with TransactGet(connection=_Item._get_connection().connection) as read:
+        yield read
+
+
+def found(future: _ModelFuture[_M]) -> _M | None:
+    """The item a `reading()` block read, or None if there was none."""
+    try:
+        return future.get()
+    except DoesNotExist:
+        return None
+
+
+@contextmanager
+def writing() -> Iterator[TransactWrite]:
+    """One TransactWriteItems. pynamodb sends condition checks, then deletes, then puts, then updates: a
+    cancellation's reasons come in that order, whatever order the block added them in."""
+    # The models' own connection: bind_table() repoints it, and it is reused across calls.
+    with TransactWrite(connection=_Item._get_connection().connection) as transaction:
+        yield transaction
 
 
 ALL_MODELS: tuple[type[_Item], ...] = (
