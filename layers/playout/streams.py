@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import PynamoDBException, TransactWriteError, UpdateError
@@ -14,21 +14,28 @@ from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
 from playout import health, playlists, schedules
-from playout.destinations import RTMP, get_destination
+from playout.destinations import RTMP
 from playout.errors import InvalidInput, InvalidState, NotFound, PlayoutError, TooManyRequests
 from playout.ids import new_id
 from playout.launcher import get_launcher
 from playout.media import READY, find_media
 from playout.models import (
+    DESTINATION_PREFIX,
     EVENT_PREFIX,
+    MEDIA_PREFIX,
+    PLAYLIST_PREFIX,
     PROFILE_SK,
     STREAM_PREFIX,
+    Destination,
+    Media,
+    Playlist,
     Stream,
     StreamEvent,
     StreamHealthItem,
     UserProfile,
     YouTubeOptions,
     found,
+    read_many,
     reading,
     user_pk,
     utcnow,
@@ -104,21 +111,57 @@ def _status_in(*statuses: str) -> Condition:
     return Stream.status.is_in(*statuses)
 
 
-def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool, str | None]:
-    """The media ids in play order, the shuffle flag and the playlist's name (if a playlist was given), every
-    item the caller's and ready."""
+@dataclass(frozen=True)
+class _Plan:
+    """What a new stream plays and where, as read for it."""
+
+    media_ids: list[str]  # in play order
+    shuffle: bool
+    playlist_name: str | None  # when a playlist was given
+    destination_types: list[str]  # in the order of the spec's destination_ids
+    # Media not read: the stream's write checks them `ready` itself (a playlist's, when few enough).
+    checked_in_write: list[str]
+
+
+# A playlist's distinct media up to this many are checked by the stream's own write (a TransactWriteItems
+# holds 100 items: these, the stream and its two events) instead of being read first.
+_CHECKED_IN_WRITE = 97
+
+
+def _what_to_play(user_id: str, spec: StreamSpec) -> _Plan:
+    """The media in play order, every one the caller's and ready, and each destination's type: one
+    BatchGetItem of the destinations with the media, or with the playlist whose media the write checks."""
     if bool(spec.media_ids) == bool(spec.playlist_id):
         raise InvalidInput("give either media_ids or playlist_id")
-    playlist_name = None
+    pk = user_pk(user_id)
+    destination_keys = [(Destination, pk, DESTINATION_PREFIX + d) for d in spec.destination_ids]
+    playlist_name, checked_in_write = None, []
     if spec.playlist_id:
-        playlist = playlists.read_playlist(user_id, spec.playlist_id)
+        read: list[Any] = read_many([(Playlist, pk, PLAYLIST_PREFIX + spec.playlist_id), *destination_keys])
+        playlist = next((item for item in read if isinstance(item, Playlist)), None)
+        if playlist is None:
+            raise NotFound(f"playlist {spec.playlist_id} not found")
         media_ids, shuffle = [str(m) for m in playlist.media_ids], bool(playlist.shuffle)
         playlist_name = str(playlist.name)
         if not media_ids:
             raise InvalidInput(f"playlist {spec.playlist_id} is empty; add media to it first")
+        if len(set(media_ids)) <= _CHECKED_IN_WRITE:
+            checked_in_write = list(dict.fromkeys(media_ids))
+        else:
+            _check_playable(spec, media_ids, find_media(user_id, media_ids))
     else:
         media_ids, shuffle = list(spec.media_ids), spec.shuffle
-    found = find_media(user_id, media_ids)
+        read = read_many([*((Media, pk, MEDIA_PREFIX + m) for m in media_ids), *destination_keys])
+        _check_playable(spec, media_ids, {str(m.media_id): m for m in read if isinstance(m, Media)})
+    destinations = {str(d.destination_id): d for d in read if isinstance(d, Destination)}
+    for destination_id in spec.destination_ids:
+        if destination_id not in destinations:
+            raise NotFound(f"destination {destination_id} not found")
+    types = [str(destinations[d].type) for d in spec.destination_ids]
+    return _Plan(media_ids, shuffle, playlist_name, types, checked_in_write)
+
+
+def _check_playable(spec: StreamSpec, media_ids: list[str], found: dict[str, Media]) -> None:
     missing = playlists.missing_ids(media_ids, found)
     if missing and spec.playlist_id:
         raise InvalidInput(
@@ -130,7 +173,6 @@ def _what_to_play(user_id: str, spec: StreamSpec) -> tuple[list[str], bool, str 
     for media_id in dict.fromkeys(media_ids):
         if found[media_id].status != READY:
             raise InvalidInput(f"media {media_id} is {found[media_id].status}, not ready")
-    return media_ids, shuffle, playlist_name
 
 
 def _condition_failed(error: PynamoDBException) -> bool:
@@ -156,8 +198,8 @@ def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None
         raise InvalidInput(f"loops must be 1 to {MAX_LOOPS}")
     if not MIN_HANDOVER_AFTER_H <= spec.handover_after_h <= MAX_HANDOVER_AFTER_H:
         raise InvalidInput(f"handover_after_h must be {MIN_HANDOVER_AFTER_H:g} to {MAX_HANDOVER_AFTER_H:g}")
-    media_ids, shuffle, playlist_name = _what_to_play(user_id, spec)
-    destination_types = [str(get_destination(user_id, d).type) for d in spec.destination_ids]
+    plan = _what_to_play(user_id, spec)
+    media_ids = plan.media_ids
     scheduled_start = (
         schedules.checked_start(spec.scheduled_start, utcnow()) if spec.scheduled_start else None
     )
@@ -171,9 +213,9 @@ def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None
         privacy=spec.privacy,
         playlist_id=spec.playlist_id,
         media_ids=media_ids,
-        shuffle=shuffle,
+        shuffle=plan.shuffle,
         destination_ids=spec.destination_ids,
-        destination_types=destination_types,
+        destination_types=plan.destination_types,
         youtube=YouTubeOptions(
             made_for_kids=spec.made_for_kids,
             latency_preference=spec.latency_preference,
@@ -189,15 +231,42 @@ def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None
     if scheduled_start and not schedules.due_now(scheduled_start, utcnow()):
         # The schedule first: one without its stream fires into nothing, a stream without one never starts.
         schedules.get_scheduler().put(schedules.ScheduledStart(user_id, stream_id, scheduled_start))
-    source = f' from playlist "{playlist_name}"' if playlist_name is not None else ""
-    with writing() as transaction:  # the stream and its first events: one write, never one without the other
+    try:
+        _write_new_stream(stream, plan, spec, scheduled_start)
+    except TransactWriteError as error:
+        refused = _cancelled_by_condition(error)[: len(plan.checked_in_write)]
+        if not any(refused):
+            raise
+        if scheduled_start:
+            _drop_schedule(stream_id)
+        # A playlist's media gone or not ready: read, for the reason, as a stream of media ids is told it.
+        _check_playable(spec, media_ids, find_media(user_id, media_ids))
+        raise InvalidState(f"playlist {spec.playlist_id}'s media changed meanwhile; try again") from None
+    if scheduled_start and schedules.due_now(scheduled_start, utcnow()):
+        started = start_scheduled_stream(user_id, stream_id, scheduled_start, youtube)
+        if started is not None:
+            return read_view(user_id, stream_id)
+    return StreamView(stream, None)
+
+
+def _write_new_stream(
+    stream: Stream, plan: _Plan, spec: StreamSpec, scheduled_start: datetime | None
+) -> None:
+    """The stream, its first events and the check of the media not read: one write, all or nothing."""
+    user_id, stream_id = _owner(stream), str(stream.stream_id)
+    source = f' from playlist "{plan.playlist_name}"' if plan.playlist_name is not None else ""
+    with writing() as transaction:
+        for media_id in plan.checked_in_write:
+            transaction.condition_check(
+                Media, stream.pk, MEDIA_PREFIX + media_id, condition=Media.status == READY
+            )
         transaction.save(stream, condition=Stream.sk.does_not_exist())
         transaction.save(
             _event(
                 user_id,
                 stream_id,
                 "created",
-                f"{len(media_ids)} media{source} to {len(spec.destination_ids)} "
+                f"{len(plan.media_ids)} media{source} to {len(spec.destination_ids)} "
                 f"destination{'' if len(spec.destination_ids) == 1 else 's'}",
             )
         )
@@ -205,11 +274,6 @@ def create_stream(user_id: str, spec: StreamSpec, youtube: BroadcastMaker | None
             transaction.save(
                 _event(user_id, stream_id, "scheduled", f"starts at {scheduled_start.isoformat()}")
             )
-    if scheduled_start and schedules.due_now(scheduled_start, utcnow()):
-        started = start_scheduled_stream(user_id, stream_id, scheduled_start, youtube)
-        if started is not None:
-            return read_view(user_id, stream_id)
-    return StreamView(stream, None)
 
 
 def get_stream(user_id: str, stream_id: str, consistent: bool = False) -> Stream:
