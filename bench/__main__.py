@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import FrameType
 
 from bench import (
+    capacity,
     conform,
     conform_clips,
     copy_vs_transcode,
@@ -81,13 +82,37 @@ def _on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds through every finally: each process started gets stopped
 
 
+def _capacity(sink: RtmpSink, *, quick: bool) -> list[Figure]:
+    steps = capacity.QUICK if quick else capacity.FULL
+    _progress(
+        f"capacity: concurrent streams in local mode, steps of {list(steps.steps)}, {steps.window_s:g} s each"
+    )
+    return capacity.measure(sink, media.youtube_clip(), steps, _progress)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="shorter runs: a smoke test in about 3 min")
+    parser.add_argument(
+        "--only",
+        choices=["capacity"],
+        help="one part alone: capacity, the concurrent local streams the cores hold (about 8 min, 1 quick)",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     signal.signal(signal.SIGTERM, _on_sigterm)
     started, clock = now(), time.monotonic()
+    if args.only == "capacity":
+        sink = RtmpSink()
+        try:
+            held = _capacity(sink, quick=args.quick)
+        finally:
+            sink.close()
+        print(table(held))
+        alone = BUILD_DIR / f"results-{args.only}.json"  # the whole run's results stay as they were
+        write_json(alone, held, quick=args.quick, started=started, wall_s=time.monotonic() - clock)
+        _progress(f"written to {alone.relative_to(BUILD_DIR.parent.parent)}")
+        return 0
     _progress("preparing the test media (cached in build/bench)")
     files = media.prepare()
     figures: list[Figure] = []
@@ -112,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             figures += local_stream.measure(sink, files, seconds=plan.dynamodb_s)
             _progress("waiting for the memory runs to end")
             figures += memory.finish(runs)
+            # The cores to itself: after the memory runs, before the conform takes one.
+            figures += _capacity(sink, quick=args.quick)
             # After the memory runs: the conform is measured on one core of its own.
             _progress("conform: 1080p30 on one core")
             figures += conform.measure(files)
