@@ -3,7 +3,9 @@ in the same run (the machine's noise hits both alike). Prints a table and writes
 
 The memory runs (15 min and 1 min, or 2 and 0.5 with --quick) start first and go on while the others run;
 the conform figures (the 1080p30 clip, then each kind of test clip) and the media job's memory (a 2 GB file
-against a 100 MB one) follow them on one core of their own, about 6 min more (3 with --quick)."""
+against a 100 MB one) follow them on one core of their own, about 6 min more (3 with --quick). Between the
+two, the capacity: how many concurrent local-mode streams the cores hold (up to 15 min; `--only capacity`
+runs it alone)."""
 
 from __future__ import annotations
 
@@ -96,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         choices=["capacity"],
-        help="one part alone: capacity, the concurrent local streams the cores hold (about 8 min, 1 quick)",
+        help="one part alone: capacity, the concurrent local streams the cores hold (up to 15 min, 2 quick)",
     )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL

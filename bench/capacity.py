@@ -29,7 +29,7 @@ from bench.report import Figure
 from tests.e2e.conftest import LocalModeProcess, running_local_mode
 from tests.e2e.fleet import Fleet, Ingest
 
-STEPS = (1, 2, 4, 8, 12, 16, 24, 32, 40, 48)
+STEPS = (1, 2, 4, 8, 12, 16, 24, 32, 40, 48, 56, 64)
 QUICK_STEPS = (1, 2, 4)
 REALTIME_MIN = 0.97
 GAP_LIMIT_S = 1.0
