@@ -4,8 +4,9 @@ bench/report.json (a run of some parts keeps the other parts' figures there, fro
 
 The parts: `api` (DynamoDB calls per API route), `import` (the API Lambda's cold import), `sizes` (the
 layer and function packages), `load` (API latency in local mode under 20 concurrent clients, 60 s; 15 s
-with --quick), then `streaming` (everything below). The first four run before the streaming part starts,
-so that neither disturbs the other.
+with --quick), `capacity` (how many concurrent local-mode streams the cores hold: up to 15 min, 2 with
+--quick), then `streaming` (everything below). Each part has the machine to itself: they run one after the
+other, in that order.
 
 The memory runs (15 min and 1 min, or 2 and 0.5 with --quick) start first and go on while the others run;
 the conform figures (the 1080p30 clip, then each kind of test clip) and the media job's memory (a 2 GB file
@@ -23,6 +24,7 @@ from types import FrameType
 from bench import (
     api_calls,
     api_load,
+    capacity,
     cold_import,
     conform,
     conform_clips,
@@ -41,7 +43,7 @@ from bench.harness import REPO_ROOT, RtmpSink
 from bench.report import Figure, now, table, write_json
 
 REPORT = REPO_ROOT / "bench" / "report.json"
-PARTS = ("api", "import", "sizes", "load", "streaming")
+PARTS = ("api", "import", "sizes", "load", "capacity", "streaming")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,18 @@ def _api_parts(parts: list[str], plan: Plan) -> list[Figure]:
     return figures
 
 
+def _capacity(*, quick: bool) -> list[Figure]:
+    steps = capacity.QUICK if quick else capacity.FULL
+    _progress(
+        f"capacity: concurrent streams in local mode, steps of {list(steps.steps)}, {steps.window_s:g} s each"
+    )
+    sink = RtmpSink()
+    try:
+        return capacity.measure(sink, media.youtube_clip(), steps, _progress)
+    finally:
+        sink.close()
+
+
 def _of(part: str, figures: list[Figure]) -> list[Figure]:
     return [replace(figure, part=part) for figure in figures]
 
@@ -140,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     started, clock = now(), time.monotonic()
     figures = _api_parts(args.only, plan)
+    if "capacity" in args.only:  # the cores to itself, before the streaming part's runs
+        figures += _of("capacity", _capacity(quick=args.quick))
     if "streaming" in args.only:
         figures += _of("streaming", _streaming(plan))
     print(table(figures))

@@ -313,6 +313,11 @@ rtmp {{
     def recording(self, name: str) -> Path:
         return self.record_dir / f"{name}.flv"
 
+    @property
+    def pid(self) -> int:
+        """nginx's master process (its worker is its child)."""
+        return self._process.pid
+
     def close(self) -> None:
         stop(self._process, signal.SIGQUIT)  # graceful: recordings are closed properly
         shutil.rmtree(self._root, ignore_errors=True)

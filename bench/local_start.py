@@ -33,7 +33,7 @@ def _trial(user_id: str, media_id: str, destination_id: str, proxy: Proxy) -> fl
         loop=True,
         duration_s=None,
     )
-    stream_id = streams.create_stream(user_id, spec).stream_id
+    stream_id = streams.create_stream(user_id, spec).stream.stream_id
     known = len(proxy.connections)
     started = time.monotonic()
     streams.start_stream(user_id, stream_id)

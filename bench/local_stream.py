@@ -119,7 +119,7 @@ def measure(sink: RtmpSink, files: Media, *, seconds: float) -> list[Figure]:
             loop=True,
             duration_s=None,
         )
-        stream_id = streams.create_stream(user_id, spec).stream_id
+        stream_id = streams.create_stream(user_id, spec).stream.stream_id
         streams.start_stream(user_id, stream_id)
         wait_for(user_id, stream_id, {streams.LIVE}, 60)
         time.sleep(health.MIN_BEAT_INTERVAL_S)  # past the first beats of the run

@@ -48,9 +48,10 @@ def _seconds_for(clip: Path, size_bytes: int) -> float:
     return size_bytes / (clip.stat().st_size / CLIP_SECONDS)
 
 
-def prepare() -> Media:
+def youtube_clip() -> Path:
+    """The stream-ready 1080p30 clip at the bitrate YouTube asks for (CLIP_SECONDS long)."""
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
-    clip = _cached(
+    return _cached(
         BUILD_DIR / f"clip-1080p30-{CLIP_SECONDS}s.mp4",
         [
             "-f", "lavfi", "-i", f"testsrc2=size=1920x1080:rate=30:duration={CLIP_SECONDS}",
@@ -61,6 +62,10 @@ def prepare() -> Media:
             "-c:a", "aac", "-b:a", "160k", "-ar", "48000", "-ac", "2", "-shortest",
         ],
     )  # fmt: skip
+
+
+def prepare() -> Media:
+    clip = youtube_clip()
     # Stream copies, so the three differ only in length; the mp4 muxer's default puts the index (moov) at
     # the end, as in most uploads, which the reader must seek to before the first frame.
     small = _cached(

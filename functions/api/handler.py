@@ -61,13 +61,14 @@ from api.schemas import (
 from playout import destinations, importer, media, playlists, streams, thumbnails, users
 from playout import health as stream_health
 from playout.errors import PlayoutError
-from playout.models import Media, Stream, utcnow
+from playout.models import Media, utcnow
 from playout.settings import get_settings, get_youtube_settings
 from playout.youtube import channels as youtube_channels
 from playout.youtube.broadcasts import Broadcasts, broadcasts_for
 from playout.youtube.endpoints import CALLBACK_PATH
 from playout.youtube.google import GoogleProject, project_for
 from playout.youtube.oauth import STATE_LIFETIME, ConnectRefused, Outcome
+from playout.youtube.quota import QuotaLedger
 
 SETTINGS = get_settings()  # validated at cold start: a misconfigured function fails before serving
 logger = Logger()
@@ -235,25 +236,28 @@ def openapi() -> Response[str]:
 @app.get("/api/me", tags=["account"], responses=answers(HTTPStatus.OK, "the signed-in user"))
 def me() -> MeOut:
     caller = _caller()
-    media.release_abandoned_uploads(caller.user_id)
-    profile = users.get_profile(caller)
+    account = users.read_account(caller, _youtube_ledger())
+    profile = account.profile
+    released = 0
+    if users.may_have_open_uploads(profile):
+        released = media.release_abandoned_uploads(caller.user_id)
     return MeOut(
         user_id=caller.user_id,
         email=profile.email,
-        storage_used_bytes=int(profile.storage_used_bytes),
+        storage_used_bytes=max(0, int(profile.storage_used_bytes) - released),
         storage_quota_bytes=SETTINGS.storage_quota_bytes,
         active_streams=streams.active_stream_count(profile),
         max_concurrent_streams=SETTINGS.max_concurrent_streams,
-        youtube_quota=_youtube_quota(),
+        youtube_quota=YouTubeQuotaOut.of(account.youtube_quota) if account.youtube_quota else None,
     )
 
 
-def _youtube_quota() -> YouTubeQuotaOut | None:
+def _youtube_ledger() -> QuotaLedger | None:
     project = _youtube()
     if not project.configured:
         return None
     try:
-        return YouTubeQuotaOut.of(project.ledger().today())
+        return project.ledger()
     except PlayoutError:  # the OAuth client cannot be read: no YouTube to count for
         logger.warning("youtube quota unavailable", exc_info=True)
         return None
@@ -376,11 +380,7 @@ def _media_out(item: Media) -> MediaOut:
     ),
 )
 def delete_media(media_id: MediaId) -> Response[None]:
-    user_id = _user_id()
-    media.delete_media(
-        user_id, media_id, in_use=streams.uses(streams.active_streams(user_id), media_id=media_id)
-    )
-    playlists.forget_media(user_id, media_id)
+    media.delete_media(_user_id(), media_id, active_statuses=streams.ACTIVE)
     return Response(HTTPStatus.NO_CONTENT)
 
 
@@ -439,11 +439,9 @@ def delete_destination(destination_id: DestinationId) -> Response[None]:
     reached: nothing is deleted then)."""
     user_id = _user_id()
     in_use = streams.uses(streams.active_streams(user_id), destination_id=destination_id)
-    destination = destinations.get_destination(user_id, destination_id)
-    if destination.type == youtube_channels.YOUTUBE:
-        youtube_channels.revoke_and_delete(_youtube(), user_id, destination, in_use=in_use)
-    else:
-        destinations.delete_destination(user_id, destination_id, in_use=in_use)
+    channel = destinations.delete_rtmp_destination(user_id, destination_id, in_use=in_use)
+    if channel is not None:
+        youtube_channels.revoke_and_delete(_youtube(), user_id, channel, in_use=in_use)
     return Response(HTTPStatus.NO_CONTENT)
 
 
@@ -626,8 +624,8 @@ def create_stream(body: CreateStreamRequest) -> StreamOut:
     return _stream_out(streams.create_stream(_user_id(), spec, _broadcasts()))
 
 
-def _stream_out(stream: Stream) -> StreamOut:
-    return StreamOut.of(stream, stream_health.read(_user_id(), stream.stream_id))
+def _stream_out(view: streams.StreamView) -> StreamOut:
+    return StreamOut.of(view.stream, view.health)
 
 
 @app.get("/api/streams", tags=["streams"], responses=answers(HTTPStatus.OK, "a page of streams"))
@@ -643,7 +641,7 @@ def list_streams(limit: LimitQuery = 25, cursor: CursorQuery = None) -> StreamPa
     responses=answers(HTTPStatus.OK, "the stream", HTTPStatus.NOT_FOUND),
 )
 def get_stream(stream_id: StreamId) -> StreamOut:
-    return _stream_out(streams.get_stream(_user_id(), stream_id))
+    return _stream_out(streams.read_view(_user_id(), stream_id))
 
 
 @app.delete(
@@ -673,9 +671,9 @@ def delete_stream(stream_id: StreamId) -> Response[None]:
     ),
 )
 def start_stream(stream_id: StreamId) -> StreamOut:
-    stream = streams.start_stream(_user_id(), stream_id, _broadcasts())
+    view = streams.start_stream(_user_id(), stream_id, _broadcasts())
     metrics.add_metric(name="StreamStartRequests", unit=MetricUnit.Count, value=1)
-    return _stream_out(stream)
+    return _stream_out(view)
 
 
 @app.post(

@@ -6,8 +6,12 @@ task; the Lambdas decrypt YouTube refresh tokens only.
 the stream task's credentials, a compromised ffmpeg could then Scan the table or Query the index for every
 active stream's owner, and read every user's destinations. A transaction needs the action of each of its items
 (TransactWriteItems has no IAM action of its own): its Update is UpdateItem, its Put PutItem, its Delete
-DeleteItem. pynamodb: get/refresh = GetItem, query = Query, save = PutItem, update = UpdateItem,
-delete = DeleteItem, batch_get = BatchGetItem.
+DeleteItem, its ConditionCheck ConditionCheckItem; TransactGetItems likewise needs GetItem on each item.
+pynamodb: get/refresh = GetItem, query = Query, save = PutItem, update = UpdateItem, delete = DeleteItem,
+batch_get = BatchGetItem, TransactWrite.condition_check = ConditionCheckItem.
+
+ConditionCheckItem reads nothing back: it lets a transaction go on only if a condition on one item (by its
+full key) holds, so it reaches less than GetItem on the same items.
 
 BatchGetItem reaches exactly the items GetItem does (each by its full key: nothing is enumerated); it is kept
 where the code reads many items at once (a 1,000-item playlist's media in 10 calls instead of 1,000).
@@ -26,18 +30,20 @@ from playout.youtube.google import REFRESH_TOKEN_PURPOSE
 
 PURPOSE_CONTEXT_KEY = "purpose"  # playout.crypto's encryption context key
 
-GET, QUERY, PUT, UPDATE, DELETE, BATCH_GET = (
+GET, QUERY, PUT, UPDATE, DELETE, BATCH_GET, CONDITION_CHECK = (
     "dynamodb:GetItem",
     "dynamodb:Query",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
 )
 
 # functions/api + playout: profiles, media, uploads (transactions Put/Update/Delete), playlists, destinations,
-# streams and their events (Query, Delete), health (BatchGetItem), YouTube channels, OAuth states, quota.
-API_TABLE_ACTIONS = (GET, QUERY, PUT, UPDATE, DELETE, BATCH_GET)
+# streams and their events (Query, Delete), health (BatchGetItem), YouTube channels, OAuth states, quota; a
+# new stream's write checks its playlist's media ready (ConditionCheckItem) instead of reading them first.
+API_TABLE_ACTIONS = (GET, QUERY, PUT, UPDATE, DELETE, BATCH_GET, CONDITION_CHECK)
 # functions/scheduled_start: the stream's media and channels (BatchGetItem), the start's transaction
 # (UpdateItem), its event and broadcast items (PutItem), quota (UpdateItem), a run's broadcasts (Query).
 SCHEDULED_START_TABLE_ACTIONS = (GET, QUERY, PUT, UPDATE, BATCH_GET)

@@ -7,6 +7,8 @@ import re
 import socket
 from dataclasses import dataclass
 
+from pynamodb.exceptions import DeleteError
+
 from playout import crypto, netguard
 from playout.errors import InvalidInput, InvalidState, NotFound
 from playout.ids import new_id
@@ -232,11 +234,21 @@ def list_destinations(user_id: str, limit: int, cursor: str | None) -> Page[Dest
     return query_page(Destination, user_id, DESTINATION_PREFIX, limit, cursor)
 
 
-def delete_destination(user_id: str, destination_id: str, in_use: bool) -> None:
-    destination = get_destination(user_id, destination_id)
+def delete_rtmp_destination(user_id: str, destination_id: str, in_use: bool) -> Destination | None:
+    """Deletes an RTMP destination in one conditional write. Another kind (a YouTube channel, whose grant
+    Google must revoke first) is returned, not deleted; a missing one is NotFound."""
     if in_use:
+        get_destination(user_id, destination_id)  # a missing one is 404, not 409
         raise InvalidState(f"destination {destination_id} is used by an active stream; stop the stream first")
-    destination.delete()
+    try:
+        Destination(user_pk(user_id), DESTINATION_PREFIX + destination_id).delete(
+            condition=Destination.sk.exists() & (Destination.type == RTMP)
+        )
+    except DeleteError as error:
+        if error.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return get_destination(user_id, destination_id)
+    return None
 
 
 def resolve_ingest(user_id: str, destination_id: str, live_stream_id: str | None = None) -> Ingest:

@@ -53,8 +53,12 @@ class Beat:
     fps: float | None = None
 
 
+def key_of(user_id: str, stream_id: str) -> tuple[str, str]:
+    return user_pk(user_id), HEALTH_PREFIX + stream_id
+
+
 def _key(user_id: str, stream_id: str) -> StreamHealthItem:
-    return StreamHealthItem(user_pk(user_id), HEALTH_PREFIX + stream_id)
+    return StreamHealthItem(*key_of(user_id, stream_id))
 
 
 def read(user_id: str, stream_id: str, consistent: bool = False) -> StreamHealthItem | None:
@@ -77,6 +81,21 @@ def delete(user_id: str, stream_id: str) -> None:
 # --- the API's side, each a part of the transaction that changes the stream's status ---
 
 
+# What a run reports, forgotten when a new run starts (usage totals stay).
+_RUN_ATTRIBUTES = (
+    StreamHealthItem.updated_at,
+    StreamHealthItem.uptime_s,
+    StreamHealthItem.position_s,
+    StreamHealthItem.pass_index,
+    StreamHealthItem.slot,
+    StreamHealthItem.item_offset_s,
+    StreamHealthItem.item_index,
+    StreamHealthItem.bitrate_kbps,
+    StreamHealthItem.fps,
+    StreamHealthItem.capacity,
+)
+
+
 def new_run(user_id: str, stream_id: str, run_id: str) -> tuple[StreamHealthItem, list[Action]]:
     """A new run: the previous run's beats no longer count (its task's next beat finds itself superseded),
     its position is forgotten; usage totals stay."""
@@ -84,22 +103,17 @@ def new_run(user_id: str, stream_id: str, run_id: str) -> tuple[StreamHealthItem
         StreamHealthItem.run_id.set(run_id),
         StreamHealthItem.wanted.set(WANT_PLAY),
         StreamHealthItem.expires_at.set(utcnow() + RETENTION),
-        *(
-            attribute.remove()
-            for attribute in (
-                StreamHealthItem.updated_at,
-                StreamHealthItem.uptime_s,
-                StreamHealthItem.position_s,
-                StreamHealthItem.pass_index,
-                StreamHealthItem.slot,
-                StreamHealthItem.item_offset_s,
-                StreamHealthItem.item_index,
-                StreamHealthItem.bitrate_kbps,
-                StreamHealthItem.fps,
-                StreamHealthItem.capacity,
-            )
-        ),
+        *(attribute.remove() for attribute in _RUN_ATTRIBUTES),
     ]
+
+
+def as_new_run(item: StreamHealthItem | None, user_id: str, stream_id: str, run_id: str) -> StreamHealthItem:
+    """`item` (read before the start) as `new_run`'s write leaves it: what the start answers, unread."""
+    after = item or _key(user_id, stream_id)
+    for attribute in _RUN_ATTRIBUTES:
+        attribute.__set__(after, None)
+    after.run_id, after.wanted = run_id, WANT_PLAY
+    return after
 
 
 def stop_run(user_id: str, stream_id: str) -> tuple[StreamHealthItem, list[Action]]:

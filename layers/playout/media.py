@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -14,10 +14,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from playout import aws, launcher, storage
+from playout import aws, launcher, library, storage
 from playout.errors import InvalidInput, InvalidState, NotFound, QuotaExceeded, TooManyRequests
 from playout.ids import new_id
-from playout.models import MEDIA_PREFIX, Media, UserProfile, user_pk, utcnow
+from playout.models import MEDIA_PREFIX, Media, Playlist, UserProfile, user_pk, utcnow
 from playout.pagination import Page, query_page
 from playout.resources import IMMUTABLE_CACHE_CONTROL
 from playout.settings import get_settings
@@ -193,11 +193,13 @@ def _presign_part(key: str, upload_id: str, part_number: int, length: int) -> st
     return url
 
 
-def release_abandoned_uploads(user_id: str, now: datetime | None = None) -> None:
+def release_abandoned_uploads(user_id: str, now: datetime | None = None) -> int:
     """Fails the owner's uploads not completed in time, aborting their parts and releasing their bytes.
 
     Done when the owner next creates an upload, lists media or reads the counter, the moments the counter
-    matters: one Query that finds nothing in the usual case, no scheduled sweep over every user."""
+    matters: one Query that finds nothing in the usual case, no scheduled sweep over every user. Returns the
+    bytes given back."""
+    released = 0
     for reservation in storage.expired_reservations(user_id, now or utcnow()):
         try:
             media = get_media(user_id, reservation.media_id, consistent=True)
@@ -207,8 +209,11 @@ def release_abandoned_uploads(user_id: str, now: datetime | None = None) -> None
             storage.forget(reservation)  # settled or deleted since: its bytes were counted then
             continue
         _abort(media)
+        held = int(media.counted_bytes)
         with contextlib.suppress(storage.Conflict):  # completed or deleted meanwhile
             _fail(media, "the upload was not completed in time; upload the file again")
+            released += held
+    return released
 
 
 def _abort(media: Media) -> None:
@@ -292,12 +297,14 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
                     Media.upload_id.remove(),
                 ],
             )
+            media.status, media.job_id, media.progress_pct, media.upload_id = PROBING, job_id, None, None
             launcher.get_launcher().start_media_job(media_id, user_id, job_id)
     except storage.Conflict:
         current = get_media(user_id, media_id, consistent=True)
         if current.status == UPLOADING:
             raise InvalidState(f"media {media_id} was changed concurrently; try again") from None
-    return get_media(user_id, media_id, consistent=True)
+        return current
+    return media  # as the settling write left it (storage.settle keeps it in step)
 
 
 def create_import(user_id: str, url: str, filename: str) -> Media:
@@ -356,7 +363,7 @@ def _fail(media: Media, reason: str) -> None:
     """Marks `media` failed for `reason`, deletes its object, releases its bytes; Conflict if it changed."""
     _s3().delete_object(Bucket=get_settings().media_bucket, Key=media.object_key)
     storage.release(media, [Media.status.set(FAILED), Media.error.set(reason), Media.upload_id.remove()])
-    media.status, media.error, media.counted_bytes = FAILED, reason, 0
+    media.status, media.error, media.counted_bytes, media.upload_id = FAILED, reason, 0, None
 
 
 def stored_keys(media: Media) -> list[str]:
@@ -377,22 +384,30 @@ def leaving_imports(media: Media) -> list[Any]:
     return [UserProfile.active_imports.add(-1)] if media.status == IMPORTING else []
 
 
-def delete_media(user_id: str, media_id: str, in_use: bool) -> None:
-    """Deletes the media, its object and what it holds of the quota, read afresh at each attempt."""
-    media = get_media(user_id, media_id, consistent=True)
-    if in_use:
-        raise InvalidState(f"media {media_id} is playing in an active stream; stop the stream first")
+def delete_media(user_id: str, media_id: str, active_statuses: Sequence[str]) -> None:
+    """Deletes the media, its objects and what it holds of the quota, unless a stream in `active_statuses`
+    plays it; the playlists that list it no longer know their length (each says unknown until the media is
+    taken out, and counts again after), in the same transaction. Three calls: what refers to it (one
+    Query), the media (one GetItem), the transaction; read afresh at each attempt."""
     for _ in range(_DELETE_ATTEMPTS):
+        found = library.references(user_id, media_id, active_statuses)
+        media = get_media(user_id, media_id, consistent=True)
+        if found.active_streams:
+            raise InvalidState(f"media {media_id} is playing in an active stream; stop the stream first")
         if media.status == UPLOADING:
             _abort(media)
         # A job still running finds the item gone at its next write and stops; what it uploads after this
         # (a thumbnail, a conformed copy) it deletes itself when that write is refused.
         delete_objects(_s3(), get_settings().media_bucket, stored_keys(media))
+        lengths_unknown = [
+            (playlist, [Playlist.duration_s.remove()], Playlist.media_ids.contains(media_id))
+            for playlist in found.playlists
+        ]
         try:
-            storage.remove(media, leaving_imports(media))
+            storage.remove(media, leaving_imports(media), also=lengths_unknown)
             return
-        except storage.Conflict:  # completed or failed since it was read: what it holds changed
-            media = get_media(user_id, media_id, consistent=True)
+        except storage.Conflict:  # completed, failed or taken out of a playlist since it was read
+            continue
     raise InvalidState(f"media {media_id} keeps changing; try again")
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -19,8 +21,11 @@ from pynamodb.attributes import (
 )
 from pynamodb.connection import Connection
 from pynamodb.connection.table import TableConnection
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model
+from pynamodb.models import Model, _ModelFuture
+from pynamodb.transactions import TransactGet, TransactWrite
 
 from playout.aws import share_loader
 from playout.resources import (
@@ -84,6 +89,10 @@ class UserProfile(_Item):
     active_streams = NumberAttribute(default=0)
     # Imports in `importing`, changed in the same transaction as each media item entering or leaving it.
     active_imports = NumberAttribute(default=0)
+    # Uploads holding a reservation (playout.storage), changed in the same transaction as each reservation
+    # made or settled: while it is 0, no upload can have been abandoned, and /me need not look for one.
+    # None on a profile older than the count: look.
+    open_uploads = NumberAttribute(null=True)
 
 
 class VideoInfo(MapAttribute[str, Any]):
@@ -266,6 +275,81 @@ class StreamHealthItem(_Item):
     on_demand_s = NumberAttribute(default=0)
     destinations = ListAttribute(of=DestinationHealth, default=list)
     expires_at = TTLAttribute(attr_name=TABLE_TTL_ATTRIBUTE, null=True)
+
+
+_M = TypeVar("_M", bound=Model)
+_I = TypeVar("_I", bound="_Item")
+
+
+@contextmanager
+def reading() -> Iterator[TransactGet]:
+    """Items of any kinds read by key in one TransactGetItems (at most 100, consistent): what a request needs
+    to know, in one call. IAM checks each item as a GetItem: no other action is needed."""
+    with TransactGet(connection=_Item._get_connection().connection) as read:
+        yield read
+
+
+def found(future: _ModelFuture[_M]) -> _M | None:
+    """The item a `reading()` block read, or None if there was none."""
+    try:
+        return future.get()
+    except DoesNotExist:
+        return None
+
+
+_BATCH_GET_KEYS = 100  # DynamoDB's most keys in one BatchGetItem
+
+
+def read_many(wanted: Iterable[tuple[type[_I], str, str]]) -> list[_I]:
+    """Items of several kinds by (kind, pk, sk), in one BatchGetItem per 100 distinct keys (eventually
+    consistent, like the GetItems it replaces); missing ones are left out, each found one comes back as the
+    kind it was asked as. Keys DynamoDB leaves unprocessed (throttling) are asked again."""
+    kinds = {(pk, sk): kind for kind, pk, sk in wanted}
+    pending = [{TABLE_PARTITION_KEY: pk, TABLE_SORT_KEY: sk} for pk, sk in kinds]
+    table = _Item._get_connection()
+    items: list[_I] = []
+    while pending:
+        page, pending = pending[:_BATCH_GET_KEYS], pending[_BATCH_GET_KEYS:]
+        answer = table.batch_get_item(page)  # type: ignore[arg-type]  # keys as Model.batch_get sends them
+        for raw in answer.get("Responses", {}).get(table.table_name, []):
+            key = (raw[TABLE_PARTITION_KEY]["S"], raw[TABLE_SORT_KEY]["S"])
+            items.append(kinds[key].from_raw_data(raw))
+        unprocessed = answer.get("UnprocessedKeys", {}).get(table.table_name, {}).get("Keys", [])
+        pending += [{name: value["S"] for name, value in key.items()} for key in unprocessed]
+    return items
+
+
+def read_range(
+    pk: str, first_sk: str, last_sk: str, wanted: Condition, kinds: Mapping[str, type[_Item]]
+) -> list[_Item]:
+    """The items of one partition whose sort key is in [first_sk, last_sk] and that `wanted` keeps, by one
+    Query (one more per 1 MB read), each as the kind its sort key's prefix names in `kinds`."""
+    table = _Item._get_connection()
+    items: list[_Item] = []
+    start: dict[str, Any] | None = None
+    while True:
+        answer = table.query(
+            pk,
+            range_key_condition=_Item.sk.between(first_sk, last_sk),
+            filter_condition=wanted,
+            exclusive_start_key=start,
+        )
+        for raw in answer.get("Items", []):
+            sort_key = raw[TABLE_SORT_KEY]["S"]
+            kind = next(k for prefix, k in kinds.items() if sort_key.startswith(prefix))
+            items.append(kind.from_raw_data(raw))
+        start = answer.get("LastEvaluatedKey")
+        if not start:
+            return items
+
+
+@contextmanager
+def writing() -> Iterator[TransactWrite]:
+    """One TransactWriteItems. pynamodb sends condition checks, then deletes, then puts, then updates: a
+    cancellation's reasons come in that order, whatever order the block added them in."""
+    # The models' own connection: bind_table() repoints it, and it is reused across calls.
+    with TransactWrite(connection=_Item._get_connection().connection) as transaction:
+        yield transaction
 
 
 ALL_MODELS: tuple[type[_Item], ...] = (

@@ -118,25 +118,6 @@ def _refresh_duration(user_id: str, playlist: Playlist) -> None:
         # Edited or deleted meanwhile: that write set its own duration; answer with what was read.
 
 
-def forget_media(user_id: str, media_id: str) -> None:
-    """A media deleted from the library: the playlists that list it no longer know their length (one Query of
-    the user's playlists; each says unknown until the media is taken out, and counts again after)."""
-    listing = Playlist.query(
-        user_pk(user_id),
-        Playlist.sk.startswith(PLAYLIST_PREFIX),
-        filter_condition=Playlist.media_ids.contains(media_id),
-    )
-    for playlist in listing:
-        try:
-            playlist.update(
-                actions=[Playlist.duration_s.remove()],
-                condition=Playlist.updated_at == playlist.updated_at,
-            )
-        except UpdateError as error:
-            if not _condition_failed(error):
-                raise  # edited meanwhile: that write set its own length
-
-
 def list_playlists(user_id: str, limit: int, cursor: str | None) -> Page[Playlist]:
     return query_page(Playlist, user_id, PLAYLIST_PREFIX, limit, cursor)
 

@@ -42,7 +42,7 @@ def reserve(media: Media, quota: int, abandoned_after: datetime) -> None:
             transaction.save(UploadReservation(media.pk, media.reservation_sk, media_id=media.media_id))
             transaction.update(
                 _profile_of(media),
-                actions=[UserProfile.storage_used_bytes.add(size)],
+                actions=[UserProfile.storage_used_bytes.add(size), UserProfile.open_uploads.add(1)],
                 condition=_room_for(size, quota),
             )
     except TransactWriteError as error:
@@ -75,8 +75,9 @@ def settle(
                 condition=unchanged & condition if condition is not None else unchanged,
             )
             _forget_reservation(transaction, media)
-            if delta or profile_actions:
-                counter = [UserProfile.storage_used_bytes.add(delta)] if delta else []
+            counter = [UserProfile.storage_used_bytes.add(delta)] if delta else []
+            counter += _closing_upload(media)
+            if counter or profile_actions:
                 transaction.update(
                     _profile_of(media),
                     actions=[*counter, *profile_actions],
@@ -88,6 +89,7 @@ def settle(
         if _refused(error) == _MEDIA:
             raise Conflict(f"media {media.media_id} changed") from None
         raise
+    media.counted_bytes, media.reservation_sk = stored_bytes, None
 
 
 def release(
@@ -101,19 +103,28 @@ def release(
     settle(media, 0, quota=0, actions=actions, condition=condition, profile_actions=profile_actions)
 
 
-def remove(media: Media, profile_actions: Sequence[Any] = ()) -> None:
-    """Deletes `media` and gives back every byte it holds; Conflict if it changed since it was read."""
+def remove(
+    media: Media,
+    profile_actions: Sequence[Any] = (),
+    also: Sequence[tuple[Any, Sequence[Any], Condition]] = (),
+) -> None:
+    """Deletes `media` and gives back every byte it holds, with `also`'s (item, actions, condition) updates
+    in the same transaction; Conflict if `media` changed since it was read or one of `also`'s conditions
+    fails."""
     counted = int(media.counted_bytes)
     try:
         with _transaction() as transaction:
             transaction.delete(media, condition=_holds(media) & (Media.status == media.status))
             _forget_reservation(transaction, media)
-            if counted or profile_actions:
-                counter = [UserProfile.storage_used_bytes.add(-counted)] if counted else []
+            counter = [UserProfile.storage_used_bytes.add(-counted)] if counted else []
+            counter += _closing_upload(media)
+            if counter or profile_actions:
                 transaction.update(_profile_of(media), actions=[*counter, *profile_actions])
+            for item, actions, condition in also:
+                transaction.update(item, actions=list(actions), condition=condition)
     except TransactWriteError as error:
-        if _refused(error) == _MEDIA:
-            raise Conflict(f"media {media.media_id} changed") from None
+        if _refused(error) is not None:  # the media's condition, or one of `also`'s: none on the profile
+            raise Conflict(f"media {media.media_id} or what refers to it changed") from None
         raise
 
 
@@ -181,6 +192,11 @@ def _room_for(more_bytes: int, quota: int) -> Condition:
 def _forget_reservation(transaction: TransactWrite, media: Media) -> None:
     if media.reservation_sk:
         transaction.delete(UploadReservation(media.pk, media.reservation_sk))
+
+
+def _closing_upload(media: Media) -> list[Any]:
+    """The profile's count of open uploads, down by one when `media`'s reservation goes."""
+    return [UserProfile.open_uploads.add(-1)] if media.reservation_sk else []
 
 
 def _profile_of(media: Media) -> UserProfile:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pynamodb.exceptions import PutError
 
 from playout import aws
-from playout.models import PROFILE_SK, UserProfile, user_pk
+from playout.models import PROFILE_SK, UserProfile, YouTubeQuotaDay, found, reading, user_pk
 from playout.settings import get_settings
+from playout.youtube.quota import QuotaDay, QuotaLedger
 
 
 @dataclass(frozen=True)
@@ -18,12 +19,42 @@ class Caller:
     username: str | None
 
 
+@dataclass(frozen=True)
+class Account:
+    """What /me shows: the profile and, when YouTube is set up, its project's quota today."""
+
+    profile: UserProfile
+    youtube_quota: QuotaDay | None
+
+
+def read_account(caller: Caller, ledger: QuotaLedger | None) -> Account:
+    """The profile and today's YouTube quota in one read (TransactGetItems); the profile is made on first
+    sight, or given its email, with one write more."""
+    with reading() as read:
+        profile = read.get(UserProfile, user_pk(caller.user_id), PROFILE_SK)
+        quota_day = read.get(YouTubeQuotaDay, *ledger.today_key()) if ledger is not None else None
+    return Account(
+        _complete(caller, found(profile)),
+        ledger.day_of(found(quota_day)) if ledger is not None and quota_day is not None else None,
+    )
+
+
+def may_have_open_uploads(profile: UserProfile) -> bool:
+    """False when the profile's count says no upload holds a reservation (so none can be abandoned)."""
+    return profile.open_uploads is None or int(profile.open_uploads) != 0
+
+
 def get_profile(caller: Caller) -> UserProfile:
     """The profile, created on first sight with the email the sign-in token or Cognito knows."""
     try:
         profile = UserProfile.get(user_pk(caller.user_id), PROFILE_SK)
     except UserProfile.DoesNotExist:
         profile = None
+    return _complete(caller, profile)
+
+
+def _complete(caller: Caller, profile: UserProfile | None) -> UserProfile:
+    """`profile` as read (None: there is none yet), made or given the email it lacks."""
     if profile is not None and profile.email:
         return profile
     email = caller.email or _email_from_pool(caller)
@@ -32,7 +63,7 @@ def get_profile(caller: Caller) -> UserProfile:
         if email:
             profile.update(actions=[UserProfile.email.set(email)])
         return profile
-    profile = UserProfile(user_pk(caller.user_id), PROFILE_SK, email=email)
+    profile = UserProfile(user_pk(caller.user_id), PROFILE_SK, email=email, open_uploads=0)
     try:
         profile.save(condition=UserProfile.pk.does_not_exist())
     except PutError:

@@ -213,6 +213,20 @@ rtmp {{
     return config
 
 
+@pytest.fixture(scope="module")
+def record_dirs() -> Iterator[Callable[[str], Path]]:
+    """Directories for nginx to record to, outside pytest's 0700 temp dirs (its workers run as `nobody`)."""
+    made: list[Path] = []
+
+    def make(name: str) -> Path:
+        made.append(Path(tempfile.mkdtemp(prefix=f"playout-e2e-{name}-")))
+        return made[-1]
+
+    yield make
+    for directory in made:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def rtmp_sink(tmp_path_factory: pytest.TempPathFactory, secret_scan: SecretScan) -> Iterator[RtmpSink]:
     _require("nginx")

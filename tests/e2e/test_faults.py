@@ -15,10 +15,8 @@ import contextlib
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -129,20 +127,6 @@ def faults_local(
         [created] = [r for r in log_records(local.log_file) if r.get("message") == "resources created"]
         throttle.upstream = created["endpoint_url"]  # moto, on a port local mode picked
         yield local
-
-
-@pytest.fixture(scope="module")
-def record_dirs() -> Iterator[Callable[[str], Path]]:
-    """Directories for nginx to record to, outside pytest's 0700 temp dirs (its workers run as `nobody`)."""
-    made: list[Path] = []
-
-    def make(name: str) -> Path:
-        made.append(Path(tempfile.mkdtemp(prefix=f"playout-e2e-{name}-")))
-        return made[-1]
-
-    yield make
-    for directory in made:
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

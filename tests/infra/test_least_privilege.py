@@ -3,7 +3,8 @@ stream keys only in the stream task, ECS task control only on this cluster.
 
 The expected sets are written out here (not read from infra/): they were taken from the code's calls
 (pynamodb get/refresh = GetItem, query = Query, save = PutItem, update = UpdateItem, delete = DeleteItem,
-batch_get = BatchGetItem; a transaction's items need their own actions)."""
+batch_get = BatchGetItem, TransactWrite.condition_check = ConditionCheckItem; a transaction's items need
+their own actions, TransactGetItems's GetItem)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,15 @@ INDEX = "index/active-streams"
 # role (a part of its logical id) -> {resource: DynamoDB actions}
 EXPECTED_DYNAMODB = {
     "ApiFunctionServiceRole": {
-        TABLE: {"GetItem", "Query", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem"},
+        TABLE: {
+            "GetItem",
+            "Query",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "BatchGetItem",
+            "ConditionCheckItem",
+        },
     },
     "SchedulesStartFunctionServiceRole": {
         TABLE: {"GetItem", "Query", "PutItem", "UpdateItem", "BatchGetItem"},

@@ -134,6 +134,12 @@ class DynamoCalls:
     def operations(self) -> list[str]:
         return [name for name, _ in self.calls]
 
+    def reads_of(self, sort_key: str) -> int:
+        """How many calls read the item with `sort_key`: alone (GetItem) or with others (TransactGetItems)."""
+        alone = [c["Key"] for c in self.named("GetItem")]
+        among = [i["Get"]["Key"] for c in self.named("TransactGetItems") for i in c["TransactItems"]]
+        return sum(key["sk"] == {"S": sort_key} for key in alone + among)
+
 
 @contextmanager
 def dynamodb_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[DynamoCalls]:

@@ -77,8 +77,7 @@ def test_me_reads_the_profile_once_for_its_storage_and_its_streams_on_air(
     with dynamodb_calls(monkeypatch) as calls:
         me = alice.get("/api/me").json()
     assert (me["active_streams"], me["storage_used_bytes"]) == (1, len(CLIP))
-    profile_reads = [c for c in calls.named("GetItem") if c["Key"]["sk"] == {"S": "PROFILE"}]
-    assert len(profile_reads) == 1
+    assert calls.reads_of("PROFILE") == 1
     assert "Scan" not in calls.operations
 
 

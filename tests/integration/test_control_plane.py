@@ -45,7 +45,7 @@ def test_parallel_starts_of_different_streams_never_exceed_the_limit(
     def start(stream_id: str) -> None:
         barrier.wait()
         try:
-            outcomes[stream_id] = str(streams.start_stream(user_id, stream_id).status)
+            outcomes[stream_id] = str(streams.start_stream(user_id, stream_id).stream.status)
         except TooManyRequests:
             outcomes[stream_id] = "429"
 

@@ -405,11 +405,9 @@ def test_a_stream_of_a_thousand_item_playlist_reads_its_media_in_batches(
     assert response.status == 201, response.text
     assert response.json()["media_ids"] == items
     batches = calls.named("BatchGetItem")
-    assert sorted(len(b["RequestItems"]["playout-test"]["Keys"]) for b in batches) == [50, 100, 100]
-    fetched = [get["Key"]["sk"]["S"] for get in calls.named("GetItem")]
-    assert fetched == [
-        f"PLAYLIST#{made['playlist_id']}",
-        f"DEST#{dest['destination_id']}",
-        f"HEALTH#{response.json()['stream_id']}",  # the answer's usage and destinations' state
-    ]
+    keys = [[k["sk"]["S"] for k in b["RequestItems"]["playout-test"]["Keys"]] for b in batches]
+    # The playlist with the destinations first; then its 250 distinct media, too many for the write to check.
+    assert sorted(keys[0]) == [f"DEST#{dest['destination_id']}", f"PLAYLIST#{made['playlist_id']}"]
+    assert sorted(len(k) for k in keys[1:]) == [50, 100, 100]
+    assert calls.named("GetItem") == []
     assert "Scan" not in calls.operations

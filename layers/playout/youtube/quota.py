@@ -91,9 +91,16 @@ class QuotaLedger:
     clock: Callable[[], datetime] = utcnow
 
     def today(self) -> QuotaDay:
-        now = self.clock()
-        item = YouTubeQuotaDay.get_or_none(self.project, pacific_day(now))
-        return QuotaDay(int(item.used) if item else 0, self.daily_limit, next_reset(now))
+        return self.day_of(YouTubeQuotaDay.get_or_none(self.project, pacific_day(self.clock())))
+
+    def today_key(self) -> tuple[str, str]:
+        """Today's item's key, for a caller that reads it along with other items."""
+        item = YouTubeQuotaDay.for_day(self.project, pacific_day(self.clock()))
+        return str(item.pk), str(item.sk)
+
+    def day_of(self, item: YouTubeQuotaDay | None) -> QuotaDay:
+        """Today as its item (None: nothing spent yet) says."""
+        return QuotaDay(int(item.used) if item else 0, self.daily_limit, next_reset(self.clock()))
 
     def spend(self, call: YouTubeCall, times: int = 1, *, cleanup: bool = False) -> QuotaDay:
         """Charges `call` (`times` over) to today, or raises YouTubeQuotaExhausted, charging nothing, if that
