@@ -287,7 +287,9 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
         assert len(resumed["upload"]["parts"]) == 3
         page.close()  # mid-file: parts 2 and 3 never arrived
         after_close = api.ok("GET", f"/api/media/{media['media_id']}/upload")["uploaded_parts"]
-        assert [p["part_number"] for p in after_close] == [1]
+        had = {p["part_number"] for p in after_close}
+        assert 1 in had, had
+        assert len(had) < 3, had  # mid-file: at least one part never arrived
 
         sent.clear()
         context.on("request", note_part)  # the browser's own record of what it sent, not a route's
@@ -303,7 +305,7 @@ def test_an_upload_closed_mid_file_resumes_with_only_the_missing_parts(
         expect(bar).to_have_js_property("value", 100, timeout=60_000)
         expect(page.locator("#uploads > li").filter(has=bar)).to_contain_text("resumed")
         expect(item).to_have_attribute("data-status", "ready", timeout=MEDIA_JOB_TIMEOUT_MS)
-        assert sorted(sent) == [2, 3], sent  # only the missing parts went again
+        assert sorted(sent) == sorted({1, 2, 3} - had), (sent, had)  # only the missing parts went again
         same = [m for m in api.ok("GET", "/api/media")["items"] if m["filename"] == "marathon.mp4"]
         assert [m["media_id"] for m in same] == [media["media_id"]]
         assert same[0]["size_bytes"] == video.stat().st_size
