@@ -171,20 +171,13 @@ def _ready(media_id: str) -> None:
     """The media job's steps for a file that streams as it is (the job runs in the stream task's image)."""
     from playout import aws
     from playout.media import get_media
-    from playout.media_jobs import Facts, MediaJobSteps
+    from playout.media_jobs import MediaJobSteps
+    from tests.integration.helpers import STREAM_READY_FACTS
 
     steps = MediaJobSteps(aws.client("s3"), os.environ["MEDIA_BUCKET"], 50 * 1024**3)
     item = get_media(USER_ID, media_id, consistent=True)
     media = steps.load(USER_ID, media_id, str(item.job_id))
-    facts = Facts(
-        duration_s=10.0,
-        container="mov,mp4,m4a,3gp,3g2,mj2",
-        bitrate_bps=2_000_000,
-        stream_ready=True,
-        video={"codec": "h264", "width": 1280, "height": 720, "fps": 30.0},
-        audio={"codec": "aac", "sample_rate": 48000, "channels": 2},
-    )
-    media = steps.record_facts(media, facts, None, 0)
+    media = steps.record_facts(media, STREAM_READY_FACTS, None, 0)
     steps.finish_ready(media, str(media.object_key), int(media.size_bytes))
 
 
