@@ -387,11 +387,13 @@ def leaving_imports(media: Media) -> list[Any]:
 def delete_media(user_id: str, media_id: str, active_statuses: Sequence[str]) -> None:
     """Deletes the media, its objects and what it holds of the quota, unless a stream in `active_statuses`
     plays it; the playlists that list it no longer know their length (each says unknown until the media is
-    taken out, and counts again after), in the same transaction. Three calls: what refers to it (one
-    Query), the media (one GetItem), the transaction; read afresh at each attempt."""
+    taken out, and counts again after), in the same transaction. Two calls: the media and what refers to it
+    (one Query, playout.library), then the transaction; read afresh at each attempt."""
     for _ in range(_DELETE_ATTEMPTS):
-        found = library.references(user_id, media_id, active_statuses)
-        media = get_media(user_id, media_id, consistent=True)
+        found = library.media_in_use(user_id, media_id, active_statuses)
+        media = found.media
+        if media is None:
+            raise NotFound(f"media {media_id} not found")
         if found.active_streams:
             raise InvalidState(f"media {media_id} is playing in an active stream; stop the stream first")
         if media.status == UPLOADING:

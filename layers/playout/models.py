@@ -320,7 +320,12 @@ def read_many(wanted: Iterable[tuple[type[_I], str, str]]) -> list[_I]:
 
 
 def read_range(
-    pk: str, first_sk: str, last_sk: str, wanted: Condition, kinds: Mapping[str, type[_Item]]
+    pk: str,
+    first_sk: str,
+    last_sk: str,
+    wanted: Condition,
+    kinds: Mapping[str, type[_Item]],
+    consistent: bool = False,
 ) -> list[_Item]:
     """The items of one partition whose sort key is in [first_sk, last_sk] and that `wanted` keeps, by one
     Query (one more per 1 MB read), each as the kind its sort key's prefix names in `kinds`."""
@@ -333,6 +338,7 @@ def read_range(
             range_key_condition=_Item.sk.between(first_sk, last_sk),
             filter_condition=wanted,
             exclusive_start_key=start,
+            consistent_read=consistent,
         )
         for raw in answer.get("Items", []):
             sort_key = raw[TABLE_SORT_KEY]["S"]

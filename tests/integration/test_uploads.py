@@ -16,6 +16,7 @@ import requests
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 
+from playout import library
 from playout import media as media_domain
 from playout.models import Media, utcnow
 from playout.resources import IMMUTABLE_CACHE_CONTROL
@@ -235,18 +236,22 @@ def stale_read(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[], Any], 
 
     (A complete that goes on after a delete cannot be raced here: moto answers its CompleteMultipartUpload
     of an aborted upload with a KeyError where S3 answers NoSuchUpload.)"""
-    read_once = Media.get
     paused, resume = threading.Event(), threading.Event()
     racer: list[threading.Thread] = []
 
-    def get(*args: Any, **kwargs: Any) -> Media:
-        item = read_once(*args, **kwargs)
-        if racer and threading.current_thread() is racer[0] and not paused.is_set():
-            paused.set()
-            resume.wait(timeout=30)
-        return item
+    def pausing(read: Callable[..., Any]) -> Callable[..., Any]:
+        def read_then_pause(*args: Any, **kwargs: Any) -> Any:
+            item = read(*args, **kwargs)
+            if racer and threading.current_thread() is racer[0] and not paused.is_set():
+                paused.set()
+                resume.wait(timeout=30)
+            return item
 
-    monkeypatch.setattr(Media, "get", get)
+        return read_then_pause
+
+    # A complete reads its media by GetItem; a delete, with what refers to it, by one Query.
+    monkeypatch.setattr(Media, "get", pausing(Media.get))
+    monkeypatch.setattr(library, "read_range", pausing(library.read_range))
 
     def race(first: Callable[[], Any], second: Callable[[], Any]) -> Any:
         results: list[Any] = []
