@@ -97,7 +97,9 @@ class UploadedPart(_Input):
 
 
 class CompleteMediaRequest(_Input):
-    parts: list[UploadedPart] = Field(min_length=1, max_length=10_000)
+    parts: list[UploadedPart] = Field(
+        min_length=1, max_length=10_000, description="every part the upload was given a URL for, each once"
+    )
 
 
 class ImportMediaRequest(_Input):

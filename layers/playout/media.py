@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -177,6 +178,35 @@ def resume_upload(user_id: str, media_id: str) -> tuple[UploadPlan, list[Uploade
     return UploadPlan(media, upload_id, part_size, parts), uploaded
 
 
+def _planned_part_count(media: Media, preferred_part_size: int) -> int:
+    size_bytes = int(media.size_bytes)
+    return len(part_sizes(size_bytes, part_size_for(size_bytes, preferred_part_size)))
+
+
+def _check_every_part_once(parts: list[tuple[int, str]], planned: int) -> None:
+    """Before S3 sees them: a complete lists each part the upload was given a URL for, once. S3 would store a
+    complete that leaves parts out as a short file, which then fails as not what was declared."""
+    counts = Counter(number for number, _ in parts)
+    listed = set(counts)
+    problems = []
+    if twice := sorted(n for n, count in counts.items() if count > 1):
+        problems.append(f"listed more than once: {_some(twice)}")
+    if beyond := sorted(n for n in listed if n > planned):
+        problems.append(f"beyond the upload's {planned}: {_some(beyond)}")
+    if missing := [n for n in range(1, planned + 1) if n not in listed]:
+        problems.append(f"missing: {_some(missing)}")
+    if problems:
+        raise InvalidInput(
+            f"parts must list each of the upload's {planned} parts once (numbers 1 to {planned}); parts "
+            + "; ".join(problems)
+        )
+
+
+def _some(numbers: list[int], shown: int = 5) -> str:
+    listed = ", ".join(str(n) for n in numbers[:shown])
+    return listed if len(numbers) <= shown else f"{listed} and {len(numbers) - shown} more"
+
+
 def _presign_part(key: str, upload_id: str, part_number: int, length: int) -> str:
     settings = get_settings()
     url: str = _s3().generate_presigned_url(
@@ -257,9 +287,8 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
         if media.status in (*IN_JOB, READY):
             return media
         raise InvalidState(f"media {media_id} is {media.status}, not uploading")
-    if not parts:
-        raise InvalidInput("parts must list every uploaded part")
     settings = get_settings()
+    _check_every_part_once(parts, _planned_part_count(media, settings.upload_part_size_bytes))
     s3 = _s3()
     try:
         s3.complete_multipart_upload(

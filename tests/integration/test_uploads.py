@@ -115,6 +115,37 @@ def test_an_upload_under_way_resumes_with_fresh_urls_and_the_parts_already_store
     assert (second["part_number"], second["size_bytes"]) == (2, len(b"the last part"))
 
 
+def test_a_complete_that_leaves_out_repeats_or_invents_parts_is_refused_and_loses_nothing(
+    alice: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = bytes(range(256)) * (64 * 1024 + 1)  # 16 MiB + 256 bytes: two parts
+    created = create(alice, len(data))
+    parts = put_parts(created, data)
+    assert [p["part_number"] for p in parts] == [1, 2]
+    path = f"/api/media/{created['media_id']}"
+    sent_to_s3: list[object] = []
+    monkeypatch.setattr(media_domain, "_s3", lambda: sent_to_s3.append(1))  # any call to S3 fails the test
+
+    for body, said in [
+        ([parts[0]], "parts missing: 2"),
+        ([parts[0], parts[1], parts[1]], "parts listed more than once: 2"),
+        ([parts[0], parts[1], {"part_number": 3, "etag": '"x"'}], "parts beyond the upload's 2: 3"),
+        ([{"part_number": 1, "etag": '"0"'}] * 10_000, "listed more than once: 1; missing: 2"),
+    ]:
+        refused = alice.post(f"{path}/complete", {"parts": body})
+        assert refused.status == 422, refused.text
+        message = refused.json()["error"]["message"]
+        assert message.startswith("parts must list each of the upload's 2 parts once (numbers 1 to 2)")
+        assert said in message
+    assert sent_to_s3 == []
+    monkeypatch.undo()
+
+    assert alice.get(path).json()["status"] == "uploading"
+    done = alice.post(f"{path}/complete", {"parts": parts[::-1]})  # any order: they are sorted for S3
+    assert done.status == 200, done.text
+    assert (done.json()["status"], storage_used(alice)) == ("probing", len(data))
+
+
 def test_an_upload_over_50_gb_is_refused(alice: ApiClient) -> None:
     body = {"filename": "a.mp4", "size_bytes": 50 * 1024**3 + 1, "content_type": "video/mp4"}
     assert alice.post("/api/media", body).status == 422
