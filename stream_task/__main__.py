@@ -14,7 +14,7 @@ from playout.settings import YouTubeSettings
 from playout.workflow import EXIT_MISCONFIGURED
 from playout.youtube.broadcasts import Broadcasts
 from playout.youtube.google import GoogleProject
-from stream_task.launch import confined
+from stream_task.launch import confined, pushers_apart
 from stream_task.redact import RedactingFormatter, Redactor
 from stream_task.runner import StreamRun
 from stream_task.settings import TaskSettings
@@ -47,7 +47,8 @@ def main() -> int:
         else None
     )
     launch = confined(settings.ffmpeg_user, settings.ffmpeg_launcher, logger)
-    task = StreamRun(settings, logger, redactor, youtube=youtube, launch=launch)
+    pusher_launch = pushers_apart(launch, settings.ffmpeg_pusher_user, logger)
+    task = StreamRun(settings, logger, redactor, youtube=youtube, launch=launch, pusher_launch=pusher_launch)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         task.interrupt()

@@ -11,6 +11,9 @@ switches to the sandbox uid, drops its groups, sets no_new_privs and execs ffmpe
 capabilities: it starts with none. A process of another uid takes no signal from the task's uid, so a
 signal goes the same way: a one-line kill run as the sandbox uid.
 
+The ffmpeg that pushes to an ingest reads the ingest's key (from a pipe) and keeps it in memory, so it runs
+under a uid of its own again (`pushers_apart`): a reader taken over cannot look into a pusher's memory.
+
 Where the task can do neither (local mode on a laptop, run as a normal user), ffmpeg runs under the task's
 own uid with the scrubbed environment, and the task says so in its log."""
 
@@ -112,28 +115,56 @@ def confined(
     """The task's way to start ffmpeg: a scrubbed environment always, under `user` when the task can switch
     (it is root, or `launcher` is a setpriv it may run with cap_setuid/cap_setgid); else it logs why not."""
     env = scrubbed_environment(environ)
-
-    def unconfined(why: str) -> Launch:
-        note = f"ffmpeg and ffprobe run under the task's own uid ({os.geteuid()}): {why}"
-        log.warning(note)
-        return Launch(env, None)
-
     if not user:
-        return unconfined("no FFMPEG_USER is set")
-    try:
-        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
-    except (KeyError, ValueError):
-        return unconfined(f"the user {user!r} does not exist")
-    if entry.pw_uid in (0, os.geteuid()):
-        return unconfined(f"the user {user!r} is not another unprivileged user")
+        return _unconfined(env, log, "no FFMPEG_USER is set")
     if os.geteuid() == 0:
         program = launcher if launcher and os.access(launcher, os.X_OK) else shutil.which(SETPRIV)
     elif launcher and os.access(launcher, os.X_OK):
         program = launcher
     else:
-        return unconfined("the task is not root and has no launcher that may switch users (FFMPEG_LAUNCHER)")
+        why = "the task is not root and has no launcher that may switch users (FFMPEG_LAUNCHER)"
+        return _unconfined(env, log, why)
     if program is None:
-        return unconfined("setpriv (util-linux) is not installed")
+        return _unconfined(env, log, "setpriv (util-linux) is not installed")
+    sandbox = _sandbox(user, program, env, taken=set())
+    if isinstance(sandbox, str):
+        return _unconfined(env, log, sandbox)
+    log.info("ffmpeg and ffprobe run as their own user", extra={"uid": sandbox.uid, "gid": sandbox.gid})
+    return Launch(env, sandbox)
+
+
+def pushers_apart(readers: Launch, user: str | None, log: Log) -> Launch:
+    """How the pushers start: as `user`, a uid apart from the readers', when the readers' launch switches
+    users. A reader parses what anyone uploads, a pusher holds its ingest's key in memory: under one uid, a
+    reader taken over by a demuxer bug could read a pusher's memory (ptrace, /proc/<pid>/mem), and so the
+    key. Else the readers' own launch, and the log says why."""
+    if readers.sandbox is None:
+        return readers  # confined() has said why
+    if not user:
+        log.warning("the pushers run under the readers' uid: no FFMPEG_PUSHER_USER is set")
+        return readers
+    sandbox = _sandbox(user, readers.sandbox.launcher, readers.env, taken={readers.sandbox.uid})
+    if isinstance(sandbox, str):
+        log.warning(f"the pushers run under the readers' uid: {sandbox}")
+        return readers
+    log.info("the pushers run as their own user", extra={"uid": sandbox.uid, "gid": sandbox.gid})
+    return Launch(readers.env, sandbox)
+
+
+def _unconfined(env: dict[str, str], log: Log, why: str) -> Launch:
+    log.warning(f"ffmpeg and ffprobe run under the task's own uid ({os.geteuid()}): {why}")
+    return Launch(env, None)
+
+
+def _sandbox(user: str, program: str, env: dict[str, str] | None, taken: set[int]) -> Sandbox | str:
+    """The sandbox that runs as `user` through `program`, tried once; or why there is none. `taken`: the uids
+    that `user` must not be, beside root's and the task's own."""
+    try:
+        entry = pwd.getpwuid(int(user)) if user.isdigit() else pwd.getpwnam(user)
+    except (KeyError, ValueError):
+        return f"the user {user!r} does not exist"
+    if entry.pw_uid in (0, os.geteuid(), *taken):
+        return f"the user {user!r} is not another unprivileged user"
     sandbox = Sandbox(entry.pw_uid, entry.pw_gid, program)
     # Once, before any ffmpeg: a launcher that cannot switch (its file capabilities lost, or dropped from the
     # container's bounding set) would otherwise fail every ffmpeg the task starts.
@@ -148,6 +179,5 @@ def confined(
     )
     if tried.returncode != 0:
         said = (tried.stderr.strip().splitlines() or [f"exit code {tried.returncode}"])[-1]
-        return unconfined(f"{program} could not switch to {user!r} ({said})")
-    log.info("ffmpeg and ffprobe run as their own user", extra={"uid": sandbox.uid, "gid": sandbox.gid})
-    return Launch(env, sandbox)
+        return f"{program} could not switch to {user!r} ({said})"
+    return sandbox

@@ -84,9 +84,13 @@ class StreamRun(EngineEvents):
         redactor: Redactor | None = None,
         youtube: Broadcasts | None = None,
         launch: Launch = DIRECT,
+        pusher_launch: Launch | None = None,
     ) -> None:
         self.settings = settings
         self.launch = launch  # how ffmpeg and ffprobe start: confined (stream_task.launch)
+        # How the pushers start, which hold their ingest's key: under a uid apart from the readers' where
+        # the task has one (stream_task.launch.pushers_apart); else as the readers.
+        self.pusher_launch = pusher_launch or launch
         self.youtube = youtube  # the stream's YouTube broadcasts: kept while playing (thumbnails, replaced,
         # rotated: stream_task.broadcast_keeper), then ended
         self._keeper: BroadcastKeeper | None = None
@@ -433,7 +437,7 @@ class StreamRun(EngineEvents):
             logger=self.log,
             on_change=self._on_output,
             check_host=check_host,
-            launch=self.launch,
+            launch=self.pusher_launch,
             retry_window_s=s.destination_retry_window_s,
         )
 

@@ -61,6 +61,9 @@ class TaskSettings(BaseSettings):
     # FFMPEG_LAUNCHER (the image's setpriv with cap_setuid/cap_setgid).
     ffmpeg_user: str = _knob("FFMPEG_USER", default="nobody")
     ffmpeg_launcher: str | None = _knob("FFMPEG_LAUNCHER", default=None)
+    # The ffmpeg that pushes to an ingest holds its key: it runs as this user, apart from the ones that read
+    # what users upload (stream_task.launch.pushers_apart); unset, as they do.
+    ffmpeg_pusher_user: str | None = _knob("FFMPEG_PUSHER_USER", default=None)
     # Debian's full ffmpeg, for pictures (a YouTube broadcast's thumbnail); the engine's build has no decoders
     # for them.
     picture_ffmpeg_path: str = _knob("PICTURE_FFMPEG_PATH", default="ffmpeg")

@@ -2,8 +2,9 @@
 made by mmdebstrap (local/task_container.py), and local mode's launcher running each stream task in it, as
 Fargate does. One looping stream plays through the container into an nginx-rtmp ingest, and, read from the
 host's /proc and podman while it is live: the task runs its entry point `python -m stream_task` as the
-image's non-root user (uid 10001) under the container's init, its ffmpeg as playout-ffmpeg (uid 10002), with
-the task definition's environment and the image's own, nothing of this machine's. Then `podman stop` with the
+image's non-root user (uid 10001) under the container's init, the ffmpeg that reads the media as
+playout-ffmpeg (uid 10002) and the one that pushes to the ingest as playout-pusher (uid 10003), with the task
+definition's environment and the image's own, nothing of this machine's. Then `podman stop` with the
 stop timeout, as Spot's reclaim: the task stops by itself (143, not the SIGKILL at the timeout's end), the
 stream says it was interrupted and a new container resumes it, the recording of the first session is whole;
 a stop through the API ends the second container cleanly (0).
@@ -53,7 +54,7 @@ from tests.media_probe import probe
 
 pytestmark = pytest.mark.xdist_group(name="task-image")
 
-TASK_UID, FFMPEG_UID = 10001, 10002
+TASK_UID, FFMPEG_UID, PUSHER_UID = 10001, 10002, 10003
 CONTAINER_START_TIMEOUT_S = 60
 PLAYED_BEFORE_STOP_S = 6
 
@@ -191,8 +192,10 @@ def test_a_stream_plays_through_the_container_and_stops_cleanly_on_sigterm(
     for pid in ffmpegs:
         ffmpeg_argv, ffmpeg_env, ffmpeg_uids = _proc(pid)
         assert ffmpeg_argv[0] == "/opt/engine-ffmpeg/bin/ffmpeg"  # the image's engine build
-        assert ffmpeg_uids == {FFMPEG_UID}
+        # The pusher, which reads its ingest's key (-fpre, on a pipe), apart from the reader of the upload.
+        assert ffmpeg_uids == ({PUSHER_UID} if "-fpre" in ffmpeg_argv else {FFMPEG_UID}), ffmpeg_argv
         assert set(ffmpeg_env) <= set(KEPT_ENVIRONMENT), sorted(ffmpeg_env)
+    assert any("-fpre" in argv_of(pid) for pid in ffmpegs)  # the pusher is among them
     assert not any(key in " ".join(argv_of(pid)) for pid in ffmpegs)
 
     # --- the environment contract: the task definition's and the run's ids, the image's own, no host's ---
@@ -210,6 +213,7 @@ def test_a_stream_plays_through_the_container_and_stops_cleanly_on_sigterm(
     for name in (
         "FFMPEG_PATH",
         "FFMPEG_USER",
+        "FFMPEG_PUSHER_USER",
         "FFMPEG_LAUNCHER",
         "MALLOC_ARENA_MAX",
         "PATH",

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from stream_task.launch import DIRECT, Launch, Sandbox, confined, scrubbed_environment
+from stream_task.launch import DIRECT, Launch, Sandbox, confined, pushers_apart, scrubbed_environment
 
 TASK_ENVIRONMENT = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -31,6 +31,7 @@ TASK_ENVIRONMENT = {
     "STREAM_TASK_STOP_GRACE_S": "2",
 }
 NOBODY = pwd.getpwnam("nobody")
+DAEMON = pwd.getpwnam("daemon")  # another unprivileged user every Debian has: the pushers' here
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="switching users needs root here")
 
 
@@ -177,3 +178,57 @@ def test_a_launcher_that_cannot_switch_is_found_out_before_any_ffmpeg_needs_it(
     launch = confined("nobody", str(launcher), notes, TASK_ENVIRONMENT)
     assert launch.sandbox is None
     assert f"could not switch to 'nobody' ({refusal})" in notes.warnings[0]
+
+
+# --- the pushers, which hold their ingest's key, apart from the readers, which parse what anyone uploads ---
+
+
+@needs_root
+def test_a_reader_cannot_look_into_a_pushers_memory_but_a_process_of_the_pushers_uid_could() -> None:
+    readers = confined("nobody", None, Notes(), TASK_ENVIRONMENT)
+    notes = Notes()
+    pushers = pushers_apart(readers, "daemon", notes)
+    assert readers.sandbox is not None
+    assert pushers.sandbox == Sandbox(DAEMON.pw_uid, DAEMON.pw_gid, readers.sandbox.launcher)
+    assert pushers.env == readers.env
+    assert notes.warnings == []
+    pusher = pushers.popen(["sleep", "30"], stdin=subprocess.DEVNULL)
+    try:
+        looks = ["sh", "-c", 'head -c 1 "/proc/$0/environ" > /dev/null', str(pusher.pid)]
+        from_reader = readers.run(looks, capture_output=True, text=True, check=False)
+        assert from_reader.returncode != 0
+        assert "Permission denied" in from_reader.stderr
+        assert pushers.run(looks, capture_output=True, check=False).returncode == 0  # the check can see
+    finally:
+        pushers.signal(pusher, 9)
+        pusher.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("user", "why"),
+    [
+        ("", "no FFMPEG_PUSHER_USER"),
+        ("nobody", "'nobody' is not another unprivileged user"),  # the readers' own
+        ("no-such-user-here", "does not exist"),
+    ],
+)
+@needs_root
+def test_pushers_without_a_uid_of_their_own_share_the_readers_and_the_log_says_why(
+    user: str, why: str
+) -> None:
+    readers = confined("nobody", None, Notes(), TASK_ENVIRONMENT)
+    notes = Notes()
+    assert pushers_apart(readers, user, notes) is readers
+    assert len(notes.warnings) == 1
+    assert "the pushers run under the readers' uid" in notes.warnings[0]
+    assert why in notes.warnings[0]
+
+
+def test_pushers_of_a_task_that_cannot_switch_users_run_as_the_readers_do(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    readers = confined("nobody", str(tmp_path / "no-launcher"), Notes(), TASK_ENVIRONMENT)
+    notes = Notes()
+    assert pushers_apart(readers, "daemon", notes) is readers
+    assert notes.warnings == []  # confined() said it once
