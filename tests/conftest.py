@@ -7,10 +7,27 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal
 
+import _pytest.runner
 import pytest
 
 _GROUPED_SUITES = ("infra", "e2e")
+
+# pytest takes PYTEST_CURRENT_TEST out of os.environ after each test and puts it back before the next. The
+# e2e rigs go on in threads across tests (tests/e2e/test_faults.py's scenarios), and every requests or boto3
+# call there reads the proxies by iterating os.environ, which fails (KeyError, or "dictionary changed size")
+# when a key leaves or comes in meanwhile: a failure of the suite, not of what it tests. So the variable
+# stays, naming the last test, between tests.
+_set_current_test = _pytest.runner._update_current_test_var
+
+
+def _current_test_never_unset(item: pytest.Item, when: Literal["setup", "call", "teardown"] | None) -> None:
+    if when is not None:
+        _set_current_test(item, when)
+
+
+_pytest.runner._update_current_test_var = _current_test_never_unset
 
 
 # The groups in the order xdist hands them out (`--no-loadscope-reorder`: in collection order), longest
