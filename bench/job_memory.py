@@ -406,6 +406,9 @@ def measure(small_bytes: int = SMALL_BYTES, progress: Callable[[str], None] | No
     small_label, large_label = _label(small_bytes), _label(small_bytes * LARGE_TIMES)
     cpu = max(os.sched_getaffinity(0))  # local mode's moto and the file server stay free to use the others
     workdir = Path(tempfile.mkdtemp(prefix="bench-job-", dir=BUILD_DIR))
+    # The job's ffmpeg and ffprobe run as a uid of their own (stream_task.launch): they must pass through
+    # this directory (mkdtemp makes it 0700) to the work directory the job shares with them in scratch/.
+    workdir.chmod(0o755)
     mode = LocalMode(port=0, build_web=False)
     previous = launcher.get_launcher()
     try:
