@@ -128,12 +128,8 @@ def create_upload(
     except QuotaExceeded:
         s3.abort_multipart_upload(Bucket=settings.media_bucket, Key=key, UploadId=upload_id)
         raise
-    part_size = part_size_for(size_bytes, settings.upload_part_size_bytes)
-    parts = [
-        PresignedPart(number, _presign_part(key, upload_id, number, length), length)
-        for number, length in enumerate(part_sizes(size_bytes, part_size), start=1)
-    ]
-    return UploadPlan(media, upload_id, part_size, parts)
+    part_size, lengths = _part_plan(size_bytes)
+    return UploadPlan(media, upload_id, part_size, _presigned_parts(key, upload_id, lengths))
 
 
 @dataclass(frozen=True)
@@ -168,32 +164,34 @@ def resume_upload(user_id: str, media_id: str) -> tuple[UploadPlan, list[Uploade
         if not page.get("IsTruncated"):
             break
         marker = int(page["NextPartNumberMarker"])
-    size_bytes = int(media.size_bytes)
-    part_size = part_size_for(size_bytes, get_settings().upload_part_size_bytes)
+    part_size, lengths = _part_plan(int(media.size_bytes))
     key, upload_id = str(media.object_key), str(media.upload_id)
-    parts = [
+    return UploadPlan(media, upload_id, part_size, _presigned_parts(key, upload_id, lengths)), uploaded
+
+
+def _part_plan(size_bytes: int) -> tuple[int, list[int]]:
+    """An upload's part size and each part's length: as its URLs are presigned and its complete checked."""
+    part_size = part_size_for(size_bytes, get_settings().upload_part_size_bytes)
+    return part_size, part_sizes(size_bytes, part_size)
+
+
+def _presigned_parts(key: str, upload_id: str, lengths: list[int]) -> list[PresignedPart]:
+    return [
         PresignedPart(number, _presign_part(key, upload_id, number, length), length)
-        for number, length in enumerate(part_sizes(size_bytes, part_size), start=1)
+        for number, length in enumerate(lengths, start=1)
     ]
-    return UploadPlan(media, upload_id, part_size, parts), uploaded
-
-
-def _planned_part_count(media: Media, preferred_part_size: int) -> int:
-    size_bytes = int(media.size_bytes)
-    return len(part_sizes(size_bytes, part_size_for(size_bytes, preferred_part_size)))
 
 
 def _check_every_part_once(parts: list[tuple[int, str]], planned: int) -> None:
     """Before S3 sees them: a complete lists each part the upload was given a URL for, once. S3 would store a
     complete that leaves parts out as a short file, which then fails as not what was declared."""
     counts = Counter(number for number, _ in parts)
-    listed = set(counts)
     problems = []
     if twice := sorted(n for n, count in counts.items() if count > 1):
         problems.append(f"listed more than once: {_some(twice)}")
-    if beyond := sorted(n for n in listed if n > planned):
+    if beyond := sorted(n for n in counts if n > planned):
         problems.append(f"beyond the upload's {planned}: {_some(beyond)}")
-    if missing := [n for n in range(1, planned + 1) if n not in listed]:
+    if missing := [n for n in range(1, planned + 1) if n not in counts]:
         problems.append(f"missing: {_some(missing)}")
     if problems:
         raise InvalidInput(
@@ -288,7 +286,7 @@ def complete_upload(user_id: str, media_id: str, parts: list[tuple[int, str]]) -
             return media
         raise InvalidState(f"media {media_id} is {media.status}, not uploading")
     settings = get_settings()
-    _check_every_part_once(parts, _planned_part_count(media, settings.upload_part_size_bytes))
+    _check_every_part_once(parts, len(_part_plan(int(media.size_bytes))[1]))
     s3 = _s3()
     try:
         s3.complete_multipart_upload(
