@@ -5,19 +5,22 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from functools import partial
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from playout.settings import YouTubeSettings
 from playout.workflow import EXIT_MISCONFIGURED
-from playout.youtube.broadcasts import Broadcasts
-from playout.youtube.google import GoogleProject
 from stream_task.launch import confined, pushers_apart
 from stream_task.redact import RedactingFormatter, Redactor
 from stream_task.runner import StreamRun
 from stream_task.settings import TaskSettings
+
+if TYPE_CHECKING:
+    from playout.youtube.broadcasts import Broadcasts
 
 EXIT_CRASHED = 1  # anything but the workflow's codes: a crash, retried within the crash budget
 
@@ -38,11 +41,7 @@ def main() -> int:
         return EXIT_MISCONFIGURED
     logger.append_keys(stream_id=settings.stream_id, run_id=settings.run_id)
     youtube = (
-        Broadcasts(
-            GoogleProject(youtube_settings),
-            allow_loopback_ingests=settings.allow_loopback_ingests,
-            makes_live_streams=False,  # the start made the channel's two; the task cannot encrypt a key
-        )
+        partial(_broadcasts, youtube_settings, settings.allow_loopback_ingests)
         if youtube_settings.configured
         else None
     )
@@ -60,6 +59,18 @@ def main() -> int:
     except Exception:
         logger.exception("stream task crashed")
         return EXIT_CRASHED
+
+
+def _broadcasts(youtube_settings: YouTubeSettings, allow_loopback_ingests: bool) -> Broadcasts:
+    # Imported here, by the runs that have YouTube broadcasts: Google's libraries are slow to import.
+    from playout.youtube.broadcasts import Broadcasts
+    from playout.youtube.google import GoogleProject
+
+    return Broadcasts(
+        GoogleProject(youtube_settings),
+        allow_loopback_ingests=allow_loopback_ingests,
+        makes_live_streams=False,  # the start made the channel's two; the task cannot encrypt a key
+    )
 
 
 if __name__ == "__main__":

@@ -27,8 +27,9 @@ from playout.models import YouTubeBroadcast, utcnow
 from playout.youtube.api import YouTubeCallError
 from playout.youtube.broadcasts import Broadcasts, watch_url
 from playout.youtube.errors import Next
+from playout.youtube.lasting import LastingPolicy
 from playout.youtube.quota import YouTubeQuotaExhausted
-from playout.youtube.rotation import LastingPolicy, OnAir, RunBroadcasts, describe_age, rotation_units
+from playout.youtube.rotation import OnAir, RunBroadcasts, describe_age, rotation_units
 from stream_task.engine import Switch
 from stream_task.process import Log
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import requests
 from aws_lambda_powertools import Logger
@@ -33,9 +33,6 @@ from playout.netguard import resolve_public
 from playout.playlists import describe_ids, missing_ids
 from playout.streams import ENDED, FAILED, LIVE, STOPPING, claim_run, finish, record_task
 from playout.workflow import EXIT_ENDED_UNWRITTEN, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_SETTLED
-from playout.youtube.broadcasts import Broadcasts
-from playout.youtube.rotation import RunBroadcasts
-from stream_task.broadcast_keeper import BroadcastKeeper
 from stream_task.broadcast_thumbnail import jpeg_from_webp, read_thumbnail
 from stream_task.engine import Ending, Engine, EngineEvents, EngineLimits, EngineResult, Switch
 from stream_task.launch import DIRECT, Launch
@@ -46,6 +43,11 @@ from stream_task.redact import Redactor
 from stream_task.reporter import DATABASE_ERRORS, Reporter, RunIds, UsageBase, retry_write
 from stream_task.settings import TaskSettings
 from stream_task.staging import Stager
+
+if TYPE_CHECKING:  # imported by the runs that have YouTube broadcasts (see StreamRun's `youtube`)
+    from playout.youtube.broadcasts import Broadcasts
+    from playout.youtube.rotation import RunBroadcasts
+    from stream_task.broadcast_keeper import BroadcastKeeper
 
 INTERRUPTED = "interrupted"
 STOP_REQUESTED = "stop requested"
@@ -82,7 +84,7 @@ class StreamRun(EngineEvents):
         settings: TaskSettings,
         logger: Logger,
         redactor: Redactor | None = None,
-        youtube: Broadcasts | None = None,
+        youtube: Callable[[], Broadcasts] | None = None,
         launch: Launch = DIRECT,
         pusher_launch: Launch | None = None,
     ) -> None:
@@ -91,8 +93,11 @@ class StreamRun(EngineEvents):
         # How the pushers start, which hold their ingest's key: under a uid apart from the readers' where
         # the task has one (stream_task.launch.pushers_apart); else as the readers.
         self.pusher_launch = pusher_launch or launch
-        self.youtube = youtube  # the stream's YouTube broadcasts: kept while playing (thumbnails, replaced,
-        # rotated: stream_task.broadcast_keeper), then ended
+        # Makes the client of the stream's YouTube broadcasts, which are kept while playing (thumbnails,
+        # replaced, rotated: stream_task.broadcast_keeper), then ended. Called only by a run that has some:
+        # importing Google's client libraries takes a third of the task's way to its first frame.
+        self._make_youtube = youtube
+        self._youtube: Broadcasts | None = None
         self._keeper: BroadcastKeeper | None = None
         self._thumbnail_key: str | None = None
         self._addresses: dict[str, IngestAddress] = {}  # an ingest URL (with its key) -> where to connect
@@ -293,13 +298,22 @@ class StreamRun(EngineEvents):
 
     # --- YouTube ---
 
+    def _broadcasts(self) -> Broadcasts | None:
+        if self._youtube is None and self._make_youtube is not None:
+            self._youtube = self._make_youtube()
+        if self._youtube is None:
+            self.log.error("the stream has YouTube broadcasts but this task has no YouTube settings")
+        return self._youtube
+
     def _run_broadcasts(self, stream: Stream) -> RunBroadcasts | None:
         if not stream.broadcasts:
             return None
-        if self.youtube is None:
-            self.log.error("the stream has YouTube broadcasts but this task has no YouTube settings")
+        youtube = self._broadcasts()
+        if youtube is None:
             return None
-        return RunBroadcasts(self.youtube, self.settings.user_id, stream)
+        from playout.youtube.rotation import RunBroadcasts  # see _make_youtube
+
+        return RunBroadcasts(youtube, self.settings.user_id, stream)
 
     def _keep_broadcasts(
         self, run: RunBroadcasts, engine: Engine, outputs: list[Output], reporter: Reporter
@@ -317,6 +331,8 @@ class StreamRun(EngineEvents):
         def add_ingest(ingest: Ingest) -> None:
             self.redact.add(ingest.stream_key, url=ingest.url)
             self._addresses[ingest.url] = ingest.address
+
+        from stream_task.broadcast_keeper import BroadcastKeeper  # see _make_youtube
 
         self._keeper = BroadcastKeeper(
             run,
@@ -336,10 +352,9 @@ class StreamRun(EngineEvents):
             return
         if self._keeper is not None:
             self._keeper.close(KEEPER_WAIT_S)
-        if self.youtube is None:
-            self.log.error("the stream has YouTube broadcasts but this task has no YouTube settings")
+        youtube, s = self._broadcasts(), self.settings
+        if youtube is None:
             return
-        youtube, s = self.youtube, self.settings
         try:
             problems = self._retry(
                 lambda: youtube.end_broadcasts(s.user_id, s.stream_id, s.run_id), "end the YouTube broadcasts"

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from playout.health import MIN_BEAT_INTERVAL_S, ON_DEMAND, SPOT
 from playout.metrics import LOCAL_STAGE, STAGE_ENV, STAGE_PATTERN
-from playout.youtube.rotation import (
+from playout.youtube.lasting import (
     BROADCAST_MAX_S,
     LIVE_POLL_S,
     LIVE_WAIT_S,

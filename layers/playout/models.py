@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import weakref
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pynamodb.attributes import (
     BinaryAttribute,
@@ -20,11 +20,19 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection
+from pynamodb.connection.base import MetaTable
 from pynamodb.connection.table import TableConnection
+from pynamodb.constants import (
+    ATTR_DEFINITIONS,
+    ATTR_NAME,
+    GLOBAL_SECONDARY_INDEXES,
+    INDEX_NAME,
+    LOCAL_SECONDARY_INDEXES,
+)
 from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import Condition
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
-from pynamodb.models import Model, _ModelFuture
+from pynamodb.models import MetaProtocol, Model, _ModelFuture
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from playout.aws import share_loader
@@ -57,10 +65,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-# pynamodb gives each model class a connection with a botocore session of its own: each is made to read
-# botocore's JSON through the process's one loader (playout.aws), and builds its client at once, on
-# that session, rather than on whichever thread first calls it (pynamodb keeps a session per thread).
-_READY_CONNECTIONS: weakref.WeakSet[Connection] = weakref.WeakSet()
+# pynamodb gives each model class a Connection of its own, and so a botocore session and client of its own:
+# some 50 ms to build each, paid again by every model a cold Lambda or a starting task first touches (the
+# stream task touches six before its first frame). Every model lives in the one table, so the models share
+# one Connection per table and settings, whose schema holds every model's indexes. It reads botocore's JSON
+# through the process's one loader (playout.aws) and builds its client at once, on that session, rather
+# than on whichever thread first calls it (pynamodb keeps a session per thread).
+_SHARED_CONNECTIONS: dict[tuple[object, ...], Connection] = {}
+_SHARING = threading.Lock()
 
 
 class _Item(Model):
@@ -70,12 +82,33 @@ class _Item(Model):
 
     @classmethod
     def _get_connection(cls) -> TableConnection:
-        table = super()._get_connection()
-        if table.connection not in _READY_CONNECTIONS:
-            share_loader(table.connection.session)
-            table.connection.client  # noqa: B018  (built now, on the session that shares the loader)
-            _READY_CONNECTIONS.add(table.connection)
-        return table
+        table = cls._connection
+        if table is not None and table.table_name == cls.Meta.table_name:
+            return table
+        with _SHARING:
+            table = super()._get_connection()  # a TableConnection with this model's schema; no client yet
+            meta = cast(MetaProtocol, cls.Meta)  # pynamodb fills in the settings a Meta leaves out
+            key = (
+                meta.table_name,
+                meta.region,
+                meta.host,
+                meta.connect_timeout_seconds,
+                meta.read_timeout_seconds,
+                meta.max_retry_attempts,
+                meta.max_pool_connections,
+                tuple(sorted((meta.extra_headers or {}).items())),
+                meta.aws_access_key_id,
+            )
+            shared = _SHARED_CONNECTIONS.get(key)
+            if shared is None:
+                shared = table.connection
+                share_loader(shared.session)
+                shared.client  # noqa: B018  (built now, on the session that shares the loader)
+                _SHARED_CONNECTIONS[key] = shared
+            else:
+                _add_indexes(shared.get_meta_table(table.table_name), table.get_meta_table())
+                table.connection = shared
+            return table
 
     pk = UnicodeAttribute(hash_key=True, attr_name=TABLE_PARTITION_KEY)
     sk = UnicodeAttribute(range_key=True, attr_name=TABLE_SORT_KEY)
@@ -378,6 +411,20 @@ def bind_table(table_name: str, region: str | None = None) -> None:
         if region:
             model.Meta.region = region
         model._connection = None
+    with _SHARING:
+        _SHARED_CONNECTIONS.clear()
+
+
+def _add_indexes(shared: MetaTable, model: MetaTable) -> None:
+    """Adds to the shared connection's schema the indexes (and their key attributes) that a model declares."""
+    for section, name_key in (
+        (GLOBAL_SECONDARY_INDEXES, INDEX_NAME),
+        (LOCAL_SECONDARY_INDEXES, INDEX_NAME),
+        (ATTR_DEFINITIONS, ATTR_NAME),
+    ):
+        known = shared.data.setdefault(section, [])
+        names = {entry[name_key] for entry in known}
+        known.extend(entry for entry in model.data.get(section, []) if entry[name_key] not in names)
 
 
 class YouTubeQuotaDay(_Item):

@@ -30,8 +30,9 @@ from playout.streams import get_stream
 from playout.youtube.broadcasts import Broadcasts
 from playout.youtube.endpoints import CALLBACK_PATH
 from playout.youtube.google import GoogleProject
+from playout.youtube.lasting import LastingPolicy
 from playout.youtube.quota import COST_UNITS, PACIFIC, YouTubeCall
-from playout.youtube.rotation import LastingPolicy, RunBroadcasts, daily_units
+from playout.youtube.rotation import RunBroadcasts, daily_units
 from stream_task.broadcast_keeper import REPLACED, ROTATED, BroadcastKeeper
 from stream_task.engine import Switch
 from tests.integration.conftest import ApiClient

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from playout.youtube.lasting import BROADCAST_MAX_S, LastingPolicy
 from playout.youtube.quota import COST_UNITS, YouTubeCall
-from playout.youtube.rotation import BROADCAST_MAX_S, LastingPolicy, daily_units, rotation_units
+from playout.youtube.rotation import daily_units, rotation_units
 from stream_task.settings import TaskSettings
 from tests.unit.stream_task.test_settings import RUN
 

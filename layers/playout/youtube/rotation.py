@@ -49,54 +49,15 @@ from playout.youtube.broadcasts import (
     units_of,
 )
 from playout.youtube.channels import NEEDS_RECONNECT
+from playout.youtube.lasting import LastingPolicy
 from playout.youtube.quota import COST_UNITS, YouTubeCall
 
 DAY_S: Final = 24 * 3600
-# YouTube keeps no archive of a broadcast of 12 hours or more (at most 11 h 55 min): rotate before that.
-BROADCAST_MAX_S: Final = 11 * 3600 + 55 * 60
-ROTATION_WINDOW_S: Final = 3600.0  # from max - window on, a rotation waits for an item boundary
-ROTATION_MARGIN_S: Final = (
-    300.0  # at max - margin, it happens at the next keyframe, inside an item if need be
-)
-POLL_INTERVAL_S: Final = 60.0  # liveBroadcasts.list of each current broadcast: 1 unit a minute per channel
-LIVE_WAIT_S: Final = 150.0  # how long the new part may take to go live before the old one is completed anyway
-LIVE_POLL_S: Final = 5.0  # how often it is asked meanwhile
 GONE: Final = "gone"  # no such broadcast any more (deleted on YouTube)
 ENDED_LIFE_CYCLES: Final = frozenset({"complete", "revoked", GONE})
 
 # A part's calls: made and bound (+ its thumbnail); the old part's end after a rotation (list + transition).
 PART_CALLS: Final = (YouTubeCall.BROADCASTS_INSERT, YouTubeCall.BROADCASTS_BIND, YouTubeCall.THUMBNAILS_SET)
-
-
-@dataclass(frozen=True)
-class LastingPolicy:
-    """When the stream task asks YouTube about its broadcasts and rotates them (TaskSettings' knobs)."""
-
-    poll_interval_s: float = POLL_INTERVAL_S
-    broadcast_max_s: float = BROADCAST_MAX_S
-    window_s: float = ROTATION_WINDOW_S
-    margin_s: float = ROTATION_MARGIN_S
-    live_wait_s: float = LIVE_WAIT_S
-    live_poll_s: float = LIVE_POLL_S
-
-    def __post_init__(self) -> None:
-        if not 0 < self.margin_s < self.window_s < self.broadcast_max_s:
-            raise ValueError("a rotation needs 0 < margin_s < window_s < broadcast_max_s")
-
-    @property
-    def rotate_from_s(self) -> float:
-        """A broadcast's age (on air) from which its rotation waits for an item boundary."""
-        return self.broadcast_max_s - self.window_s
-
-    @property
-    def rotate_by_s(self) -> float:
-        """Its age at which the rotation happens at the next keyframe, inside an item if need be."""
-        return self.broadcast_max_s - self.margin_s
-
-    @property
-    def live_polls(self) -> int:
-        """At most this many lists while the new part goes live (fewer: YouTube takes seconds)."""
-        return math.ceil(self.live_wait_s / self.live_poll_s)
 
 
 @dataclass(frozen=True)
@@ -122,10 +83,11 @@ def rotation_units(policy: LastingPolicy) -> int:
     )
 
 
-def daily_units(policy: LastingPolicy = LastingPolicy()) -> DailyUnits:
+def daily_units(policy: LastingPolicy | None = None) -> DailyUnits:
     """The bound docs/contracts.md states: every poll of a day, and as many rotations as a day can hold when
     each broadcast is rotated as early as its window allows. A broadcast YouTube ends is replaced on top of
-    this (units_of(PART_CALLS) each, when it happens)."""
+    this (units_of(PART_CALLS) each, when it happens); `policy` None: the defaults."""
+    policy = policy or LastingPolicy()
     return DailyUnits(
         polls=math.ceil(DAY_S / policy.poll_interval_s),
         rotations=math.ceil(DAY_S / policy.rotate_from_s),

@@ -31,3 +31,16 @@ def test_a_missing_environment_exits_2_with_a_json_error() -> None:
         ("run_id",),
         ("table_name",),
     }
+
+
+def test_a_run_loads_googles_client_libraries_only_when_it_has_youtube_broadcasts() -> None:
+    """They are a third of the task's import time, and every start waits for its imports."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "layers"), str(ROOT)])}
+    probe = (
+        "import sys, stream_task.__main__, stream_task.runner; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'google', 'googleapiclient', 'httplib2'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert loaded.stdout.strip() == "[]"
