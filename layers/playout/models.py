@@ -66,11 +66,12 @@ def utcnow() -> datetime:
 
 
 # pynamodb gives each model class a Connection of its own, and so a botocore session and client of its own:
-# some 50 ms to build each, paid again by every model a cold Lambda or a starting task first touches (the
-# stream task touches six before its first frame). Every model lives in the one table, so the models share
-# one Connection per table and settings, whose schema holds every model's indexes. It reads botocore's JSON
-# through the process's one loader (playout.aws) and builds its client at once, on that session, rather
-# than on whichever thread first calls it (pynamodb keeps a session per thread).
+# some 25 ms to build each on these machines, paid again by every model a cold Lambda or a starting task
+# first touches (the stream task reads streams, health, media and destinations before its first frame).
+# Every model lives in the one table, so the models share one Connection per table and settings, whose
+# schema holds every model's indexes. It reads botocore's JSON through the process's one loader
+# (playout.aws) and builds its client at once, on that session, rather than on whichever thread first calls
+# it (pynamodb keeps a session per thread).
 _SHARED_CONNECTIONS: dict[tuple[object, ...], Connection] = {}
 _SHARING = threading.Lock()
 
