@@ -1,5 +1,6 @@
-"""The playout engine: reads the playlist one entry at a time, splices the readers into one timeline,
-paces it in real time and hands every tag to every output.
+"""The playout engine: reads the playlist one entry at a time (the next one's reader opened as the last
+one's ffmpeg ends), splices the readers into one timeline, paces it in real time and hands every tag to
+every output.
 
 Wanted state apart from actual state: `request_stop` only records the wish; the loop acts on it. A reader
 that fails or stalls is replaced at the position it reached while the tags read ahead keep the outputs
@@ -41,6 +42,9 @@ class Ending(enum.Enum):
 class EngineLimits:
     lead_ms: float = 1000.0  # how far ahead of real time tags go out: the ingest's cushion
     read_ahead_ms: float = 4000.0  # how far ahead readers are read: what a reader restart can hide
+    # The first frame waits until this much is read (or all there is, or as long again has passed): a
+    # reader that pauses in its first seconds (a slow S3 response, a busy CPU) leaves no hole on air.
+    start_cushion_ms: float = 2000.0
     stale_s: float = 10.0  # a reader that gives no tag this long (while wanted) is replaced
     restart_delays_s: tuple[float, ...] = (0.0, 0.5, 1.0, 2.0, 5.0)
     max_restarts: int = 8  # within restart_window_s; then the stream fails
@@ -90,6 +94,14 @@ class _Aired:
     entry: Entry
     item_offset_s: float
     cut: _Cut | None = None  # made just before this tag goes out
+
+
+@dataclass(frozen=True)
+class _Upcoming:
+    """The entry after the one being read, looked up as that one's ffmpeg ended; its reader opened then."""
+
+    entry: Entry | None  # None: the playlist ends with the entry being read
+    reader: ItemReader | None = None
 
 
 @dataclass
@@ -165,8 +177,10 @@ class Engine:
         self.splicer = Splicer()
         self._air: deque[_Aired] = deque()
         self._reading: _Reading | None = None
+        self._upcoming: _Upcoming | None = None
         self._exhausted = False
         self._t0: float | None = None
+        self._first_read_at: float | None = None
         self._played: Played | None = None
         self._restart_times: deque[float] = deque()
         self.restarts = 0
@@ -207,6 +221,9 @@ class Engine:
             if self._reading is not None:
                 self._reading.reader.close()
                 self._reading = None
+            if self._upcoming is not None and self._upcoming.reader is not None:
+                self._upcoming.reader.close()
+            self._upcoming = None
 
     def _loop(self) -> EngineResult:
         limits = self.limits
@@ -248,13 +265,16 @@ class Engine:
             if reading is None:
                 if self._exhausted:
                     return None
-                entry = next(self._entries, None)
-                if entry is None:
+                upcoming = self._upcoming or _Upcoming(next(self._entries, None))
+                self._upcoming = None
+                if upcoming.entry is None:
                     self._exhausted = True
                     self._end_together()
                     return None
-                self._open(entry, entry.start_s)
+                self._open(upcoming.entry, upcoming.entry.start_s, upcoming.reader)
                 continue
+            if self._upcoming is None and reading.reader.read_out.is_set():
+                self._upcoming = self._look_ahead()
             try:
                 got = reading.reader.tags.get(timeout=0.01)
             except queue.Empty:
@@ -276,14 +296,24 @@ class Engine:
         keep = ends_together([aired.tag for aired in self._air], self.splicer.frame_ms)
         self._air = deque(aired for aired, kept in zip(self._air, keep, strict=True) if kept)
 
-    def _open(self, entry: Entry, start_s: float) -> None:
-        boundary = start_s == entry.start_s and entry.start_s == 0.0
-        if boundary:
-            self._decide_cut(entry, self._handover_wanted(), self._switch, at_boundary=True)
+    def _look_ahead(self) -> _Upcoming:
+        """The next entry, its reader opened as the one before's ffmpeg ends rather than once its last tag is
+        taken: the seconds still queued then hide the next ffmpeg's start (an S3 request, a busy CPU) on air,
+        where it had the read-ahead less the lead alone (3 s)."""
+        entry = next(self._entries, None)
+        return _Upcoming(entry, None if entry is None else self._reader_for(entry, entry.start_s))
+
+    def _reader_for(self, entry: Entry, start_s: float) -> ItemReader:
         remaining = entry.duration_s - (start_s - entry.start_s)
         item = entry.item
         part = Part(self._source(entry), start_s, max(remaining, 0.001), item.has_audio, item.copy_audio)
-        reader = ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log, launch=self._launch)
+        return ItemReader(self._ffmpeg, part, redact=self._redact, logger=self._log, launch=self._launch)
+
+    def _open(self, entry: Entry, start_s: float, reader: ItemReader | None = None) -> None:
+        boundary = start_s == entry.start_s and entry.start_s == 0.0
+        if boundary:
+            self._decide_cut(entry, self._handover_wanted(), self._switch, at_boundary=True)
+        reader = reader or self._reader_for(entry, start_s)
         self._reading = _Reading(entry, reader, start_s, last_tag_at=self._clock())
         self.splicer.begin_segment()
         self._events.on_entry(entry)
@@ -377,6 +407,16 @@ class Engine:
 
     # --- on air ---
 
+    def _cushioned(self, now: float) -> bool:
+        """Whether the first frame may go: `start_cushion_ms` of media read, or all there is, or a reader
+        that took as long as the cushion to read it (slower than real time, it gains nothing by a wait)."""
+        if self._first_read_at is None:
+            self._first_read_at = now
+        cushion_ms = self.limits.start_cushion_ms
+        read_ms = self._air[-1].tag.timestamp_ms - self._air[0].tag.timestamp_ms
+        waited_ms = (now - self._first_read_at) * 1000.0
+        return read_ms >= cushion_ms or self._exhausted or waited_ms >= cushion_ms
+
     def _release(self) -> None:
         if not self._air:
             return
@@ -384,6 +424,8 @@ class Engine:
         if self._t0 is None:
             if self._not_before is not None and now < self._not_before:
                 return  # staged and read ahead; the first frame waits for the scheduled time
+            if not self._cushioned(now):
+                return
             self._t0 = now
         elapsed = (now - self._t0) * 1000.0
         head = self._air[0].tag.timestamp_ms

@@ -96,6 +96,8 @@ class ItemReader:
     ) -> None:
         self.part = part
         self.tags: queue.Queue[Tag | ReaderEnd] = queue.Queue(maxsize=_QUEUE_TAGS)
+        # Set once ffmpeg's output is read to its end: what it made now waits in `tags` alone, seconds of it.
+        self.read_out = threading.Event()
         self._closed = threading.Event()
         self.child = ChildProcess(
             reader_argv(ffmpeg, part),
@@ -132,6 +134,7 @@ class ItemReader:
         finally:
             stdout.close()
         code = self.child.wait() if not self._closed.is_set() else self.child.kill()
+        self.read_out.set()
         if code != 0 and error is None:
             error = self.child.reason(f"ffmpeg exited with code {code}")
         self._put(ReaderEnd(code, error))

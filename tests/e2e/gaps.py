@@ -44,9 +44,11 @@ class VideoPacket:
 class Gap:
     seconds: float
     after_s: float | None = None  # monotonic time of the packet before the hole (None: no packets)
+    into_s: float | None = None  # how long after the first packet the hole began
 
     def __str__(self) -> str:
-        return f"{self.seconds:.3f} s"
+        where = f" from {self.into_s:.1f} s after the first picture" if self.into_s is not None else ""
+        return f"{self.seconds:.3f} s{where}"
 
 
 @dataclass
@@ -133,7 +135,7 @@ class RecordingWatch:
             return Gap(float("inf") if since is not None else 0.0, None)
         steps = [(b - a, a) for a, b in itertools.pairwise(times)]
         seconds, after = max(steps)
-        return Gap(seconds, after)
+        return Gap(seconds, after, after - times[0])
 
     def dts_gap(self) -> Gap:
         """The longest step between consecutive video timestamps inside any one file."""
