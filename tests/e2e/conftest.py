@@ -630,10 +630,10 @@ def wait_for_media(
             seen.append(media["status"])
         if media["status"] in ("ready", "failed"):
             return media
-        now = time.monotonic()
-        if (media["status"], media.get("progress_pct") or 0) != progress:
-            progress, moved = (media["status"], media.get("progress_pct") or 0), now
-        where = f"media {media_id} went {' -> '.join(seen)} ({progress[1]} %) and no further"
+        now, current = time.monotonic(), (str(media["status"]), int(media.get("progress_pct") or 0))
+        if current != progress:
+            progress, moved = current, now
+        where = f"media {media_id} went {' -> '.join(seen)} ({current[1]} %) and no further"
         assert now - moved < timeout_s, f"{where} for {timeout_s:.0f} s"
         assert now < limit, f"{where} in {now - began:.0f} s"
         time.sleep(interval_s)

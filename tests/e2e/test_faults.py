@@ -31,6 +31,7 @@ import requests
 
 from local.dynamodb_proxy import DynamoDbProxy
 from tests.e2e.conftest import (
+    MEDIA_JOB_LIMIT_FACTOR,
     MEDIA_JOB_TIMEOUT_S,
     ApiClient,
     LocalModeProcess,
@@ -67,7 +68,9 @@ SCRATCH_SIZE = "2m"
 SIGTERM_RESUME_LIMIT_S = 30.0
 HUNG_STOP_LIMIT_S = 5.0  # stop → ended within 5 s, a pusher that takes no data included (its grace: 2 s)
 PARALLEL_SCENARIOS = int(os.environ.get("FAULTS_PARALLEL", "6"))
-SCENARIO_TIMEOUT_S = 240 + 2 * MEDIA_JOB_TIMEOUT_S  # its faults, after a conform slowed by the others
+# Its faults, after a conform slowed by the others (a wait for one lasts MEDIA_JOB_LIMIT_FACTOR timeouts
+# at most).
+SCENARIO_TIMEOUT_S = 240 + MEDIA_JOB_LIMIT_FACTOR * MEDIA_JOB_TIMEOUT_S
 
 
 # --- the module's own local mode and ingests ---
@@ -167,9 +170,10 @@ class Rig:
 
     def media(self, api: ApiClient, path: Path) -> str:
         # The scenarios upload at once: their conforms share the cores with each other and with the other
-        # worker's tests, so each may take a few times what one alone does.
+        # worker's tests, so each may take a few times what one alone does (the wait allows it while the
+        # job moves on).
         uploaded = upload_media(api, path, api.base_url, wait=False)
-        media = wait_for_media(api, uploaded["media_id"], timeout_s=MEDIA_JOB_TIMEOUT_S * 3)
+        media = wait_for_media(api, uploaded["media_id"])
         assert media["status"] == "ready", media
         return str(media["media_id"])
 
