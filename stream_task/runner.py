@@ -352,10 +352,11 @@ class StreamRun(EngineEvents):
             return
         if self._keeper is not None:
             self._keeper.close(KEEPER_WAIT_S)
-        youtube, s = self._broadcasts(), self.settings
-        if youtube is None:
-            return
+        s = self.settings
         try:
+            youtube = self._broadcasts()  # built here the first time when the run never played
+            if youtube is None:
+                return
             problems = self._retry(
                 lambda: youtube.end_broadcasts(s.user_id, s.stream_id, s.run_id), "end the YouTube broadcasts"
             )

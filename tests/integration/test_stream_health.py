@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,9 @@ from pynamodb.exceptions import UpdateError
 
 from playout import aws, health, streams
 from playout.health import Beat, DestinationReport
-from playout.models import MEDIA_PREFIX, Media, Stream, user_pk
+from playout.models import MEDIA_PREFIX, BroadcastRef, Media, Stream, user_pk
 from playout.workflow import EXIT_ENDED_UNWRITTEN, EXIT_FAILED, EXIT_SETTLED
+from playout.youtube.broadcasts import Broadcasts
 from stream_task.engine import Ending, EngineResult
 from stream_task.reporter import Reporter, RunIds, UsageBase, retry_write
 from stream_task.runner import SetupFailed, StreamRun
@@ -171,7 +173,13 @@ def test_retry_write_backs_off_then_gives_up_at_its_deadline() -> None:
     assert len(calls) == 5
 
 
-def _run(library: Library, stream: Stream, tmp_path: Path, deadline_s: float) -> StreamRun:
+def _run(
+    library: Library,
+    stream: Stream,
+    tmp_path: Path,
+    deadline_s: float,
+    youtube: Callable[[], Broadcasts] | None = None,
+) -> StreamRun:
     settings = TaskSettings(
         stream_id=stream.stream_id,
         user_id=str(library.client.user_id),
@@ -181,7 +189,7 @@ def _run(library: Library, stream: Stream, tmp_path: Path, deadline_s: float) ->
         scratch_dir=tmp_path,
         final_write_deadline_s=deadline_s,
     )
-    return StreamRun(settings, Logger(service="test-task"))
+    return StreamRun(settings, Logger(service="test-task"), youtube=youtube)
 
 
 @pytest.mark.parametrize(
@@ -212,6 +220,21 @@ def test_an_end_written_after_a_throttle_exits_zero(
     assert code == EXIT_SETTLED
     assert library.stream(stream_id)["status"] == "ended"
     assert library.active_count() == 0
+
+
+def test_a_youtube_client_that_cannot_be_built_at_the_end_leaves_the_stream_ended(
+    library: Library, tmp_path: Path
+) -> None:
+    stream_id, stream = _started(library)
+    stream.broadcasts = [BroadcastRef(destination_id="dst_youtube", broadcast_id="video-1")]
+
+    def broken_client() -> Broadcasts:
+        raise ImportError("cannot import name 'discovery' from 'googleapiclient'")
+
+    run = _run(library, stream, tmp_path, deadline_s=10, youtube=broken_client)
+    code = run._conclude(stream, EngineResult(Ending.STOPPED, "stopped by the user"))
+    assert code == EXIT_SETTLED
+    assert library.stream(stream_id)["status"] == "ended"
 
 
 def test_a_run_whose_media_is_gone_fails_with_the_media_named(
