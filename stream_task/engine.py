@@ -240,7 +240,8 @@ class Engine:
                 return self._result(Ending.FAILED, f"every destination failed: {reasons}")
             if self._exhausted and self._reading is None and not self._air:
                 return self._result(Ending.FINISHED, None)
-            time.sleep(limits.tick_s)
+            if not self._filling_cushion():
+                time.sleep(limits.tick_s)
 
     def _result(self, ending: Ending, reason: str | None) -> EngineResult:
         return EngineResult(ending, reason, self._played, self.restarts)
@@ -406,6 +407,13 @@ class Engine:
         return None
 
     # --- on air ---
+
+    def _filling_cushion(self) -> bool:
+        """Before the first frame, while the start cushion fills: the loop reads on without a tick's sleep,
+        each of which would add to the start (the reader's queue still paces it, 10 ms at most per wait)."""
+        if self._t0 is not None or not self._air or self._ahead_ms() >= self.limits.read_ahead_ms:
+            return False
+        return self._not_before is None or self._clock() >= self._not_before
 
     def _cushioned(self, now: float) -> bool:
         """Whether the first frame may go: `start_cushion_ms` of media read, or all there is, or a reader
